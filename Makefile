@@ -1,0 +1,54 @@
+# METRO Meetups: `make run` starts the whole site, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export PORT
+
+.PHONY: run test install install-test services vendor lint bench clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 or python3.13)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## Start web, worker and scheduler on SQLite with no Redis or mail server (Ctrl-C stops all).
+run: install
+	FLASK_DEBUG=1 $(BIN)/flask --app webapp db upgrade
+	FLASK_DEBUG=1 $(BIN)/flask --app webapp seed
+	$(BIN)/python scripts/run_dev.py
+
+## Install what the tests need (Chromium, PostgreSQL, Redis if missing) and run the whole suite:
+## everything on PostgreSQL, then everything but the browser tests again on SQLite.
+test: install-test services
+	$(BIN)/pytest --db=postgres
+	$(BIN)/pytest --db=sqlite -m "not browser" -q
+
+services:
+	bash scripts/test_services.sh
+
+vendor:
+	bash scripts/vendor_static.sh
+
+lint: install-test
+	$(BIN)/ruff check .
+
+bench: install-test services
+	bash bench/run.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

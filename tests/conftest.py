@@ -1,0 +1,142 @@
+"""Fixtures: a fresh app per test on a real database (PostgreSQL by default, SQLite with
+--db=sqlite), an HTTP client, a live server, a real SMTP sink and a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from webapp import create_app
+from webapp.db import db
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db",
+        choices=["postgres", "sqlite"],
+        default=os.environ.get("TEST_DB", "postgres"),
+        help="database the suite runs on (the same migrations run on both)",
+    )
+
+
+@pytest.fixture(scope="session")
+def db_kind(request) -> str:
+    return request.config.getoption("--db")
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind, tmp_path_factory) -> str:
+    if db_kind == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+def make_test_app(database_url: str, instance_path: Path, **overrides):
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(instance_path),
+        "MAIL_FILE_DIR": str(instance_path / "mail"),
+        "REDIS_URL": None,
+        "SITE_URL": "http://meetups.test",
+    }
+    settings.update(overrides)
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, instance_path) -> str:
+    """Build the schema once per run through the real Alembic migrations."""
+    from flask_migrate import upgrade
+
+    app = make_test_app(database_url, instance_path)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_all_tables(kind: str) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if kind == "postgres":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def app(migrated, instance_path, db_kind, tmp_path):
+    app = make_test_app(migrated, instance_path, MAIL_FILE_DIR=str(tmp_path / "mail"))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_all_tables(db_kind)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on a free port, in a thread."""
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def smtp_sink():
+    """A real SMTP server (aiosmtpd) that keeps every message it accepts."""
+    from aiosmtpd.controller import Controller
+
+    from tests.support.smtp import RecordingHandler
+
+    handler = RecordingHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()

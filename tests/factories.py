@@ -1,0 +1,49 @@
+"""Small factories for tests: create_group(), create_event(capacity=1)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from webapp.db import db, utcnow
+from webapp.events.models import Event, EventStatus
+from webapp.groups.models import Group, GroupOrganizer
+
+_counter = itertools.count(1)
+
+
+def create_group(**fields) -> Group:
+    n = next(_counter)
+    organizers = fields.pop("organizers", ["Ada Organizer"])
+    group = Group(
+        slug=fields.pop("slug", f"group-{n}"),
+        name=fields.pop("name", f"Test Group {n}"),
+        description=fields.pop("description", "A group for testing."),
+        **fields,
+    )
+    for position, name in enumerate(organizers):
+        group.organizers.append(GroupOrganizer(name=name, role="Organizer", position=position))
+    db.session.add(group)
+    db.session.flush()
+    return group
+
+
+def create_event(group: Group | None = None, **fields) -> Event:
+    n = next(_counter)
+    starts_at = fields.pop("starts_at", utcnow() + timedelta(days=7))
+    event = Event(
+        group=group,
+        slug=fields.pop("slug", f"event-{n}"),
+        title=fields.pop("title", f"Test Event {n}"),
+        summary=fields.pop("summary", "A short summary."),
+        description=fields.pop("description", "A longer description."),
+        starts_at=starts_at,
+        ends_at=fields.pop("ends_at", starts_at + timedelta(hours=1)),
+        is_online=fields.pop("is_online", True),
+        status=fields.pop("status", EventStatus.SCHEDULED),
+        meeting_url=fields.pop("meeting_url", "https://zoom.us/j/123456789"),
+        **fields,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event

@@ -1,0 +1,140 @@
+"""The METRO Meetups application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from celery import Celery, Task
+from flask import Flask
+from flask_mail import Mail
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from webapp import config, display
+from webapp.db import db
+
+ROOT = config.ROOT
+migrate = Migrate(directory=str(ROOT / "migrations"), render_as_batch=True)
+csrf = CSRFProtect()
+mail = Mail()
+htmx = Htmx()
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    settings = config.load_settings(overrides)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=settings["INSTANCE_PATH"],
+    )
+    app.config.from_mapping(settings)
+    if not app.config["SECRET_KEY"]:
+        if not (app.debug or app.testing):
+            raise RuntimeError("SECRET_KEY must be set outside debug mode (see README).")
+        app.config["SECRET_KEY"] = "dev-only-not-secret"
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+    celery_init_app(app)
+    display.register(app)
+    _models_loaded()
+
+    from webapp import errors
+    from webapp.events.views import bp as events_bp
+    from webapp.groups.views import bp as groups_bp
+    from webapp.pages.views import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(groups_bp)
+    app.register_blueprint(events_bp)
+    errors.register(app)
+    if app.debug or app.testing:
+        from webapp.pages.dev import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
+
+    from webapp import cli
+
+    cli.register(app)
+    app.after_request(_security_headers)
+    app.context_processor(lambda: {"site_name": app.config["SITE_NAME"]})
+    return app
+
+
+def _models_loaded() -> None:
+    """Import every model so metadata (and Alembic) sees all tables."""
+    import webapp.events.models  # noqa: F401
+    import webapp.groups.models  # noqa: F401
+    import webapp.outbox.models  # noqa: F401
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    return response
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Celery bound to this app: every task runs inside an app context (Flask's own pattern)."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                try:
+                    return self.run(*args, **kwargs)
+                finally:
+                    db.session.remove()
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    from webapp.outbox.services import dispatch_after_commit
+
+    if session.info.get("outbox_pending_ids"):
+        dispatch_after_commit(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    from webapp.outbox.services import forget_pending
+
+    forget_pending(session)
+
+
+__all__ = ["create_app", "db"]

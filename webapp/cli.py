@@ -1,0 +1,26 @@
+"""Command-line tools: `flask seed`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from flask import Flask
+
+from webapp.db import db
+from webapp.display import site_zone
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed")
+    @click.option("--redate", is_flag=True, help="Move seeded events back into the coming weeks.")
+    def seed_command(redate: bool) -> None:
+        """Load the METRO Meetup groups and upcoming events (safe to run again)."""
+        from webapp.seed import seed
+
+        zone = site_zone()
+        created = seed(db.session, today=datetime.now(zone).date(), zone=zone, redate=redate)
+        db.session.commit()
+        click.echo(
+            f"Seed data loaded: {created['groups']} new groups, {created['events']} new events."
+        )

@@ -1,0 +1,113 @@
+"""Settings from the environment, with embedded defaults for a developer's machine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def load_settings(overrides: dict | None = None) -> dict:
+    """Every setting the app reads, from the environment; `overrides` win (tests use them)."""
+    overrides = dict(overrides or {})
+    debug = overrides.get("DEBUG", _bool("FLASK_DEBUG"))
+    testing = overrides.get("TESTING", False)
+    redis_url = overrides.get("REDIS_URL", os.environ.get("REDIS_URL") or None)
+    instance = Path(overrides.get("INSTANCE_PATH", INSTANCE))
+    broker_folder = instance / "broker"
+
+    settings: dict = {
+        "DEBUG": debug,
+        "TESTING": testing,
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'meetups.sqlite3'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "SITE_TIMEZONE": os.environ.get("SITE_TIMEZONE", "America/New_York"),
+        "SITE_URL": os.environ.get("SITE_URL", "http://localhost:5000").rstrip("/"),
+        "SITE_NAME": "METRO Meetups",
+        # Mail: with no MAIL_SERVER, every mail becomes an .eml file in instance/mail/.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get(
+            "MAIL_DEFAULT_SENDER", "METRO Meetups <meetups@metro.org>"
+        ),
+        "MAIL_FILE_DIR": str(instance / "mail"),
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not (debug or testing),
+        "BENCH_HELLO": _bool("BENCH_HELLO"),
+        "EVENTS_PAGE_SIZE": _int("EVENTS_PAGE_SIZE", 12),
+        "OUTBOX_SWEEP_SECONDS": _int("OUTBOX_SWEEP_SECONDS", 60),
+    }
+    settings.update(overrides)
+    settings["MAIL_BACKEND"] = "smtp" if settings["MAIL_SERVER"] else "file"
+    if settings["MAIL_SERVER"] is None:
+        settings["MAIL_SERVER"] = "localhost"
+    settings.setdefault("CELERY", celery_settings(settings["REDIS_URL"], broker_folder))
+    return settings
+
+
+def celery_settings(redis_url: str | None, broker_folder: Path) -> dict:
+    """Celery on Redis in production; kombu's filesystem transport when there is no Redis.
+
+    The filesystem transport needs no server and survives restarts of the worker, which is
+    all a developer's machine needs; it is not for several hosts, Redis is.
+    """
+    common = {
+        "task_ignore_result": True,
+        "include": ["tasks.mail"],
+        # A task is acknowledged only after it ran, and re-queued if its worker dies.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_time_limit": 300,
+        "task_soft_time_limit": 240,
+        "broker_connection_retry_on_startup": True,
+        # If the broker is down when a request commits, give up fast: the sweep sends it later.
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+        "timezone": "UTC",
+        "beat_schedule": {
+            "sweep-outbox": {"task": "tasks.mail.sweep_outbox", "schedule": 60.0},
+        },
+    }
+    if redis_url:
+        return {
+            **common,
+            "broker_url": redis_url,
+            "broker_transport_options": {"visibility_timeout": 3600, "socket_connect_timeout": 3},
+        }
+    for sub in ("queue", "processed"):
+        (broker_folder / sub).mkdir(parents=True, exist_ok=True)
+    queue = str(broker_folder / "queue")
+    return {
+        **common,
+        "broker_url": "filesystem://",
+        "broker_transport_options": {
+            "data_folder_in": queue,
+            "data_folder_out": queue,
+            "processed_folder": str(broker_folder / "processed"),
+            "store_processed": False,
+        },
+    }

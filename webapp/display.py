@@ -1,0 +1,84 @@
+"""How dates, times and text look to people: New York time with the zone named, safe Markdown."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import nh3
+from flask import current_app
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+_ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "pre",
+    "h2", "h3", "h4", "hr",
+}
+
+
+def site_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["SITE_TIMEZONE"])
+
+
+def local(dt: datetime) -> datetime:
+    return dt.astimezone(site_zone())
+
+
+def _clock(dt: datetime) -> str:
+    hour = dt.hour % 12 or 12
+    minutes = f":{dt.minute:02d}" if dt.minute else ""
+    return f"{hour}{minutes}\u202f{'AM' if dt.hour < 12 else 'PM'}"
+
+
+def format_date(dt: datetime) -> str:
+    """'Thursday, December 3, 2026' in site time."""
+    d = local(dt)
+    return f"{d:%A}, {d:%B} {d.day}, {d.year}"
+
+
+def format_short_date(dt: datetime) -> str:
+    d = local(dt)
+    return f"{d:%a}, {d:%b} {d.day}"
+
+
+def format_time_range(start: datetime, end: datetime) -> str:
+    """'6–7:30 PM EST': the zone is always named, because members are not all in New York."""
+    s, e = local(start), local(end)
+    if s.date() != e.date():
+        return f"{_clock(s)} {s:%Z} – {format_short_date(end)} {_clock(e)} {e:%Z}"
+    return f"{_clock(s)}\u2013{_clock(e)} {e:%Z}"
+
+
+def format_datetime(dt: datetime) -> str:
+    d = local(dt)
+    return f"{format_date(dt)}, {_clock(d)} {d:%Z}"
+
+
+@lru_cache(maxsize=2048)
+def _render_markdown(text: str) -> str:
+    html = _markdown.render(text)
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def markdown(text: str | None) -> Markup:
+    """Markdown to HTML with no raw HTML and no scripts; cached, since the same texts recur."""
+    return Markup(_render_markdown(text or ""))
+
+
+def register(app) -> None:
+    app.jinja_env.filters.update(
+        date=format_date,
+        short_date=format_short_date,
+        time_range=format_time_range,
+        datetime=format_datetime,
+        markdown=markdown,
+        isodate=lambda dt: dt.isoformat(),
+    )

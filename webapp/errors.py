@@ -1,0 +1,54 @@
+"""Error pages in the site's style, with the right status codes."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.db import db
+from webapp.rendering import render
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Something in that request was not right", "Please go back and try again."),
+    403: ("You can’t do that here", "This page or action is not open to your account."),
+    404: ("We couldn’t find that page", "It may have moved, or the address may be mistyped."),
+    405: ("That action isn’t available here", "Please go back and use the buttons on the page."),
+    429: ("Please slow down", "You have tried this too often. Wait a little and try again."),
+    500: ("Something went wrong on our side", "We have been told. Please try again in a minute."),
+}
+
+
+def _page(status: int, detail: str | None = None):
+    title, text = MESSAGES.get(status, (f"Error {status}", ""))
+    return render(
+        "errors/error.html", "content", status=status, code=status, title=title,
+        text=detail or text,
+    )
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return _page(
+            400,
+            "This form had expired or came from somewhere else, so nothing was changed. "
+            "Please reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        db.session.rollback()
+        return _page(error.code)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error):
+        db.session.rollback()
+        log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
+        return _page(500)

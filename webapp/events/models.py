@@ -1,0 +1,89 @@
+"""Events: when and where a group meets, and how many seats it has."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.db import UTCDateTime, db, utcnow
+from webapp.groups.models import Group
+
+
+class EventStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        # The last line of defence against overbooking: the database itself refuses it.
+        CheckConstraint(
+            "confirmed_count >= 0 AND (capacity IS NULL OR confirmed_count <= capacity)",
+            name="confirmed_within_capacity",
+        ),
+        CheckConstraint("waitlist_count >= 0", name="waitlist_count_non_negative"),
+        CheckConstraint(
+            "registration_closes_at IS NULL OR registration_opens_at IS NULL "
+            "OR registration_closes_at > registration_opens_at",
+            name="registration_window_ordered",
+        ),
+        CheckConstraint(
+            "is_online OR venue_name IS NOT NULL", name="in_person_events_have_a_venue"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # No group: METRO itself hosts the event.
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="RESTRICT"), index=True
+    )
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    is_online: Mapped[bool] = mapped_column(Boolean, default=True)
+    venue_name: Mapped[str | None] = mapped_column(String(200))
+    venue_address: Mapped[str | None] = mapped_column(String(300))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    # Private: shown and mailed only to confirmed attendees, near the start.
+    meeting_url: Mapped[str | None] = mapped_column(String(500))
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[EventStatus] = mapped_column(
+        Enum(EventStatus, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e],
+             validate_strings=True, create_constraint=True, name="event_status"),
+        default=EventStatus.SCHEDULED,
+    )
+    # Kept by the registration service under the event's row lock.
+    confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
+    waitlist_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    group: Mapped[Group | None] = relationship()
+
+    @property
+    def seats_left(self) -> int | None:
+        """Seats still free, or None when the event is not capped."""
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.confirmed_count, 0)
+
+    @property
+    def is_full(self) -> bool:
+        return self.capacity is not None and (self.seats_left == 0 or self.waitlist_count > 0)
+
+    def registration_closes(self) -> datetime:
+        return self.registration_closes_at or self.starts_at
+
+    def __repr__(self) -> str:
+        return f"<Event {self.slug}>"

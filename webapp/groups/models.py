@@ -1,0 +1,51 @@
+"""Meetup groups and the people who organize them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.db import UTCDateTime, db, utcnow
+
+
+class Group(db.Model):
+    __tablename__ = "groups"
+    __table_args__ = (
+        CheckConstraint("slug <> '' AND name <> ''", name="slug_and_name_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    external_url: Mapped[str | None] = mapped_column(String(500))
+    # Groups the current Meetups page no longer lists stay browsable, shown as not meeting.
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organizers: Mapped[list[GroupOrganizer]] = relationship(
+        back_populates="group",
+        order_by="GroupOrganizer.position",
+        cascade="all, delete-orphan",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Group {self.slug}>"
+
+
+class GroupOrganizer(db.Model):
+    __tablename__ = "group_organizers"
+    __table_args__ = (
+        UniqueConstraint("group_id", "name"),
+        CheckConstraint("name <> ''", name="name_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40), default="Organizer")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    group: Mapped[Group] = relationship(back_populates="organizers")

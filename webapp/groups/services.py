@@ -1,0 +1,53 @@
+"""Finding groups for the directory and their pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from webapp.events.models import Event, EventStatus
+from webapp.groups.models import Group
+
+
+@dataclass
+class GroupListing:
+    group: Group
+    upcoming_count: int
+    next_starts_at: datetime | None
+
+
+def list_groups(session: Session, *, now: datetime) -> list[GroupListing]:
+    """Every group with its upcoming-event count and next date, in a fixed number of queries."""
+    upcoming = (
+        select(
+            Event.group_id,
+            func.count(Event.id).label("upcoming_count"),
+            func.min(Event.starts_at).label("next_starts_at"),
+        )
+        .where(Event.status == EventStatus.SCHEDULED, Event.ends_at >= now)
+        .group_by(Event.group_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Group, upcoming.c.upcoming_count, upcoming.c.next_starts_at)
+        .outerjoin(upcoming, upcoming.c.group_id == Group.id)
+        .options(selectinload(Group.organizers))
+        .order_by(Group.is_active.desc(), Group.name)
+    ).all()
+    return [
+        GroupListing(group=g, upcoming_count=count or 0, next_starts_at=nxt)
+        for g, count, nxt in rows
+    ]
+
+
+def get_group_by_slug(session: Session, slug: str) -> Group | None:
+    return session.scalar(
+        select(Group).options(selectinload(Group.organizers)).where(Group.slug == slug)
+    )
+
+
+def group_choices(session: Session) -> list[tuple[str, str]]:
+    return [(slug, name) for slug, name in session.execute(select(Group.slug, Group.name).order_by(Group.name))]
