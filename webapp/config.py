@@ -53,6 +53,8 @@ def load_settings(overrides: dict | None = None) -> dict:
             "MAIL_DEFAULT_SENDER", "METRO Meetups <meetups@metro.org>"
         ),
         "MAIL_FILE_DIR": str(instance / "mail"),
+        # We choose the transport ourselves (MAIL_BACKEND); Flask-Mail must never drop mail silently.
+        "MAIL_SUPPRESS_SEND": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

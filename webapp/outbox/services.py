@@ -113,8 +113,9 @@ def build_message(mail: OutboxMail) -> Message:
         body=mail.body_text,
         html=mail.body_html,
         reply_to=mail.reply_to,
-        extra_headers={"Message-ID": mail.message_id},
     )
+    # The same Message-ID on every attempt, so a receiving server can spot a repeat.
+    msg.msgId = mail.message_id
     return msg
 
 

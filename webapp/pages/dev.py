@@ -6,7 +6,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app
+from flask import Blueprint, abort, current_app, redirect, url_for
 
 from webapp.rendering import render
 
@@ -42,3 +42,10 @@ def mail_detail(name: str):
         message=message,
         text=text_part.get_content() if text_part else "",
     )
+
+
+@bp.post("/mail/clear")
+def mail_clear():
+    for path in _mail_files():
+        path.unlink(missing_ok=True)
+    return redirect(url_for("dev.mail_index"), code=303)

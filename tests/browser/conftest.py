@@ -1,0 +1,85 @@
+"""Browser tests: Playwright driving Debian's Chromium against a live server.
+
+pytest-playwright looks for a browser it downloaded itself; it cannot download one here, so the
+launch arguments point it at Debian's real Chromium binary.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from webapp.db import db
+from webapp.display import site_zone
+from webapp.seed import seed
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def seeded(app):
+    zone = site_zone()
+    seed(db.session, today=datetime.now(zone).date(), zone=zone)
+    db.session.commit()
+    return json.loads((Path(__file__).resolve().parents[2] / "webapp/seed/meetups.json").read_text())
+
+
+class PageProblems:
+    """Console errors and CSP violations seen by a page; any of them fails the test."""
+
+    def __init__(self, page):
+        self.messages: list[str] = []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.messages.append(f"page error: {exc}"))
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => "
+            "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+        )
+
+    def _on_console(self, message):
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.messages.append(message.text)
+
+    def assert_none(self):
+        assert self.messages == [], "console errors or CSP violations:\n" + "\n".join(self.messages)
+
+
+@pytest.fixture
+def problems(page):
+    tracker = PageProblems(page)
+    yield tracker
+    tracker.assert_none()
+
+
+def assert_accessible(page, context: str = ""):
+    """Run axe-core in the page; any violation fails with what and where."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.slice(0, 3).map(n => n.html)}))"""
+    )
+    assert violations == [], f"axe violations on {page.url} {context}:\n" + json.dumps(violations, indent=1)

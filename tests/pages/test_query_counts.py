@@ -1,0 +1,46 @@
+"""The busy pages make the same number of queries whatever the number of events and groups."""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event as sa_event
+
+from webapp.db import db
+from tests.factories import create_event, create_group
+
+
+@contextmanager
+def count_queries():
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def populate(groups: int, events_per_group: int) -> str:
+    slug = None
+    for g in range(groups):
+        group = create_group(organizers=["One", "Two"])
+        slug = slug or group.slug
+        for _ in range(events_per_group):
+            create_event(group)
+    db.session.commit()
+    return slug
+
+
+@pytest.mark.parametrize("path", ["/", "/events", "/groups", "/groups/{slug}", "/events?q=Test"])
+def test_query_count_does_not_grow_with_data(client, session, path):
+    slug = populate(groups=2, events_per_group=2)
+    with count_queries() as few:
+        assert client.get(path.format(slug=slug)).status_code == 200
+    populate(groups=10, events_per_group=4)
+    with count_queries() as many:
+        assert client.get(path.format(slug=slug)).status_code == 200
+    assert len(many) == len(few), many
+    assert len(few) <= 6
