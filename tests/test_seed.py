@@ -1,0 +1,79 @@
+"""The seed loads every METRO Meetup group and the upcoming events, and is safe to run again."""
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from webapp.events.models import Event
+from webapp.groups.models import Group, GroupOrganizer
+from webapp.seed import load_seed_data, seed
+
+NY = ZoneInfo("America/New_York")
+
+
+def test_seed_data_holds_every_group_of_both_pages_and_the_upcoming_events():
+    data = load_seed_data()
+    names = {g["name"] for g in data["groups"]}
+    for expected in ("Code4LibNYC", "Accessibility (A11y) in Libraries", "Digital Preservation",
+                     "Prison Library Support Network", "Librarians for College Readiness",
+                     "Outreach and Advocacy", "User Experience (UX) in Libraries"):
+        assert expected in names
+    assert any("Web Archiving" in n for n in names)
+    assert any("Science, Technology" in n or "STM" in n for n in names)
+    assert len(data["groups"]) == 14
+    assert len(data["events"]) == 8
+    slugs = {g["slug"] for g in data["groups"]}
+    assert all(e["group"] in slugs for e in data["events"] if e["group"])
+
+
+def test_seed_text_is_clean_and_complete():
+    raw = str(load_seed_data())
+    assert "â€" not in raw and "[…]" not in raw and "Find out more" not in raw
+
+
+def test_current_organizers_come_from_the_current_page():
+    groups = {g["slug"]: g for g in load_seed_data()["groups"]}
+    code4lib = next(g for g in groups.values() if g["name"] == "Code4LibNYC")
+    assert [o["name"] for o in code4lib["organizers"]] == ["Esther Jackson"]
+    assert code4lib["external_url"] == "https://www.meetup.com/code4libnyc/"
+
+
+def test_book_club_is_the_capped_zoom_event():
+    club = next(e for e in load_seed_data()["events"] if "Book Club" in e["title"])
+    assert club["capacity"] and club["is_online"] and club["meeting_url"].startswith("https://")
+
+
+def test_seed_is_idempotent_and_redates_into_the_coming_weeks(session):
+    today = date(2030, 3, 1)
+    first = seed(session, today=today, zone=NY)
+    session.commit()
+    again = seed(session, today=today + timedelta(days=30), zone=NY)
+    session.commit()
+
+    assert first == {"groups": 14, "events": 8}
+    assert again == {"groups": 0, "events": 0}
+    assert session.scalar(select(func.count(Group.id))) == 14
+    assert session.scalar(select(func.count(Event.id))) == 8
+    assert session.scalar(select(func.count(GroupOrganizer.id))) == sum(
+        len(g["organizers"]) for g in load_seed_data()["groups"]
+    )
+    starts = [e.starts_at.astimezone(NY).date() for e in session.scalars(select(Event))]
+    # Existing events kept their dates on the second run.
+    assert min(starts) > today and max(starts) <= today + timedelta(weeks=8)
+
+
+def test_redate_moves_events_back_into_the_future(session):
+    seed(session, today=date(2020, 1, 1), zone=NY)
+    session.commit()
+    seed(session, today=date(2030, 1, 1), zone=NY, redate=True)
+    session.commit()
+    assert all(e.starts_at.year == 2030 for e in session.scalars(select(Event)))
+
+
+def test_seed_command(app):
+    result = app.test_cli_runner().invoke(args=["seed"])
+    assert result.exit_code == 0, result.output
+    assert "14 new groups, 8 new events" in result.output
+    result = app.test_cli_runner().invoke(args=["seed"])
+    assert "0 new groups, 0 new events" in result.output
