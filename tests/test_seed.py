@@ -77,3 +77,14 @@ def test_seed_command(app):
     assert "14 new groups, 8 new events" in result.output
     result = app.test_cli_runner().invoke(args=["seed"])
     assert "0 new groups, 0 new events" in result.output
+
+
+def test_seed_leaves_edited_rows_alone_unless_refreshed(session):
+    seed(session, today=date(2030, 3, 1), zone=NY)
+    group = session.scalar(select(Group).where(Group.slug == "code4libnyc"))
+    group.description = "Edited by an organizer"
+    session.commit()
+    seed(session, today=date(2030, 3, 1), zone=NY)
+    assert group.description == "Edited by an organizer"
+    seed(session, today=date(2030, 3, 1), zone=NY, refresh=True)
+    assert group.description != "Edited by an organizer"

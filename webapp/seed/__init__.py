@@ -26,12 +26,14 @@ def seed(
     today: date,
     zone: ZoneInfo,
     redate: bool = False,
+    refresh: bool = False,
     data: dict | None = None,
 ) -> dict[str, int]:
-    """Create or update every seeded group and event; returns counts of what was created.
+    """Create every seeded group and event that is missing; returns counts of what was created.
 
-    Existing events keep their dates (people may have registered for them) unless `redate`
-    asks to move them back into the coming weeks.
+    Rows that exist are left as they are (organizers may have edited them since), unless
+    `refresh` rewrites their text from the seed file or `redate` moves seeded events back into
+    the coming weeks.
     """
     data = data or load_seed_data()
     created = {"groups": 0, "events": 0}
@@ -42,6 +44,9 @@ def seed(
             group = Group(slug=item["slug"])
             session.add(group)
             created["groups"] += 1
+        elif not refresh:
+            groups[group.slug] = group
+            continue
         group.name = item["name"]
         group.description = item["description"]
         group.external_url = item.get("external_url")
@@ -62,15 +67,8 @@ def seed(
             event = Event(slug=item["slug"], status=EventStatus.SCHEDULED)
             session.add(event)
             created["events"] += 1
-        event.group = groups[item["group"]] if item.get("group") else None
-        event.title = item["title"]
-        event.summary = item.get("summary", "")
-        event.description = item["description"]
-        event.is_online = item.get("is_online", True)
-        event.venue_name = item.get("venue_name")
-        event.venue_address = item.get("venue_address")
-        event.capacity = item.get("capacity")
-        event.meeting_url = item.get("meeting_url")
+        if is_new or refresh:
+            _fill_event(event, item, groups)
         if is_new or redate:
             day = today + timedelta(days=item["days_from_now"])
             start_local = datetime.combine(day, time.fromisoformat(item["start_local"]), zone)
@@ -81,3 +79,16 @@ def seed(
             event.registration_closes_at = None
     session.flush()
     return created
+
+
+def _fill_event(event: Event, item: dict, groups: dict[str, Group]) -> None:
+    event.group = groups[item["group"]] if item.get("group") else None
+    event.title = item["title"]
+    event.summary = item.get("summary", "")
+    event.description = item["description"]
+    event.is_online = item.get("is_online", True)
+    event.venue_name = item.get("venue_name")
+    event.venue_address = item.get("venue_address")
+    if event.capacity is None or item.get("capacity") is None or item["capacity"] >= event.confirmed_count:
+        event.capacity = item.get("capacity")
+    event.meeting_url = item.get("meeting_url")
