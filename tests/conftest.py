@@ -140,3 +140,39 @@ def smtp_sink():
     handler.port = controller.port
     yield handler
     controller.stop()
+
+
+def csrf_token_for(client) -> str:
+    """The CSRF token of the client's session, as a page hands it to htmx."""
+    page = client.get("/about").get_data(as_text=True)
+    return page.split('"X-CSRFToken": "')[1].split('"')[0]
+
+
+@pytest.fixture
+def fresh_request_globals(app):
+    """Give each request a fresh `g`, as in production.
+
+    The `app` fixture keeps one app context open, and requests reuse it, so `g` would carry
+    Flask-Login's cached user and Flask-WTF's CSRF token from one request (or client) to the next.
+    """
+    from flask import g, request_started
+
+    def clear(sender, **extra):
+        g.__dict__.clear()
+
+    request_started.connect(clear, app)
+    yield
+    request_started.disconnect(clear, app)
+
+
+@pytest.fixture
+def signed_in_client(client, fresh_request_globals):
+    """`signed_in_client(user)`: the test client, signed in as `user` (as Flask-Login keeps it)."""
+
+    def sign_in(user):
+        with client.session_transaction() as flask_session:
+            flask_session["_user_id"] = str(user.id)
+            flask_session["_fresh"] = True
+        return client
+
+    return sign_in

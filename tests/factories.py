@@ -47,3 +47,20 @@ def create_event(group: Group | None = None, **fields) -> Event:
     db.session.add(event)
     db.session.flush()
     return event
+
+
+def create_user(**fields):
+    """A member with a completed profile: create_user(roles=[Role.STAFF], display_name=None)."""
+    from webapp.accounts.models import User, UserRole
+
+    n = next(_counter)
+    roles = fields.pop("roles", [])
+    user = User(
+        email=fields.pop("email", f"member{n}@example.org"),
+        display_name=fields.pop("display_name", f"Member {n}"),
+        **fields,
+    )
+    user.roles = [UserRole(role=role) for role in roles]
+    db.session.add(user)
+    db.session.flush()
+    return user

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from celery import Celery, Task
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -22,6 +25,12 @@ migrate = Migrate(directory=str(ROOT / "migrations"), render_as_batch=True)
 csrf = CSRFProtect()
 mail = Mail()
 htmx = Htmx()
+login_manager = LoginManager()
+login_manager.login_view = "accounts.sign_in"
+login_manager.login_message = None  # the sign-in page says why on its own
+login_manager.session_protection = "basic"
+# Storage and limits come from the app config (RATELIMIT_*, SIGN_IN_LIMIT_*).
+limiter = Limiter(key_func=get_remote_address)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -60,18 +69,26 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     mail.init_app(app)
     htmx.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
     celery_init_app(app)
     display.register(app)
     _models_loaded()
 
     from webapp import errors
+    from webapp.accounts.views import bp as accounts_bp
     from webapp.events.views import bp as events_bp
     from webapp.groups.views import bp as groups_bp
     from webapp.pages.views import bp as pages_bp
+    from webapp.registrations.views import bp as registrations_bp
+    from webapp.registrations.views import register_after_sign_in
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(groups_bp)
     app.register_blueprint(events_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(registrations_bp)
+    app.extensions["sign_in_intents"] = {"register": register_after_sign_in}
     errors.register(app)
     if app.debug or app.testing:
         from webapp.pages.dev import bp as dev_bp
@@ -81,6 +98,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp import cli
 
     cli.register(app)
+    from webapp.accounts.cli import users_cli
+
+    app.cli.add_command(users_cli)
     app.after_request(_security_headers)
     app.context_processor(lambda: {"site_name": app.config["SITE_NAME"]})
     return app
@@ -88,9 +108,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def _models_loaded() -> None:
     """Import every model so metadata (and Alembic) sees all tables."""
+    import webapp.accounts.models  # noqa: F401
     import webapp.events.models  # noqa: F401
     import webapp.groups.models  # noqa: F401
     import webapp.outbox.models  # noqa: F401
+    import webapp.registrations.models  # noqa: F401
 
 
 def _security_headers(response):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +63,27 @@ def load_settings(overrides: dict | None = None) -> dict:
         "BENCH_HELLO": _bool("BENCH_HELLO"),
         "EVENTS_PAGE_SIZE": _int("EVENTS_PAGE_SIZE", 12),
         "OUTBOX_SWEEP_SECONDS": _int("OUTBOX_SWEEP_SECONDS", 60),
+        # Confirmed attendees see and get the meeting link from this many hours before the start.
+        "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
+        # Accounts: passwordless sign-in by emailed link; Flask-Login keeps members signed in.
+        "SIGN_IN_LINK_MINUTES": _int("SIGN_IN_LINK_MINUTES", 15),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Flask-Limiter: shared counters in Redis when there is one, per process otherwise.
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_KEY_PREFIX": "meetups",
+        "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS")
+        or "3 per 15 minutes",
+        "SIGN_IN_LIMIT_PER_CLIENT": os.environ.get("SIGN_IN_LIMIT_PER_CLIENT") or "10 per hour",
     }
     settings.update(overrides)
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Writers queue on SQLite's lock: wait for it rather than fail under a burst.
+        settings["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **settings["SQLALCHEMY_ENGINE_OPTIONS"], "connect_args": {"timeout": 30},
+        }
+    settings.setdefault("REMEMBER_COOKIE_SECURE", settings["SESSION_COOKIE_SECURE"])
     settings["MAIL_BACKEND"] = "smtp" if settings["MAIL_SERVER"] else "file"
     if settings["MAIL_SERVER"] is None:
         settings["MAIL_SERVER"] = "localhost"
@@ -100,7 +120,7 @@ def celery_settings(redis_url: str | None, broker_folder: Path) -> dict:
             "broker_url": redis_url,
             "broker_transport_options": {"visibility_timeout": 3600, "socket_connect_timeout": 3},
         }
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (broker_folder / sub).mkdir(parents=True, exist_ok=True)
     queue = str(broker_folder / "queue")
     return {
@@ -110,6 +130,7 @@ def celery_settings(redis_url: str | None, broker_folder: Path) -> dict:
             "data_folder_in": queue,
             "data_folder_out": queue,
             "processed_folder": str(broker_folder / "processed"),
+            "control_folder": str(broker_folder / "control"),
             "store_processed": False,
         },
     }

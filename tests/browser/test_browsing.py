@@ -34,7 +34,7 @@ def test_home_to_events_to_event_to_group(live_server, seeded, page, problems):
 
     results.get_by_role("link", name=book_club["title"]).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(book_club["title"])
-    expect(page.get_by_text("20 of 20 seats left")).to_be_visible()
+    expect(page.get_by_text("20 of 20 seats left", exact=True)).to_be_visible()
     assert book_club["meeting_url"] not in page.content()
     assert_accessible(page, "(event page)")
 

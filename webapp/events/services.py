@@ -156,6 +156,10 @@ def get_event_by_slug(session: Session, slug: str) -> Event | None:
     )
 
 
+def get_event_by_id(session: Session, event_id: int) -> Event | None:
+    return session.scalar(select(Event).where(Event.id == event_id, Event.status.in_(LISTED)))
+
+
 def group_events(session: Session, group: Group, *, now: datetime, past: bool, limit: int = 50):
     query = select(Event).where(Event.group_id == group.id, Event.status.in_(LISTED))
     if past:

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, request, url_for
 from webapp.db import db, utcnow
 from webapp.display import site_zone
 from webapp.events import services
+from webapp.events.calendar import event_ics
 from webapp.groups.services import group_choices
 from webapp.rendering import render, wants_fragment
 
@@ -44,4 +45,17 @@ def detail(slug: str):
     event = services.get_event_by_slug(db.session, slug)
     if event is None:
         abort(404)
-    return render("events/detail.html", event=event, now=utcnow())
+    from webapp.registrations.views import panel_context
+
+    return render("events/detail.html", **panel_context(event, now=utcnow()))
+
+
+@bp.get("/events/<slug>/calendar.ics")
+def calendar_file(slug: str):
+    """The public calendar entry: it never carries the private meeting link."""
+    event = services.get_event_by_slug(db.session, slug)
+    if event is None:
+        abort(404)
+    response = current_app.response_class(event_ics(event), mimetype="text/calendar")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}.ics"'
+    return response

@@ -31,6 +31,8 @@ class OutboxMail(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # An iCalendar attachment (invite.ics), when the mail carries one.
+    ics: Mapped[str | None] = mapped_column(Text)
     state: Mapped[MailState] = mapped_column(
         Enum(MailState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e],
              validate_strings=True, create_constraint=True, name="mail_state"),

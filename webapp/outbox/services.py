@@ -43,6 +43,7 @@ def queue_mail(
     body_text: str,
     body_html: str | None = None,
     reply_to: str | None = None,
+    ics: str | None = None,
     now: datetime | None = None,
 ) -> OutboxMail | None:
     """Add a mail to the outbox in the caller's transaction; None if that key was queued before."""
@@ -58,6 +59,7 @@ def queue_mail(
         subject=header_safe(subject),
         body_text=body_text,
         body_html=body_html,
+        ics=ics,
         state=MailState.QUEUED,
         created_at=now,
         next_attempt_at=now,
@@ -116,6 +118,8 @@ def build_message(mail: OutboxMail) -> Message:
     )
     # The same Message-ID on every attempt, so a receiving server can spot a repeat.
     msg.msgId = mail.message_id
+    if mail.ics:
+        msg.attach("invite.ics", "text/calendar; method=PUBLISH", mail.ics.encode("utf-8"))
     return msg
 
 

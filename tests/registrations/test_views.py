@@ -1,0 +1,259 @@
+"""Registering, the waitlist, cancelling and the meeting link, over HTTP."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import csrf_token_for
+from tests.factories import create_event, create_group, create_user
+from webapp.db import utcnow
+from webapp.outbox.models import OutboxMail
+from webapp.registrations.models import Registration, RegistrationStatus
+
+pytestmark = pytest.mark.usefixtures("fresh_request_globals")
+ZOOM = "https://zoom.us/j/8675309000"
+
+
+def mails(session, recipient=None) -> list[OutboxMail]:
+    session.expire_all()
+    query = select(OutboxMail).order_by(OutboxMail.id)
+    if recipient:
+        query = query.where(OutboxMail.recipient == recipient)
+    return list(session.scalars(query))
+
+
+def press_register(client, slug, htmx=True, **form):
+    headers = {"HX-Request": "true"} if htmx else {}
+    data = {"csrf_token": csrf_token_for(client), **form}
+    return client.post(f"/events/{slug}/register", data=data, headers=headers)
+
+
+def press_cancel(client, registration_id, htmx=True):
+    headers = {"HX-Request": "true"} if htmx else {}
+    data = {"csrf_token": csrf_token_for(client)}
+    return client.post(f"/registrations/{registration_id}/cancel", data=data, headers=headers)
+
+
+def registration_of(session, member, event) -> Registration | None:
+    session.expire_all()
+    return session.scalar(
+        select(Registration).where(Registration.user_id == member.id, Registration.event_id == event.id)
+    )
+
+
+def test_signed_in_member_registers_in_place_and_gets_a_confirmation(signed_in_client, session):
+    event = create_event(create_group(), slug="hack-night", capacity=10)
+    member = create_user(email="ada@example.org")
+    session.commit()
+    client = signed_in_client(member)
+
+    response = press_register(client, "hack-night", accessibility_needs="Captions, please")
+
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="registration-panel"')
+    assert "You’re registered." in html and "Cancel my registration" in html
+    registration = registration_of(session, member, event)
+    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.accessibility_needs == "Captions, please"
+    [mail] = mails(session)
+    assert mail.kind == "registration_confirmed" and mail.recipient == "ada@example.org"
+    assert "BEGIN:VEVENT" in mail.ics and "New York" not in mail.subject
+    assert re.search(r"(EST|EDT)", mail.body_text)
+    assert "/r/" in mail.body_text  # the one-click manage link
+
+
+def test_double_click_registers_once_and_mails_once(signed_in_client, session):
+    event = create_event(slug="twice", capacity=3)
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+    press_register(client, "twice")
+    press_register(client, "twice")
+    session.expire_all()
+    assert event.confirmed_count == 1
+    assert len(mails(session)) == 1
+
+
+def test_full_event_puts_member_on_the_waitlist_with_position(signed_in_client, session):
+    event = create_event(slug="tiny", capacity=1)
+    first, second = create_user(), create_user()
+    session.commit()
+    press_register(signed_in_client(first), "tiny")
+    html = press_register(signed_in_client(second), "tiny").get_data(as_text=True)
+    assert "You’re on the waitlist, number 1 in line." in html
+    waitlisted = mails(session, second.email)[0]
+    assert waitlisted.kind == "registration_waitlisted" and "number 1 in line" in waitlisted.body_text
+    assert registration_of(session, second, event).status == RegistrationStatus.WAITLISTED
+
+
+def test_cancelling_promotes_the_next_in_line_and_mails_both(signed_in_client, session):
+    event = create_event(slug="book-club", capacity=1)
+    holder, waiting = create_user(), create_user()
+    session.commit()
+    press_register(signed_in_client(holder), "book-club")
+    press_register(signed_in_client(waiting), "book-club")
+    holder_reg = registration_of(session, holder, event)
+
+    response = press_cancel(signed_in_client(holder), holder_reg.id)
+
+    assert response.status_code == 200
+    assert registration_of(session, holder, event).status == RegistrationStatus.CANCELLED
+    assert registration_of(session, waiting, event).status == RegistrationStatus.CONFIRMED
+    assert [m.kind for m in mails(session, holder.email)][-1] == "registration_cancelled"
+    assert [m.kind for m in mails(session, waiting.email)][-1] == "registration_promoted"
+
+
+def test_signed_out_register_keeps_the_intent_through_sign_in(client, session, fresh_request_globals):
+    event = create_event(slug="keep-intent", capacity=5)
+    session.commit()
+
+    response = press_register(client, "keep-intent", htmx=False)
+    assert response.status_code == 303
+    sign_in_url = response.headers["Location"]
+    assert "intent=register" in sign_in_url and "next=/events/keep-intent" in sign_in_url
+    htmx = press_register(client, "keep-intent", htmx=True)
+    assert htmx.headers["HX-Redirect"] == sign_in_url
+
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(sign_in_url).query)
+    client.post("/sign-in", data={"csrf_token": csrf_token_for(client), "email": "grace@example.org",
+                                  "next": query["next"][0], "intent": query["intent"][0]})
+    link = re.search(r"http://meetups\.test(/sign-in/\S+)", mails(session)[-1].body_text).group(1)
+    landed = client.post(link, data={"csrf_token": csrf_token_for(client)})
+    # First sign-in: the profile, then straight back to the event, already registered.
+    assert "/account" in landed.headers["Location"]
+    from webapp.accounts.models import User
+
+    member = session.scalar(select(User).where(User.email == "grace@example.org"))
+    assert registration_of(session, member, event).status == RegistrationStatus.CONFIRMED
+    assert mails(session, "grace@example.org")[-1].kind == "registration_confirmed"
+
+
+@pytest.fixture
+def near_event(session):
+    """An event starting in two hours (inside the 24-hour window), one seat, a meeting link."""
+    return create_event(slug="soon", capacity=1, meeting_url=ZOOM, starts_at=utcnow() + timedelta(hours=2))
+
+
+def test_meeting_link_only_for_confirmed_attendees_inside_the_window(signed_in_client, client, session, near_event):
+    confirmed, waitlisted, cancelled, unrelated = (create_user() for _ in range(4))
+    session.commit()
+    press_register(signed_in_client(confirmed), "soon")
+    press_register(signed_in_client(cancelled), "soon")  # waitlisted, then leaves
+    press_cancel(signed_in_client(cancelled), registration_of(session, cancelled, near_event).id)
+    press_register(signed_in_client(waitlisted), "soon")
+
+    def everything_seen_by(member):
+        c = signed_in_client(member) if member else client
+        if not member:
+            with c.session_transaction() as s:
+                s.clear()
+        pages = [c.get(p).get_data(as_text=True) for p in
+                 ("/", "/events", "/events/soon", "/events/soon/calendar.ics", "/my/events", "/groups")]
+        pages.append(c.get("/events?q=soon", headers={"HX-Request": "true"}).get_data(as_text=True))
+        return "\n".join(pages)
+
+    assert ZOOM in everything_seen_by(confirmed)
+    for member in (waitlisted, cancelled, unrelated, None):
+        assert ZOOM not in everything_seen_by(member)
+    for member in (waitlisted, cancelled):
+        assert all(ZOOM not in (m.body_text + (m.body_html or "") + (m.ics or ""))
+                   for m in mails(session, member.email))
+    confirmation = mails(session, confirmed.email)[0]
+    assert ZOOM in confirmation.body_text and ZOOM in confirmation.ics
+
+
+def test_promoted_inside_the_window_gets_the_link_at_once(signed_in_client, session, near_event):
+    holder, waiting = create_user(), create_user()
+    session.commit()
+    press_register(signed_in_client(holder), "soon")
+    press_register(signed_in_client(waiting), "soon")
+    press_cancel(signed_in_client(holder), registration_of(session, holder, near_event).id)
+    promoted = mails(session, waiting.email)[-1]
+    assert promoted.kind == "registration_promoted" and ZOOM in promoted.body_text
+
+
+def test_confirmed_attendee_sees_no_link_before_the_window(signed_in_client, session):
+    create_event(slug="later", meeting_url=ZOOM, starts_at=utcnow() + timedelta(days=5))
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+    press_register(client, "later")
+    assert ZOOM not in client.get("/events/later").get_data(as_text=True)
+    assert ZOOM not in mails(session, member.email)[0].body_text
+    assert "the day before" in mails(session, member.email)[0].body_text
+
+
+def test_mail_link_cancels_only_after_the_button_is_pressed(signed_in_client, client, session):
+    event = create_event(slug="mail-cancel", capacity=2)
+    member = create_user()
+    session.commit()
+    press_register(signed_in_client(member), "mail-cancel")
+    path = re.search(r"http://meetups\.test(/r/\S+)", mails(session)[0].body_text).group(1)
+    with client.session_transaction() as s:
+        s.clear()
+
+    page = client.get(path)
+    assert page.status_code == 200 and "Cancel my registration and free my seat" in page.get_data(as_text=True)
+    assert registration_of(session, member, event).status == RegistrationStatus.CONFIRMED
+    assert client.post(path).status_code == 400  # no CSRF token: nothing changes
+    assert registration_of(session, member, event).status == RegistrationStatus.CONFIRMED
+
+    done = client.post(path, data={"csrf_token": csrf_token_for(client)}, follow_redirects=True)
+    assert "Your registration is cancelled." in done.get_data(as_text=True)
+    assert registration_of(session, member, event).status == RegistrationStatus.CANCELLED
+    assert client.get(path[:-3] + "xyz").status_code == 404  # forged
+
+
+def test_someone_elses_registration_is_404_and_unchanged(signed_in_client, session):
+    event = create_event(slug="private", capacity=2)
+    owner, intruder = create_user(), create_user()
+    session.commit()
+    press_register(signed_in_client(owner), "private")
+    registration = registration_of(session, owner, event)
+    assert press_cancel(signed_in_client(intruder), registration.id).status_code == 404
+    assert registration_of(session, owner, event).status == RegistrationStatus.CONFIRMED
+
+
+def test_bad_requests_get_clear_answers_and_change_nothing(signed_in_client, session):
+    from webapp.events.models import EventStatus
+
+    create_event(slug="called-off", status=EventStatus.CANCELLED)
+    create_event(slug="open", capacity=3)
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+
+    assert press_register(client, "no-such-event").status_code == 404
+    refused = press_register(client, "called-off")
+    assert refused.status_code == 409 and "cancelled" in refused.get_data(as_text=True)
+    too_long = press_register(client, "open", accessibility_needs="x" * 1200)
+    assert too_long.status_code == 422 and "under 1000 characters" in too_long.get_data(as_text=True)
+    no_csrf = client.post("/events/open/register", headers={"HX-Request": "true"})
+    assert no_csrf.status_code == 400
+    assert session.scalar(select(Registration.id)) is None
+    assert mails(session) == []
+
+
+def test_my_events_lists_registrations_with_waitlist_position(signed_in_client, session):
+    create_event(slug="one-seat", title="One seat event", capacity=1)
+    create_event(slug="open-event", title="Open event")
+    first, me = create_user(), create_user()
+    session.commit()
+    press_register(signed_in_client(first), "one-seat")
+    client = signed_in_client(me)
+    press_register(client, "one-seat")
+    press_register(client, "open-event")
+    html = client.get("/my/events").get_data(as_text=True)
+    assert "One seat event" in html and "Waitlist, number 1" in html
+    assert "Open event" in html and "Registered" in html
+
+
+def test_my_events_needs_sign_in(client):
+    response = client.get("/my/events")
+    assert response.status_code in (302, 303) and "/sign-in" in response.headers["Location"]

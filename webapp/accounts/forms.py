@@ -1,0 +1,69 @@
+"""The accounts forms: ask for a link, confirm a link, edit the profile."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from webapp.accounts.models import DISPLAY_NAME_MAX, INSTITUTION_MAX, PRONOUNS_MAX
+from webapp.accounts.services import email_problem, has_control_characters
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _valid_email(form, field) -> None:
+    if problem := email_problem(field.data):
+        raise ValidationError(problem)
+
+
+def _no_control_characters(form, field) -> None:
+    if field.data and has_control_characters(field.data):
+        raise ValidationError("Please remove line breaks and other special control characters.")
+
+
+def _at_most(limit: int) -> Length:
+    return Length(max=limit, message=f"Please use at most {limit} characters.")
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email address", filters=[_strip], validators=[_valid_email])
+    # Where to go and what to pick up after signing in; both re-checked by the service.
+    next = HiddenField()
+    intent = HiddenField()
+
+
+class ConfirmSignInForm(FlaskForm):
+    remember = BooleanField("Keep me signed in on this device for 30 days", default=True)
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField(
+        "Display name",
+        filters=[_strip],
+        validators=[
+            DataRequired("Please enter the name to show other members."),
+            _at_most(DISPLAY_NAME_MAX),
+            _no_control_characters,
+        ],
+    )
+    institution = StringField(
+        "Institution",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            _at_most(INSTITUTION_MAX),
+            _no_control_characters,
+        ],
+    )
+    pronouns = StringField(
+        "Pronouns",
+        filters=[_strip],
+        validators=[
+            Optional(),
+            _at_most(PRONOUNS_MAX),
+            _no_control_characters,
+        ],
+    )

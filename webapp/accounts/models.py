@@ -1,0 +1,112 @@
+"""Members' accounts, their roles, and the one-time sign-in links mailed to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from webapp.db import UTCDateTime, db, utcnow
+
+EMAIL_MAX = 254
+DISPLAY_NAME_MAX = 100
+INSTITUTION_MAX = 200
+PRONOUNS_MAX = 50
+NEXT_URL_MAX = 500
+INTENT_MAX = 100
+
+
+def normalize_email(value: str) -> str:
+    """The one spelling of an address we store and compare: stripped and lowercased."""
+    return value.strip().lower()
+
+
+class Role(StrEnum):
+    REVIEWER = "reviewer"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email <> ''", name="email_present"),
+        CheckConstraint("display_name IS NULL OR display_name <> ''", name="display_name_present"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    # Empty until the member completes their profile after their first sign-in.
+    display_name: Mapped[str | None] = mapped_column(String(DISPLAY_NAME_MAX))
+    institution: Mapped[str | None] = mapped_column(String(INSTITUTION_MAX))
+    pronouns: Mapped[str | None] = mapped_column(String(PRONOUNS_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserRole.role"
+    )
+
+    @validates("email")
+    def _normalize_email(self, key: str, value: str) -> str:
+        return normalize_email(value)
+
+    @property
+    def needs_profile(self) -> bool:
+        return self.display_name is None
+
+    def has_role(self, role: Role) -> bool:
+        return any(granted.role == role for granted in self.roles)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+    # Also the index for "roles of this user": user_id leads it.
+    __table_args__ = (UniqueConstraint("user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e],
+             validate_strings=True, create_constraint=True, name="role"),
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class SignInRequest(db.Model):
+    """One emailed sign-in link. Only a hash of its secret is kept; it works once, briefly."""
+
+    __tablename__ = "sign_in_requests"
+    __table_args__ = (
+        CheckConstraint("email <> ''", name="email_present"),
+        # Only a local path may be a destination after sign-in: never another site.
+        CheckConstraint(
+            "next_url IS NULL OR (next_url LIKE '/%' AND next_url NOT LIKE '//%')",
+            name="next_url_local",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    token_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the secret, hex
+    next_url: Mapped[str | None] = mapped_column(String(NEXT_URL_MAX))
+    # A pending action the member started while signed out (e.g. "register:42"), kept as given.
+    intent: Mapped[str | None] = mapped_column(String(INTENT_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @validates("email")
+    def _normalize_email(self, key: str, value: str) -> str:
+        return normalize_email(value)
+
+    def __repr__(self) -> str:
+        return f"<SignInRequest {self.id} {self.email}>"

@@ -1,0 +1,322 @@
+"""Passwordless sign-in, profiles and roles.
+
+A sign-in link carries a signed request id and a random secret; the database keeps only a
+SHA-256 of the secret. A link works once, for SIGN_IN_LINK_MINUTES, and the account is made
+when a link is first used, so asking for a link reveals nothing about who has an account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.accounts.models import (
+    EMAIL_MAX,
+    INTENT_MAX,
+    NEXT_URL_MAX,
+    Role,
+    SignInRequest,
+    User,
+    UserRole,
+    normalize_email,
+)
+from webapp.outbox.services import queue_mail
+
+DEFAULT_NEXT_URL = "/"
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+# Bidirectional overrides and isolates can make a name display as something else.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+# --- Small rules shared by forms, services and the CLI -------------------------------------------
+
+
+def has_control_characters(value: str) -> bool:
+    """Line breaks, tabs, NULs, bidi overrides: nothing a name or address should contain."""
+    return any(
+        unicodedata.category(ch) in {"Cc", "Zl", "Zp"} or ch in _BIDI_CONTROLS for ch in value
+    )
+
+
+def email_problem(value: str | None) -> str | None:
+    """Why this is not an email address we can send to, or None when it looks fine."""
+    email = normalize_email(value or "")
+    if not email:
+        return "Enter your email address."
+    if len(email) > EMAIL_MAX or has_control_characters(email) or not _EMAIL_SHAPE.fullmatch(email):
+        return "Enter an email address like name@example.org."
+    return None
+
+
+def safe_next_url(value: str | None) -> str | None:
+    """`value` when it is a path on this site, otherwise None: we never send anyone elsewhere."""
+    if not value or len(value) > NEXT_URL_MAX:
+        return None
+    # "//host" and "/\host" are other sites to a browser; a scheme or host makes it absolute.
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    if has_control_characters(value) or any(ch.isspace() for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return None
+    # Coming back to the sign-in pages after signing in would only go round in circles.
+    if parts.path.startswith(("/sign-in", "/sign-out")):
+        return None
+    return value
+
+
+def clean_intent(value: str | None) -> str | None:
+    """The pending action as given, or None when it is missing or not a short plain string."""
+    if not value or len(value) > INTENT_MAX or has_control_characters(value):
+        return None
+    return value
+
+
+# --- Requesting and using a sign-in link ---------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="sign-in")
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def link_lifetime() -> timedelta:
+    return timedelta(minutes=current_app.config["SIGN_IN_LINK_MINUTES"])
+
+
+def request_sign_in(
+    session: Session,
+    email: str,
+    *,
+    next_url: str | None,
+    intent: str | None,
+    now: datetime,
+) -> SignInRequest:
+    """Record a sign-in request and queue the mail with its link. Creates no account."""
+    email = normalize_email(email)
+    if problem := email_problem(email):
+        raise ValueError(problem)
+    secret = secrets.token_urlsafe(32)
+    sign_in_request = SignInRequest(
+        email=email,
+        token_hash=_hash_secret(secret),
+        next_url=safe_next_url(next_url),
+        intent=clean_intent(intent),
+        created_at=now,
+        expires_at=now + link_lifetime(),
+    )
+    session.add(sign_in_request)
+    session.flush()
+    token = _serializer().dumps({"id": sign_in_request.id, "secret": secret})
+    context = dict(
+        link=f"{current_app.config['SITE_URL']}/sign-in/{token}",
+        minutes=current_app.config["SIGN_IN_LINK_MINUTES"],
+        site_name=current_app.config["SITE_NAME"],
+    )
+    queue_mail(
+        session,
+        kind="sign_in",
+        dedup_key=f"sign-in:{sign_in_request.id}",
+        recipient=email,
+        subject=f"Your sign-in link for {context['site_name']}",
+        body_text=render_template("mail/sign_in.txt", **context),
+        body_html=render_template("mail/sign_in.html", **context),
+        now=now,
+    )
+    return sign_in_request
+
+
+class LinkProblem(StrEnum):
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+_PROBLEM_MESSAGES = {
+    LinkProblem.INVALID: (
+        "This sign-in link isn’t valid. It may have been copied only in part. "
+        "You can ask for a new one below."
+    ),
+    LinkProblem.EXPIRED: (
+        "This sign-in link has expired: links work for a short time only, to keep your account "
+        "safe. You can ask for a new one below."
+    ),
+    LinkProblem.USED: (
+        "This sign-in link has already been used: each link works once. "
+        "You can ask for a new one below."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SignInFailed:
+    """A link that cannot sign anyone in, and why, in words for the member."""
+
+    problem: LinkProblem
+    # Known only when the link was genuine (expired or used): lets the page offer a new link.
+    request: SignInRequest | None = None
+    ok = False
+
+    @property
+    def message(self) -> str:
+        return _PROBLEM_MESSAGES[self.problem]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A completed sign-in: who, where to go next, and the pending action to pick up, if any."""
+
+    user: User
+    next_url: str
+    intent: str | None
+    is_new_user: bool
+    ok = True
+
+
+def check_sign_in_link(
+    session: Session, token: str, *, now: datetime
+) -> SignInRequest | SignInFailed:
+    """The request behind a link that can still be used, without using it."""
+    try:
+        payload, signed_at = _serializer().loads(token, return_timestamp=True)
+    except BadSignature:
+        return SignInFailed(LinkProblem.INVALID)
+    if not (
+        isinstance(payload, dict)
+        and isinstance(payload.get("id"), int)
+        and isinstance(payload.get("secret"), str)
+    ):
+        return SignInFailed(LinkProblem.INVALID)
+    sign_in_request = session.get(SignInRequest, payload["id"])
+    if sign_in_request is None or not hmac.compare_digest(
+        sign_in_request.token_hash, _hash_secret(payload["secret"])
+    ):
+        return SignInFailed(LinkProblem.INVALID)
+    if sign_in_request.used_at is not None:
+        return SignInFailed(LinkProblem.USED, sign_in_request)
+    if now >= sign_in_request.expires_at or now - signed_at > link_lifetime():
+        return SignInFailed(LinkProblem.EXPIRED, sign_in_request)
+    return sign_in_request
+
+
+def complete_sign_in(session: Session, token: str, *, now: datetime) -> SignedIn | SignInFailed:
+    """Use a sign-in link: mark it used, make the account on first sign-in, return who it is."""
+    checked = check_sign_in_link(session, token, now=now)
+    if isinstance(checked, SignInFailed):
+        return checked
+    # Only the first of two tabs (or two clicks) gets past this conditional update.
+    claimed = session.execute(
+        update(SignInRequest)
+        .where(SignInRequest.id == checked.id, SignInRequest.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
+        return SignInFailed(LinkProblem.USED, checked)
+    user, is_new_user = _get_or_create_user(session, checked.email, now=now)
+    user.last_signed_in_at = now
+    session.flush()
+    return SignedIn(
+        user=user,
+        next_url=checked.next_url or DEFAULT_NEXT_URL,
+        intent=checked.intent,
+        is_new_user=is_new_user,
+    )
+
+
+def _get_or_create_user(session: Session, email: str, *, now: datetime) -> tuple[User, bool]:
+    email = normalize_email(email)
+    user = find_user(session, email)
+    if user is not None:
+        return user, False
+    try:
+        # Two first sign-ins for one address at the same moment: one insert wins, the other reads.
+        with session.begin_nested():
+            user = User(email=email, created_at=now)
+            session.add(user)
+    except IntegrityError:
+        user = find_user(session, email)
+        if user is None:
+            raise
+        return user, False
+    return user, True
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def load_user(session: Session, user_id: str) -> User | None:
+    """The signed-in member from the id Flask-Login keeps in the session."""
+    try:
+        return session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+
+
+# --- Profile and roles ---------------------------------------------------------------------------
+
+
+def _optional(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def update_profile(
+    session: Session,
+    user: User,
+    *,
+    display_name: str,
+    institution: str | None,
+    pronouns: str | None,
+) -> User:
+    """Save the member's name and optional details (the form has checked lengths and characters)."""
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise ValueError("a display name is required")
+    user.display_name = display_name
+    user.institution = _optional(institution)
+    user.pronouns = _optional(pronouns)
+    session.flush()
+    return user
+
+
+def grant_role(session: Session, email: str, role: Role, *, now: datetime) -> bool:
+    """Give `role` to the account for `email`, making the account if needed; False if it had it."""
+    if problem := email_problem(email):
+        raise ValueError(problem)
+    user, _ = _get_or_create_user(session, email, now=now)
+    if user.has_role(role):
+        return False
+    user.roles.append(UserRole(role=role, created_at=now))
+    session.flush()
+    return True
+
+
+def revoke_role(session: Session, email: str, role: Role) -> bool:
+    """Take `role` away from the account for `email`; False if it did not have it."""
+    user = find_user(session, email)
+    if user is None:
+        return False
+    granted = next((r for r in user.roles if r.role == role), None)
+    if granted is None:
+        return False
+    user.roles.remove(granted)
+    session.flush()
+    return True

@@ -1,0 +1,165 @@
+"""The accounts blueprint: ask for a sign-in link, use it, sign out, and edit the profile."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from htmx_flask import make_response
+
+from webapp import login_manager
+from webapp.accounts import services
+from webapp.accounts.forms import ConfirmSignInForm, ProfileForm, SignInForm
+from webapp.accounts.models import normalize_email
+from webapp.accounts.services import LinkProblem, SignInFailed, clean_intent, safe_next_url
+from webapp.accounts.throttle import sign_in_link_refused
+from webapp.db import db, utcnow
+from webapp.rendering import render, wants_fragment
+
+bp = Blueprint("accounts", __name__)
+
+LINK_PROBLEM_STATUS = {LinkProblem.INVALID: 400, LinkProblem.EXPIRED: 410, LinkProblem.USED: 410}
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    return services.load_user(db.session, user_id)
+
+
+def _status(status: int) -> int:
+    # htmx swaps only 2xx responses; a fragment carries its problem in its words instead.
+    return 200 if wants_fragment() else status
+
+
+def _private(response):
+    """Pages about one member or one link: never kept by a shared cache or the back button."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _go_to(url: str):
+    """A redirect that also works after an htmx request (which would swap the page in place)."""
+    if wants_fragment():
+        return make_response("", 200, redirect=url)
+    return redirect(url, code=303)
+
+
+# --- Asking for a link ---------------------------------------------------------------------------
+
+
+@bp.get("/sign-in")
+def sign_in():
+    form = SignInForm(formdata=None)
+    form.next.data = safe_next_url(request.args.get("next")) or ""
+    form.intent.data = clean_intent(request.args.get("intent")) or ""
+    return render("accounts/sign_in.html", "sign_in_form", form=form)
+
+
+@bp.post("/sign-in")
+def send_sign_in_link():
+    form = SignInForm()
+    if not form.validate():
+        return render("accounts/sign_in.html", "sign_in_form", form=form, status=_status(422))
+    email = normalize_email(form.email.data)
+    if refused_by := sign_in_link_refused(email):
+        return render(
+            "accounts/sign_in.html", "sign_in_form", form=form, throttled=refused_by,
+            status=_status(429),
+        )
+    services.request_sign_in(
+        db.session, email, next_url=form.next.data, intent=form.intent.data, now=utcnow()
+    )
+    db.session.commit()
+    # The same answer whether or not this address has an account.
+    return render("accounts/sign_in.html", "sign_in_form", form=form, sent_to=email)
+
+
+# --- Using a link --------------------------------------------------------------------------------
+
+
+def _link_problem(failed: SignInFailed):
+    """Why the link cannot be used, and the form to ask for a new one (pre-filled if we can)."""
+    form = SignInForm(formdata=None)
+    if failed.request is not None:
+        form.email.data = failed.request.email
+        form.next.data = failed.request.next_url or ""
+        form.intent.data = failed.request.intent or ""
+    response = render(
+        "accounts/sign_in.html", problem=failed.message, form=form,
+        status=LINK_PROBLEM_STATUS[failed.problem],
+    )
+    return _private(response)
+
+
+@bp.get("/sign-in/<token>")
+def confirm_sign_in(token: str):
+    # Mail scanners open links to check them: a GET only asks; the button's POST signs in.
+    checked = services.check_sign_in_link(db.session, token, now=utcnow())
+    if isinstance(checked, SignInFailed):
+        return _link_problem(checked)
+    return _private(
+        render("accounts/confirm_sign_in.html", form=ConfirmSignInForm(), email=checked.email)
+    )
+
+
+@bp.post("/sign-in/<token>")
+def complete_sign_in(token: str):
+    form = ConfirmSignInForm()
+    now = utcnow()
+    result = services.complete_sign_in(db.session, token, now=now)
+    if isinstance(result, SignInFailed):
+        db.session.rollback()
+        return _link_problem(result)
+    _carry_out_intent(result.user, result.intent, now=now)
+    db.session.commit()
+    login_user(result.user, remember=form.remember.data)
+    if result.user.needs_profile:
+        return redirect(url_for("accounts.account", welcome=1, next=result.next_url), code=303)
+    return redirect(result.next_url, code=303)
+
+
+def _carry_out_intent(user, intent: str | None, *, now) -> None:
+    """Finish what the member asked for before signing in (e.g. "register:42").
+
+    Other domains register handlers in app.extensions["sign_in_intents"]; accounts knows none.
+    """
+    kind, _, argument = (intent or "").partition(":")
+    handler = current_app.extensions.get("sign_in_intents", {}).get(kind)
+    if handler is not None:
+        handler(user, argument, now=now)
+
+
+@bp.post("/sign-out")
+def sign_out():
+    logout_user()
+    return _go_to(url_for("pages.home"))
+
+
+# --- The profile ---------------------------------------------------------------------------------
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    user = current_user._get_current_object()
+    # Right after a first sign-in: name yourself, then carry on to where you were going.
+    welcome = request.args.get("welcome") == "1"
+    next_url = safe_next_url(request.args.get("next")) if welcome else None
+    form = ProfileForm(obj=user)
+    context = dict(form=form, user=user, welcome=welcome, next_url=next_url)
+    if request.method == "GET":
+        return _private(render("accounts/account.html", "profile_form", **context))
+    if not form.validate():
+        return _private(
+            render("accounts/account.html", "profile_form", status=_status(422), **context)
+        )
+    services.update_profile(
+        db.session,
+        user,
+        display_name=form.display_name.data,
+        institution=form.institution.data,
+        pronouns=form.pronouns.data,
+    )
+    db.session.commit()
+    if welcome:
+        return _go_to(next_url or url_for("pages.home"))
+    return _private(render("accounts/account.html", "profile_form", saved=True, **context))

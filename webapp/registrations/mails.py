@@ -1,0 +1,64 @@
+"""The mails a registration sends, written to the outbox in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app, render_template, url_for
+
+from webapp.display import format_date, format_time_range
+from webapp.events.calendar import event_ics, event_url, google_calendar_url
+from webapp.outbox.services import queue_mail
+from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.registrations.tokens import manage_token
+
+SUBJECTS = {
+    "confirmed": "You’re registered: {title}",
+    "waitlisted": "You’re on the waitlist: {title}",
+    "promoted": "A seat opened up, you’re in: {title}",
+    "cancelled": "Registration cancelled: {title}",
+}
+
+
+def reminder_window() -> timedelta:
+    return timedelta(hours=current_app.config["REMINDER_WINDOW_HOURS"])
+
+
+def may_see_meeting_link(registration: Registration | None, *, now: datetime) -> bool:
+    """Only confirmed attendees, and only from the reminder window on, until the event ends."""
+    if registration is None or registration.status != RegistrationStatus.CONFIRMED:
+        return False
+    event = registration.event
+    return bool(event.meeting_url) and event.starts_at - reminder_window() <= now < event.ends_at
+
+
+def queue_registration_mail(session, registration: Registration, kind: str, *, now: datetime,
+                            position: int | None = None) -> None:
+    event = registration.event
+    member = registration.user
+    site = current_app.config["SITE_URL"]
+    meeting_url = event.meeting_url if may_see_meeting_link(registration, now=now) else None
+    context = dict(
+        member=member,
+        event=event,
+        kind=kind,
+        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
+        event_url=event_url(event),
+        manage_url=site + url_for("registrations.manage", token=manage_token(registration)),
+        calendar_url=site + url_for("events.calendar_file", slug=event.slug),
+        google_url=google_calendar_url(event),
+        meeting_url=meeting_url,
+        position=position,
+        in_reminder_window=event.starts_at - reminder_window() <= now,
+    )
+    queue_mail(
+        session,
+        kind=f"registration_{kind}",
+        dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
+        recipient=member.email,
+        subject=SUBJECTS[kind].format(title=event.title),
+        body_text=render_template(f"mail/registration_{kind}.txt", **context),
+        body_html=render_template(f"mail/registration_{kind}.html", **context),
+        ics=event_ics(event, meeting_url=meeting_url) if kind in ("confirmed", "promoted") else None,
+        now=now,
+    )

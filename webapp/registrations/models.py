@@ -1,0 +1,54 @@
+"""A member's place at an event: confirmed, waiting in line, or cancelled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.db import UTCDateTime, db, utcnow
+from webapp.events.models import Event
+
+
+class RegistrationStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class Registration(db.Model):
+    __tablename__ = "registrations"
+    __table_args__ = (
+        # One registration per member per event: a double click or a retried request is harmless.
+        UniqueConstraint("event_id", "user_id"),
+        UniqueConstraint("event_id", "queue_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[RegistrationStatus] = mapped_column(
+        Enum(RegistrationStatus, native_enum=False, length=20,
+             values_callable=lambda e: [m.value for m in e], validate_strings=True,
+             create_constraint=True, name="registration_status"),
+    )
+    # Visible only to the group's organizers.
+    accessibility_needs: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The place in line, handed out under the event lock: first come, first served.
+    queue_number: Mapped[int | None] = mapped_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Counts each (re)activation, so every confirmation mail has its own dedup key.
+    generation: Mapped[int] = mapped_column(default=1)
+    source: Mapped[str] = mapped_column(String(20), default="member")
+
+    event: Mapped[Event] = relationship()
+    user = relationship("User")
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != RegistrationStatus.CANCELLED

@@ -1,0 +1,224 @@
+"""Registering, waiting in line, cancelling and promotion: the one place capacity is decided.
+
+Every operation takes the event's lock first, so concurrent requests on any number of web
+processes queue up on that one row and never overbook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from webapp.events.models import Event, EventStatus
+from webapp.registrations.models import Registration, RegistrationStatus
+
+ACCESSIBILITY_NEEDS_MAX = 1000
+
+
+class RegistrationError(Exception):
+    """An expected refusal, with a message fit for the member."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Outcome:
+    registration: Registration
+    promoted: list[Registration]
+
+
+def lock_event(session: Session, event_id: int) -> Event:
+    """Take the event's row lock for the rest of the transaction and return it fresh.
+
+    A no-op UPDATE is the lock: a row lock on PostgreSQL, the database write lock on SQLite
+    (where SELECT ... FOR UPDATE does not exist). Must run inside the caller's transaction.
+    """
+    connection = session.connection()
+    level = connection.get_execution_options().get("isolation_level") or (
+        connection.engine.get_execution_options().get("isolation_level")
+    )
+    if level == "AUTOCOMMIT":
+        # The lock would be released at once, and capacity checks would race.
+        raise RuntimeError("lock_event must run inside a transaction, not in autocommit")
+    result = session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(confirmed_count=Event.confirmed_count)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise RegistrationError("We couldn’t find that event.", status=404)
+    event = session.get(Event, event_id, populate_existing=True)
+    return event
+
+
+def registration_window_problem(event: Event, now: datetime) -> str | None:
+    """Why registration is not possible right now, or None when it is."""
+    if event.status == EventStatus.CANCELLED:
+        return "This event was cancelled, so registration is closed."
+    if event.status != EventStatus.SCHEDULED:
+        return "This event is not open for registration."
+    if now >= event.starts_at:
+        return "This event has already started, so registration is closed."
+    if event.registration_opens_at and now < event.registration_opens_at:
+        return "Registration has not opened yet."
+    if now >= event.registration_closes():
+        return "Registration for this event has closed."
+    return None
+
+
+def _has_free_seat(event: Event) -> bool:
+    # The waitlist comes first: while anyone waits, a newcomer joins the line.
+    if event.capacity is None:
+        return True
+    return event.confirmed_count < event.capacity and event.waitlist_count == 0
+
+
+def _confirm(event: Event, registration: Registration, now: datetime) -> None:
+    event.confirmed_count += 1
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.confirmed_at = now
+
+
+def register(
+    session: Session,
+    event_id: int,
+    *,
+    member,
+    accessibility_needs: str = "",
+    now: datetime,
+) -> Outcome:
+    """Give the member a seat, or a place on the waitlist when the event is full.
+
+    Registering again while registered changes nothing (a double click is harmless).
+    """
+    accessibility_needs = (accessibility_needs or "").strip()
+    if len(accessibility_needs) > ACCESSIBILITY_NEEDS_MAX:
+        raise RegistrationError(
+            f"Please keep accessibility needs under {ACCESSIBILITY_NEEDS_MAX} characters.", 422
+        )
+    event = lock_event(session, event_id)
+    registration = session.scalar(
+        select(Registration).where(
+            Registration.event_id == event.id, Registration.user_id == member.id
+        )
+    )
+    if registration is not None and registration.is_active:
+        return Outcome(registration, [])
+    problem = registration_window_problem(event, now)
+    if problem:
+        raise RegistrationError(problem)
+
+    if registration is None:
+        registration = Registration(event_id=event.id, user_id=member.id, created_at=now)
+        session.add(registration)
+    else:
+        registration.generation += 1
+        registration.cancelled_at = None
+    registration.accessibility_needs = accessibility_needs
+    if _has_free_seat(event):
+        _confirm(event, registration, now)
+        registration.waitlisted_at = None
+    else:
+        registration.status = RegistrationStatus.WAITLISTED
+        registration.waitlisted_at = now
+        registration.queue_number = 1 + (
+            session.scalar(
+                select(func.max(Registration.queue_number)).where(
+                    Registration.event_id == event.id
+                )
+            )
+            or 0
+        )
+        event.waitlist_count += 1
+    session.flush()
+    return Outcome(registration, [])
+
+
+def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
+    """Give up a seat or a place in line; a freed seat goes to the head of the line at once."""
+    event = lock_event(session, registration.event_id)
+    session.refresh(registration)
+    if registration.status == RegistrationStatus.CANCELLED:
+        return Outcome(registration, [])
+    if registration.status == RegistrationStatus.CONFIRMED:
+        event.confirmed_count -= 1
+    else:
+        event.waitlist_count -= 1
+    registration.status = RegistrationStatus.CANCELLED
+    registration.cancelled_at = now
+    session.flush()
+    promoted = promote_from_waitlist(session, event, now=now)
+    return Outcome(registration, promoted)
+
+
+def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> list[Registration]:
+    """Fill free seats from the head of the line, in order. The caller holds the event lock."""
+    if now >= event.starts_at or event.status != EventStatus.SCHEDULED:
+        return []  # promotion stops when the event starts
+    free = None if event.capacity is None else event.capacity - event.confirmed_count
+    if free is not None and free <= 0:
+        return []
+    query = (
+        select(Registration)
+        .where(
+            Registration.event_id == event.id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
+        .order_by(Registration.queue_number)
+    )
+    if free is not None:
+        query = query.limit(free)
+    promoted = list(session.scalars(query))
+    for registration in promoted:
+        _confirm(event, registration, now)
+        event.waitlist_count -= 1
+    session.flush()
+    return promoted
+
+
+def change_capacity(session: Session, event_id: int, capacity: int | None, *, now: datetime) -> list[Registration]:
+    """Set a new capacity (None for unlimited); raising it promotes from the waitlist."""
+    event = lock_event(session, event_id)
+    if capacity is not None and capacity < 1:
+        raise RegistrationError("Capacity must be at least 1, or blank for no limit.", 422)
+    if capacity is not None and capacity < event.confirmed_count:
+        raise RegistrationError(
+            f"{event.confirmed_count} people are already confirmed; capacity can’t go below that.",
+            422,
+        )
+    event.capacity = capacity
+    session.flush()
+    return promote_from_waitlist(session, event, now=now)
+
+
+def waitlist_position(session: Session, registration: Registration) -> int | None:
+    """1 for the head of the line; None when not waiting."""
+    if registration.status != RegistrationStatus.WAITLISTED:
+        return None
+    ahead = session.scalar(
+        select(func.count(Registration.id)).where(
+            Registration.event_id == registration.event_id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+            Registration.queue_number < registration.queue_number,
+        )
+    )
+    return (ahead or 0) + 1
+
+
+def registration_for(session: Session, event_id: int, member) -> Registration | None:
+    if member is None or not getattr(member, "is_authenticated", False):
+        return None
+    return registration_for_id(session, event_id, member.id)
+
+
+def registration_for_id(session: Session, event_id: int, user_id: int) -> Registration | None:
+    return session.scalar(
+        select(Registration).where(Registration.event_id == event_id, Registration.user_id == user_id)
+    )

@@ -1,0 +1,197 @@
+"""The registrations blueprint: register, cancel (signed in or from a mail link), my events."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, request, url_for
+from flask_login import current_user, login_required
+from htmx_flask import make_response as htmx_response
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from webapp.db import db, utcnow
+from webapp.events.models import Event
+from webapp.events.services import LISTED, get_event_by_slug
+from webapp.registrations import services
+from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
+from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.registrations.tokens import read_manage_token
+from webapp.rendering import render, wants_fragment
+
+bp = Blueprint("registrations", __name__)
+
+
+def panel_context(event: Event, *, now, registration=None, error=None, accessibility_needs=""):
+    """Everything the registration panel of an event page needs, for the current member."""
+    if registration is None:
+        registration = services.registration_for(db.session, event.id, current_user)
+    return dict(
+        event=event,
+        now=now,
+        registration=registration,
+        position=services.waitlist_position(db.session, registration) if registration else None,
+        meeting_url=event.meeting_url if may_see_meeting_link(registration, now=now) else None,
+        window_problem=services.registration_window_problem(event, now),
+        error=error,
+        accessibility_needs=accessibility_needs,
+    )
+
+
+def _panel(event, *, status=200, **kwargs):
+    return render(
+        "events/detail.html", "registration_panel", status=status,
+        **panel_context(event, now=utcnow(), **kwargs),
+    )
+
+
+def queue_outcome_mails(outcome: services.Outcome, *, now, kind: str) -> None:
+    """The member's own mail, and one for everyone a freed seat promoted."""
+    registration = outcome.registration
+    if kind == "registered":
+        if registration.status == RegistrationStatus.CONFIRMED:
+            queue_registration_mail(db.session, registration, "confirmed", now=now)
+        else:
+            position = services.waitlist_position(db.session, registration)
+            queue_registration_mail(db.session, registration, "waitlisted", now=now, position=position)
+    elif kind == "cancelled":
+        queue_registration_mail(db.session, registration, "cancelled", now=now)
+    for promoted in outcome.promoted:
+        queue_registration_mail(db.session, promoted, "promoted", now=now)
+
+
+def register_member(event: Event, member, *, accessibility_needs: str, now) -> services.Outcome:
+    """Register and queue the mail; shared by the Register button and the sign-in intent."""
+    before = services.registration_for(db.session, event.id, member)
+    was_active = before is not None and before.is_active
+    outcome = services.register(
+        db.session, event.id, member=member, accessibility_needs=accessibility_needs, now=now
+    )
+    if not was_active:
+        queue_outcome_mails(outcome, now=now, kind="registered")
+    return outcome
+
+
+@bp.post("/events/<slug>/register")
+def register(slug: str):
+    event = get_event_by_slug(db.session, slug)
+    if event is None:
+        abort(404)
+    accessibility_needs = request.form.get("accessibility_needs", "")
+    if not current_user.is_authenticated:
+        # Keep the intent: the emailed sign-in link lands the member back here, registered.
+        target = url_for(
+            "accounts.sign_in", next=url_for("events.detail", slug=slug), intent=f"register:{event.id}"
+        )
+        if wants_fragment():
+            return htmx_response(redirect=target)
+        return redirect(target, code=303)
+    now = utcnow()
+    try:
+        register_member(event, current_user, accessibility_needs=accessibility_needs, now=now)
+    except services.RegistrationError as error:
+        db.session.rollback()
+        event = get_event_by_slug(db.session, slug)
+        return _panel(event, status=error.status, error=error.message,
+                      accessibility_needs=accessibility_needs[:2000])
+    db.session.commit()
+    if not wants_fragment():
+        return redirect(url_for("events.detail", slug=slug), code=303)
+    return _panel(get_event_by_slug(db.session, slug))
+
+
+def _own_registration(registration_id: int) -> Registration:
+    registration = db.session.get(Registration, registration_id)
+    # Someone else's registration looks exactly like a missing one.
+    if registration is None or registration.user_id != current_user.id:
+        abort(404)
+    return registration
+
+
+def _cancel(registration: Registration) -> None:
+    now = utcnow()
+    was_active = registration.is_active
+    outcome = services.cancel(db.session, registration, now=now)
+    if was_active:
+        queue_outcome_mails(outcome, now=now, kind="cancelled")
+    db.session.commit()
+
+
+@bp.post("/registrations/<int:registration_id>/cancel")
+@login_required
+def cancel(registration_id: int):
+    registration = _own_registration(registration_id)
+    event_slug = registration.event.slug
+    _cancel(registration)
+    if wants_fragment():
+        return _panel(get_event_by_slug(db.session, event_slug))
+    back = request.form.get("back")
+    if back == "my-events":
+        return redirect(url_for("registrations.my_events"), code=303)
+    return redirect(url_for("events.detail", slug=event_slug), code=303)
+
+
+def _registration_from_token(token: str) -> Registration:
+    ids = read_manage_token(token)
+    registration = db.session.get(Registration, ids[0]) if ids else None
+    if registration is None or registration.user_id != ids[1]:
+        abort(404)
+    return registration
+
+
+@bp.get("/r/<token>")
+def manage(token: str):
+    """The page a mail's cancel link opens: nothing changes until the button is pressed."""
+    registration = _registration_from_token(token)
+    return render(
+        "registrations/manage.html",
+        registration=registration,
+        event=registration.event,
+        position=services.waitlist_position(db.session, registration),
+        token=token,
+        now=utcnow(),
+    )
+
+
+@bp.post("/r/<token>")
+def manage_cancel(token: str):
+    registration = _registration_from_token(token)
+    if registration.event.starts_at <= utcnow():
+        abort(409)
+    _cancel(registration)
+    return redirect(url_for("registrations.manage", token=token), code=303)
+
+
+@bp.get("/my/events")
+@login_required
+def my_events():
+    now = utcnow()
+    registrations = list(
+        db.session.scalars(
+            select(Registration)
+            .join(Registration.event)
+            .options(joinedload(Registration.event).joinedload(Event.group))
+            .where(Registration.user_id == current_user.id, Event.status.in_(LISTED))
+            .order_by(Event.starts_at)
+        )
+    )
+    upcoming = [r for r in registrations if r.event.ends_at >= now]
+    past = [r for r in registrations if r.event.ends_at < now][::-1]
+    positions = {
+        r.id: services.waitlist_position(db.session, r)
+        for r in upcoming if r.status == RegistrationStatus.WAITLISTED
+    }
+    return render("registrations/my_events.html", upcoming=upcoming, past=past, positions=positions,
+                  now=now)
+
+
+def register_after_sign_in(member, argument: str, *, now) -> None:
+    """The Register button pressed while signed out: done once the emailed link is followed."""
+    from webapp.events.services import get_event_by_id
+
+    event = get_event_by_id(db.session, int(argument)) if argument.isdigit() else None
+    if event is None:
+        return
+    try:
+        with db.session.begin_nested():
+            register_member(event, member, accessibility_needs="", now=now)
+    except services.RegistrationError:
+        pass  # the event page explains why (closed, cancelled) when they land on it
