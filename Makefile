@@ -35,6 +35,7 @@ run: install
 ## Install what the tests need (Chromium, PostgreSQL, Redis if missing) and run the whole suite:
 ## everything on PostgreSQL, then everything but the browser tests again on SQLite.
 test: install-test services
+	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest --db=postgres
 	$(BIN)/pytest --db=sqlite -m "not browser" -q
 

@@ -1,8 +1,8 @@
 from datetime import timedelta
 
+from tests.factories import create_event, create_group
 from webapp.db import utcnow
 from webapp.events.models import EventStatus
-from tests.factories import create_event, create_group
 
 
 def test_events_page_lists_upcoming_events_soonest_first(client, session):

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
-from webapp.db import utcnow
 from tests.factories import create_event, create_group
+from webapp.db import utcnow
 
 
 def test_directory_lists_active_groups_then_resting_ones(client, session):

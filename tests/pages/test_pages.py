@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import pytest
 
-from webapp.db import utcnow
 from tests.factories import create_event, create_group
+from webapp.db import utcnow
 
 
 def test_home_shows_next_events_with_group_time_format_and_seats(client, session):

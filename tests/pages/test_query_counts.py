@@ -5,8 +5,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event as sa_event
 
-from webapp.db import db
 from tests.factories import create_event, create_group
+from webapp.db import db
 
 
 @contextmanager
@@ -25,10 +25,10 @@ def count_queries():
 
 def populate(groups: int, events_per_group: int) -> str:
     slug = None
-    for g in range(groups):
+    for _ in range(groups):
         group = create_group(organizers=["One", "Two"])
         slug = slug or group.slug
-        for _ in range(events_per_group):
+        for _event in range(events_per_group):
             create_event(group)
     db.session.commit()
     return slug

@@ -5,11 +5,11 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from tests.factories import create_event, create_user
 from webapp.db import db, utcnow
 from webapp.events.models import Event
 from webapp.registrations import services
 from webapp.registrations.models import Registration, RegistrationStatus
-from tests.factories import create_event, create_user
 
 
 def test_fifty_simultaneous_registrations_for_five_seats(app, session):

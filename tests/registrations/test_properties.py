@@ -4,10 +4,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from tests.factories import create_event, create_user
 from webapp.db import utcnow
 from webapp.registrations import services
 from webapp.registrations.models import Registration, RegistrationStatus
-from tests.factories import create_event, create_user
 
 MEMBERS = 6
 steps = st.lists(

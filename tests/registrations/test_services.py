@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.factories import create_event, create_user
 from webapp.db import utcnow
 from webapp.events.models import EventStatus
 from webapp.registrations import services
 from webapp.registrations.models import Registration, RegistrationStatus
-from tests.factories import create_event, create_user
 
 
 def register(session, event, member, now=None):

@@ -2,11 +2,11 @@
 
 import redis
 
+from tests.conftest import REDIS_TEST_URL, make_test_app
+from tests.support.worker import celery_worker
 from webapp.db import db
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.services import queue_mail
-from tests.conftest import REDIS_TEST_URL, make_test_app
-from tests.support.worker import celery_worker
 
 
 def test_worker_delivers_committed_mail_through_redis_to_smtp(migrated, tmp_path, smtp_sink):
