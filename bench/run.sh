@@ -9,7 +9,8 @@
 #
 # Knobs (environment): BENCH_DATABASE_URL, WORKERS (2), THREADS (2), CONNECTIONS (16),
 # DURATION (10s), WARMUP (3s), ROUNDS (3), BENCH_GROUPS (25), BENCH_EVENTS (300), MIN_RATIO (0.35),
-# MAX_KB (60), BENCH_OUT (results folder; default a new temp folder).
+# MAX_KB (60), BENCH_OUT (results folder; default a new temp folder), BENCH_APP (the WSGI app
+# gunicorn loads, default "webapp:create_app()": point it at a variant to compare a change).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +27,7 @@ BENCH_GROUPS="${BENCH_GROUPS:-25}"
 BENCH_EVENTS="${BENCH_EVENTS:-300}"
 MIN_RATIO="${MIN_RATIO:-0.35}"
 MAX_KB="${MAX_KB:-60}"
+BENCH_APP="${BENCH_APP:-webapp:create_app()}"
 
 die() { echo "bench: $*" >&2; exit 2; }
 
@@ -91,7 +93,7 @@ EVENT_SLUG="$(echo "$POPULATE_OUT" | sed -n 's/^EVENT_SLUG=//p')"
 PORT="$("$VENV_BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 "$VENV_BIN/gunicorn" --workers "$WORKERS" --bind "127.0.0.1:$PORT" \
-  --access-logfile /dev/null --error-logfile "$OUT/gunicorn.log" "webapp:create_app()" &
+  --access-logfile /dev/null --error-logfile "$OUT/gunicorn.log" "$BENCH_APP" &
 GUNICORN_PID=$!
 
 PAGES=(hello=/hello home=/ events=/events "event=/events/$EVENT_SLUG")
@@ -119,7 +121,7 @@ for name, path in pages:
 sys.exit(1 if failed else 0)
 PY
 
-echo "bench: gunicorn --workers $WORKERS; wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), warm-up $WARMUP per URL"
+echo "bench: gunicorn --workers $WORKERS \"$BENCH_APP\"; wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), warm-up $WARMUP per URL"
 wrk_limit=$(( ${DURATION%s} + 30 ))
 for name_path in "${PAGES[@]}"; do  # warm up: imports, template compilation, connection pools
   timeout $(( ${WARMUP%s} + 30 )) wrk -t1 -c4 -d"$WARMUP" "$BASE${name_path#*=}" >/dev/null

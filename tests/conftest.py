@@ -90,8 +90,14 @@ def _empty_all_tables(kind: str) -> None:
 
 
 @pytest.fixture
-def app(migrated, instance_path, db_kind, tmp_path):
-    app = make_test_app(migrated, instance_path, MAIL_FILE_DIR=str(tmp_path / "mail"))
+def app_overrides() -> dict:
+    """Settings a test module can override for its app (e.g. Redis and SMTP for a real worker)."""
+    return {}
+
+
+@pytest.fixture
+def app(migrated, instance_path, db_kind, tmp_path, app_overrides):
+    app = make_test_app(migrated, instance_path, MAIL_FILE_DIR=str(tmp_path / "mail"), **app_overrides)
     with app.app_context():
         yield app
         db.session.remove()

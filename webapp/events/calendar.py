@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC
 from urllib.parse import urlencode, urlsplit
 
-from flask import current_app, url_for
+from flask import current_app
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
 from webapp.events.models import Event
+from webapp.urls import absolute_url
 
 
 def event_url(event: Event) -> str:
-    return current_app.config["SITE_URL"] + url_for("events.detail", slug=event.slug)
+    return absolute_url("events.detail", slug=event.slug)
 
 
 def _where(event: Event, meeting_url: str | None) -> str:

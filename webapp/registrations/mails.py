@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 
 from webapp.display import format_date, format_time_range
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.outbox.services import queue_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import manage_token
+from webapp.urls import absolute_url
 
 SUBJECTS = {
     "confirmed": "You’re registered: {title}",
@@ -36,7 +37,6 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
                             position: int | None = None) -> None:
     event = registration.event
     member = registration.user
-    site = current_app.config["SITE_URL"]
     meeting_url = event.meeting_url if may_see_meeting_link(registration, now=now) else None
     context = dict(
         member=member,
@@ -44,8 +44,8 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         kind=kind,
         when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
         event_url=event_url(event),
-        manage_url=site + url_for("registrations.manage", token=manage_token(registration)),
-        calendar_url=site + url_for("events.calendar_file", slug=event.slug),
+        manage_url=absolute_url("registrations.manage", token=manage_token(registration)),
+        calendar_url=absolute_url("events.calendar_file", slug=event.slug),
         google_url=google_calendar_url(event),
         meeting_url=meeting_url,
         position=position,
