@@ -74,7 +74,7 @@ def migrated(database_url, instance_path) -> str:
 
     app = make_test_app(database_url, instance_path)
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
     return database_url
 
