@@ -75,6 +75,7 @@ def load_settings(overrides: dict | None = None) -> dict:
         "RATELIMIT_KEY_PREFIX": "meetups",
         "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS")
         or "3 per 15 minutes",
+        "REGISTRATION_LIMIT_PER_MEMBER": os.environ.get("REGISTRATION_LIMIT_PER_MEMBER", "20 per hour"),
         "SIGN_IN_LIMIT_PER_CLIENT": os.environ.get("SIGN_IN_LIMIT_PER_CLIENT") or "10 per hour",
     }
     settings.update(overrides)

@@ -257,3 +257,18 @@ def test_my_events_lists_registrations_with_waitlist_position(signed_in_client, 
 def test_my_events_needs_sign_in(client):
     response = client.get("/my/events")
     assert response.status_code in (302, 303) and "/sign-in" in response.headers["Location"]
+
+
+def test_registration_changes_are_rate_limited_per_member(app, signed_in_client, session):
+    app.config["REGISTRATION_LIMIT_PER_MEMBER"] = "2 per hour"
+    event = create_event(slug="flappy", capacity=3)
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+    press_register(client, "flappy")
+    press_cancel(client, registration_of(session, member, event).id)
+    refused = press_register(client, "flappy")
+    assert refused.status_code == 429
+    assert "Please wait a few minutes" in refused.get_data(as_text=True)
+    assert registration_of(session, member, event).status == RegistrationStatus.CANCELLED
+    assert len(mails(session, member.email)) == 2

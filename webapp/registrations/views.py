@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user, login_required
 from htmx_flask import make_response as htmx_response
 from sqlalchemy import select
@@ -84,6 +84,8 @@ def register(slug: str):
         if wants_fragment():
             return htmx_response(redirect=target)
         return redirect(target, code=303)
+    if _too_many_changes(current_user):
+        return _panel(event, status=429, error=TOO_MANY, accessibility_needs=accessibility_needs[:2000])
     now = utcnow()
     try:
         register_member(event, current_user, accessibility_needs=accessibility_needs, now=now)
@@ -96,6 +98,26 @@ def register(slug: str):
     if not wants_fragment():
         return redirect(url_for("events.detail", slug=slug), code=303)
     return _panel(get_event_by_slug(db.session, slug))
+
+
+def _too_many_changes(member) -> bool:
+    """Registering and cancelling send mail: cap how often one member can do it."""
+    from limits import parse
+
+    from webapp import limiter
+
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return False
+    limit = parse(current_app.config["REGISTRATION_LIMIT_PER_MEMBER"])
+    try:
+        return not limiter.limiter.hit(
+            limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "registration", str(member.id)
+        )
+    except Exception:  # counters unavailable: registering matters more than the cap
+        return False
+
+
+TOO_MANY = "You’ve changed your registrations many times in a short while. Please wait a few minutes and try again."
 
 
 def _own_registration(registration_id: int) -> Registration:
@@ -120,6 +142,10 @@ def _cancel(registration: Registration) -> None:
 def cancel(registration_id: int):
     registration = _own_registration(registration_id)
     event_slug = registration.event.slug
+    if _too_many_changes(current_user):
+        if wants_fragment():
+            return _panel(registration.event, status=429, error=TOO_MANY)
+        abort(429)
     _cancel(registration)
     if wants_fragment():
         return _panel(get_event_by_slug(db.session, event_slug))
