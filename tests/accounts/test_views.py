@@ -458,3 +458,14 @@ def test_the_remember_cookie_is_secure_whenever_the_session_cookie_is():
     assert load_settings({"DEBUG": False})["REMEMBER_COOKIE_SECURE"] is True
     assert load_settings({"DEBUG": True})["REMEMBER_COOKIE_SECURE"] is False
     assert load_settings({"REDIS_URL": None})["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+def test_pressing_sign_in_twice_just_carries_on(client, session):
+    create_user(email="ada@example.org", display_name="Ada")
+    session.commit()
+    ask_for_link(client, next="/groups")
+    path = link_path(session)
+    press_sign_in(client, path)
+
+    for again in (press_sign_in(client, path), client.get(path)):
+        assert again.status_code == 303 and again.headers["Location"] == "/groups"

@@ -26,7 +26,7 @@ def test_fifty_simultaneous_registrations_for_five_seats(app, session):
         with app.app_context():
             try:
                 member = SimpleNamespace(id=member_id)  # no connection held while waiting
-                barrier.wait(timeout=30)
+                barrier.wait(timeout=90)
                 services.register(db.session, event_id, member=member, now=utcnow())
                 db.session.commit()
             except BaseException as exc:  # noqa: BLE001 - reported below

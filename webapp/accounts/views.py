@@ -78,6 +78,13 @@ def send_sign_in_link():
 
 def _link_problem(failed: SignInFailed):
     """Why the link cannot be used, and the form to ask for a new one (pre-filled if we can)."""
+    if (
+        failed.problem is LinkProblem.USED
+        and current_user.is_authenticated
+        and current_user.email == failed.request.email
+    ):
+        # A double click on "Sign in", or the link opened again: they are in already.
+        return redirect(failed.request.next_url or services.DEFAULT_NEXT_URL, code=303)
     form = SignInForm(formdata=None)
     if failed.request is not None:
         form.email.data = failed.request.email
