@@ -31,6 +31,10 @@ class RegistrationError(Exception):
 class Outcome:
     registration: Registration
     promoted: list[Registration]
+    # False when the call changed nothing (registered already, or cancelled already).
+    changed: bool = True
+    # The place in line of a member who just joined the waitlist (they are last).
+    position: int | None = None
 
 
 def lock_event(session: Session, event_id: int) -> Event:
@@ -110,7 +114,7 @@ def register(
         )
     )
     if registration is not None and registration.is_active:
-        return Outcome(registration, [])
+        return Outcome(registration, [], changed=False)
     problem = registration_window_problem(event, now)
     if problem:
         raise RegistrationError(problem)
@@ -138,7 +142,8 @@ def register(
         )
         event.waitlist_count += 1
     session.flush()
-    return Outcome(registration, [])
+    position = event.waitlist_count if registration.status == RegistrationStatus.WAITLISTED else None
+    return Outcome(registration, [], position=position)
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
@@ -146,7 +151,7 @@ def cancel(session: Session, registration: Registration, *, now: datetime) -> Ou
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
     if registration.status == RegistrationStatus.CANCELLED:
-        return Outcome(registration, [])
+        return Outcome(registration, [], changed=False)
     if registration.status == RegistrationStatus.CONFIRMED:
         event.confirmed_count -= 1
     else:

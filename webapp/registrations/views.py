@@ -50,8 +50,7 @@ def queue_outcome_mails(outcome: services.Outcome, *, now, kind: str) -> None:
         if registration.status == RegistrationStatus.CONFIRMED:
             queue_registration_mail(db.session, registration, "confirmed", now=now)
         else:
-            position = services.waitlist_position(db.session, registration)
-            queue_registration_mail(db.session, registration, "waitlisted", now=now, position=position)
+            queue_registration_mail(db.session, registration, "waitlisted", now=now, position=outcome.position)
     elif kind == "cancelled":
         queue_registration_mail(db.session, registration, "cancelled", now=now)
     for promoted in outcome.promoted:
@@ -60,12 +59,10 @@ def queue_outcome_mails(outcome: services.Outcome, *, now, kind: str) -> None:
 
 def register_member(event: Event, member, *, accessibility_needs: str, now) -> services.Outcome:
     """Register and queue the mail; shared by the Register button and the sign-in intent."""
-    before = services.registration_for(db.session, event.id, member)
-    was_active = before is not None and before.is_active
     outcome = services.register(
         db.session, event.id, member=member, accessibility_needs=accessibility_needs, now=now
     )
-    if not was_active:
+    if outcome.changed:
         queue_outcome_mails(outcome, now=now, kind="registered")
     return outcome
 
@@ -130,9 +127,8 @@ def _own_registration(registration_id: int) -> Registration:
 
 def _cancel(registration: Registration) -> None:
     now = utcnow()
-    was_active = registration.is_active
     outcome = services.cancel(db.session, registration, now=now)
-    if was_active:
+    if outcome.changed:
         queue_outcome_mails(outcome, now=now, kind="cancelled")
     db.session.commit()
 
