@@ -64,3 +64,37 @@ def create_user(**fields):
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def create_proposal(proposer=None, state=None, **fields):
+    """A complete proposal (every field filled, commitments acknowledged, one co-organizer)."""
+    from webapp.proposals.guidelines import COMMITMENTS
+    from webapp.proposals.models import MeetingFormat, Proposal, ProposalCoorganizer, ProposalState
+
+    n = next(_counter)
+    proposer = proposer or create_user()
+    coorganizers = fields.pop("coorganizers", [("Grace Co", f"grace{n}@example.org", "Queens Library")])
+    state = state or ProposalState.DRAFT
+    proposal = Proposal(
+        proposer_id=proposer.id,
+        client_key=fields.pop("client_key", f"{n:032x}"),
+        state=state,
+        name=fields.pop("name", f"Metadata Practitioners {n}"),
+        topic=fields.pop("topic", "Cataloging and metadata work"),
+        description=fields.pop("description", "A group for people who describe collections."),
+        need=fields.pop("need", "Catalogers working alone need peers."),
+        difference=fields.pop("difference", "No group covers metadata."),
+        meeting_format=fields.pop("meeting_format", MeetingFormat.ONLINE),
+        cadence=fields.pop("cadence", "Every other month"),
+        first_event=fields.pop("first_event", "A round-table on linked data."),
+        acknowledged=fields.pop("acknowledged", " ".join(g.anchor for g in COMMITMENTS)),
+        submitted_at=fields.pop("submitted_at", utcnow() if state != ProposalState.DRAFT else None),
+        **fields,
+    )
+    proposal.coorganizers = [
+        ProposalCoorganizer(position=i, name=name, email=email, institution=institution)
+        for i, (name, email, institution) in enumerate(coorganizers)
+    ]
+    db.session.add(proposal)
+    db.session.flush()
+    return proposal

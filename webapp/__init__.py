@@ -88,7 +88,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(events_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(registrations_bp)
+    from webapp.outbox.views import bp as outbox_bp
+    from webapp.reminders.views import bp as reminders_bp
+
+    app.register_blueprint(outbox_bp)
+    app.register_blueprint(reminders_bp)
     app.extensions["sign_in_intents"] = {"register": register_after_sign_in}
+    from webapp.proposals.services import accept_invitation_after_sign_in
+    from webapp.proposals.views import bp as proposals_bp
+
+    app.register_blueprint(proposals_bp)
+    app.extensions["sign_in_intents"]["invitation"] = accept_invitation_after_sign_in
     errors.register(app)
     if app.debug or app.testing:
         from webapp.pages.dev import bp as dev_bp
@@ -103,6 +113,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.cli.add_command(users_cli)
     app.after_request(_security_headers)
     app.context_processor(lambda: {"site_name": app.config["SITE_NAME"]})
+    from webapp import pagecache
+
+    pagecache.init_app(app)  # last: its after_request hook must see the view's response first
     return app
 
 
@@ -112,7 +125,10 @@ def _models_loaded() -> None:
     import webapp.events.models  # noqa: F401
     import webapp.groups.models  # noqa: F401
     import webapp.outbox.models  # noqa: F401
+    import webapp.pagecache  # noqa: F401
+    import webapp.proposals.models  # noqa: F401
     import webapp.registrations.models  # noqa: F401
+    import webapp.reminders.models  # noqa: F401
 
 
 def _security_headers(response):

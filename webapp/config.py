@@ -38,7 +38,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance / 'meetups.sqlite3'}",
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No ping per request (a round trip each time): SQLAlchemy invalidates the whole pool when
+        # a query hits a disconnect error anyway, and recycling stops connections outliving
+        # server-side idle timeouts.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 300, "pool_pre_ping": False},
         "REDIS_URL": redis_url,
         "SITE_TIMEZONE": os.environ.get("SITE_TIMEZONE", "America/New_York"),
         "SITE_URL": os.environ.get("SITE_URL", "http://localhost:5000").rstrip("/"),
@@ -62,7 +65,22 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": not (debug or testing),
         "BENCH_HELLO": _bool("BENCH_HELLO"),
         "EVENTS_PAGE_SIZE": _int("EVENTS_PAGE_SIZE", 12),
+        # Anonymous public pages are cached per process, checked against a content version on
+        # every request (webapp/pagecache.py); the TTL covers what changes with the clock alone.
+        # Off by default in debug mode, where templates change under the developer.
+        "PAGECACHE_ENABLED": _bool("PAGECACHE_ENABLED", not debug),
+        "PAGECACHE_SECONDS": _int("PAGECACHE_SECONDS", 30),
+        "PAGECACHE_ENTRIES": _int("PAGECACHE_ENTRIES", 500),
         "OUTBOX_SWEEP_SECONDS": _int("OUTBOX_SWEEP_SECONDS", 60),
+        # Delivery (README, "Mail delivery and reminders"). The lease outlives the task time limit.
+        "OUTBOX_BATCH_SIZE": _int("OUTBOX_BATCH_SIZE", 50),
+        "OUTBOX_CLAIM_LEASE_SECONDS": _int("OUTBOX_CLAIM_LEASE_SECONDS", 600),
+        "OUTBOX_RETRY_BASE_SECONDS": _int("OUTBOX_RETRY_BASE_SECONDS", 30),
+        "OUTBOX_RETRY_MAX_SECONDS": _int("OUTBOX_RETRY_MAX_SECONDS", 3600),
+        "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 8),
+        # The outbox page and the worker's log raise the alarm past this wait.
+        "OUTBOX_ALERT_MINUTES": _int("OUTBOX_ALERT_MINUTES", 10),
+        "REMINDER_SWEEP_SECONDS": _int("REMINDER_SWEEP_SECONDS", 300),
         # Confirmed attendees see and get the meeting link from this many hours before the start.
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
         # Accounts: passwordless sign-in by emailed link; Flask-Login keeps members signed in.
@@ -88,11 +106,16 @@ def load_settings(overrides: dict | None = None) -> dict:
     settings["MAIL_BACKEND"] = "smtp" if settings["MAIL_SERVER"] else "file"
     if settings["MAIL_SERVER"] is None:
         settings["MAIL_SERVER"] = "localhost"
-    settings.setdefault("CELERY", celery_settings(settings["REDIS_URL"], broker_folder))
+    settings.setdefault("CELERY", celery_settings(
+        settings["REDIS_URL"], broker_folder,
+        outbox_sweep_seconds=settings["OUTBOX_SWEEP_SECONDS"],
+        reminder_sweep_seconds=settings["REMINDER_SWEEP_SECONDS"],
+    ))
     return settings
 
 
-def celery_settings(redis_url: str | None, broker_folder: Path) -> dict:
+def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_seconds: int = 60,
+                    reminder_sweep_seconds: int = 300) -> dict:
     """Celery on Redis in production; kombu's filesystem transport when there is no Redis.
 
     The filesystem transport needs no server and survives restarts of the worker, which is
@@ -100,7 +123,7 @@ def celery_settings(redis_url: str | None, broker_folder: Path) -> dict:
     """
     common = {
         "task_ignore_result": True,
-        "include": ["tasks.mail"],
+        "include": ["tasks.mail", "tasks.reminders"],
         # A task is acknowledged only after it ran, and re-queued if its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -112,7 +135,13 @@ def celery_settings(redis_url: str | None, broker_folder: Path) -> dict:
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
         "timezone": "UTC",
         "beat_schedule": {
-            "sweep-outbox": {"task": "tasks.mail.sweep_outbox", "schedule": 60.0},
+            # A sweep still queued when the next one is due is pointless: it expires instead of piling up.
+            "sweep-outbox": {"task": "tasks.mail.sweep_outbox", "schedule": float(outbox_sweep_seconds),
+                             "options": {"expires": float(outbox_sweep_seconds)}},
+            # "Due and not yet reminded", never a time slice: a late or repeated sweep is harmless.
+            "sweep-reminders": {"task": "tasks.reminders.sweep_reminders",
+                                "schedule": float(reminder_sweep_seconds),
+                                "options": {"expires": float(reminder_sweep_seconds)}},
         },
     }
     if redis_url:

@@ -1,10 +1,18 @@
-import smtplib
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
+
+from tests.drills.support import smtp_server
 from webapp import mail as mail_ext
-from webapp.db import utcnow
+from webapp.db import db, utcnow
 from webapp.outbox import services
 from webapp.outbox.models import MailState, OutboxMail
+
+
+def use_smtp(app, port):
+    app.config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    mail_ext.init_app(app)
 
 
 def queue(session, key="k1", **fields):
@@ -85,16 +93,16 @@ def test_smtp_outage_schedules_a_retry_with_backoff(app, session):
     assert services.due_mail_ids(session, now=now + timedelta(minutes=5)) == [mail.id]
 
 
-def test_refused_recipient_is_a_permanent_failure(app, session, monkeypatch):
-    mail = queue(session)
-    session.commit()
-
-    def refuse(message):
-        raise smtplib.SMTPRecipientsRefused({"ada@example.org": (550, b"No such user")})
-
-    monkeypatch.setattr(services, "deliver", refuse)
-    assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
-    assert "No such user" in session.get(OutboxMail, mail.id).last_error
+def test_refused_recipient_is_a_permanent_failure_with_the_servers_answer(app, session):
+    with smtp_server() as sink:
+        use_smtp(app, sink.port)
+        sink.refuse_rcpt["ada@example.org"] = "550 5.1.1 No such user here"
+        mail = queue(session)
+        session.commit()
+        assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
+    row = session.get(OutboxMail, mail.id)
+    assert "550" in row.last_error and "No such user here" in row.last_error
+    assert services.due_mail_ids(session, now=utcnow() + timedelta(days=1)) == []  # never again
 
 
 def test_without_a_mail_server_mails_become_eml_files(app, session):
@@ -106,3 +114,164 @@ def test_without_a_mail_server_mails_become_eml_files(app, session):
     files = list(Path(app.config["MAIL_FILE_DIR"]).glob("*.eml"))
     assert len(files) == 1 and b"Written to disk" in files[0].read_bytes()
     assert session.get(OutboxMail, mail.id).state is MailState.SENT
+
+
+def test_a_batch_goes_over_one_smtp_connection_and_each_row_is_marked_sent(app, session):
+    with smtp_server() as sink:
+        use_smtp(app, sink.port)
+        ids = [queue(session, key=f"k{n}", recipient=f"m{n}@example.org").id for n in range(5)]
+        session.commit()
+        result = services.send_outbox_batch(session, ids)
+        assert sorted(result.sent) == ids
+        assert sink.connections == 1 and len(sink.messages) == 5
+    assert {m.state for m in session.scalars(db.select(OutboxMail))} == {MailState.SENT}
+
+
+def test_one_refused_recipient_does_not_stop_the_rest_of_the_batch(app, session):
+    with smtp_server() as sink:
+        use_smtp(app, sink.port)
+        sink.refuse_rcpt["bad@example.org"] = "550 5.1.1 Unknown user"
+        ids = [queue(session, key=f"k{n}", recipient=r).id
+               for n, r in enumerate(["a@example.org", "bad@example.org", "c@example.org"])]
+        session.commit()
+        result = services.send_outbox_batch(session, ids)
+    assert result.sent == [ids[0], ids[2]] and result.failed == [ids[1]]
+    assert sink.recipients() == ["a@example.org", "c@example.org"]
+
+
+def test_temporary_refusal_retries_with_exponential_backoff_and_jitter(app, session):
+    with smtp_server() as sink:
+        use_smtp(app, sink.port)
+        sink.refuse_mail = "451 4.3.0 Try again later"
+        mail = queue(session)
+        session.commit()
+        now = utcnow()
+        assert services.send_outbox_mail(session, mail.id, now=now) is MailState.RETRYING
+        row = session.get(OutboxMail, mail.id)
+        assert now + timedelta(seconds=30) <= row.next_attempt_at <= now + timedelta(seconds=45)
+        assert "451" in row.last_error
+        later = row.next_attempt_at
+        assert services.send_outbox_mail(session, mail.id, now=later) is MailState.RETRYING
+        assert session.get(OutboxMail, mail.id).next_attempt_at >= later + timedelta(seconds=60)
+        sink.refuse_mail = None
+        assert services.send_outbox_mail(session, mail.id, now=later + timedelta(hours=1)) is MailState.SENT
+    assert len(sink.messages) == 1
+
+
+def test_a_5xx_answer_to_the_sender_is_permanent(app, session):
+    with smtp_server() as sink:
+        use_smtp(app, sink.port)
+        sink.refuse_mail = "554 5.7.1 Relay access denied"
+        mail = queue(session)
+        session.commit()
+        assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
+    assert "554 5.7.1 Relay access denied" in session.get(OutboxMail, mail.id).last_error
+
+
+def test_retry_delays_double_and_are_capped_with_jitter(app):
+    app.config.update(OUTBOX_RETRY_BASE_SECONDS=30, OUTBOX_RETRY_MAX_SECONDS=3600)
+    for attempts, base in [(1, 30), (2, 60), (3, 120), (8, 3600), (20, 3600)]:
+        delays = {services.retry_delay(attempts).total_seconds() for _ in range(20)}
+        assert all(base <= d <= base * 1.5 for d in delays)
+        assert len(delays) > 1  # jitter: a batch that failed together does not retry together
+
+
+def test_temporary_failures_give_up_after_the_last_attempt(app, session):
+    from tests.conftest import free_port
+
+    use_smtp(app, free_port())  # nothing listens there
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 2
+    mail = queue(session)
+    session.commit()
+    now = utcnow()
+    assert services.send_outbox_mail(session, mail.id, now=now) is MailState.RETRYING
+    assert services.send_outbox_mail(session, mail.id, now=now + timedelta(hours=2)) is MailState.FAILED
+
+
+def test_of_two_workers_claiming_the_same_row_only_one_wins(app, session):
+    from sqlalchemy.orm import Session
+
+    mail = queue(session)
+    session.commit()
+    now = utcnow()
+    with Session(db.engine) as first, Session(db.engine) as second:
+        assert services.claim(first, mail.id, now=now)
+        first.commit()
+        assert not services.claim(second, mail.id, now=now)
+
+
+def test_claim_due_skips_rows_another_worker_is_claiming(app, session, db_kind):
+    if db_kind != "postgres":
+        pytest.skip("row locks with SKIP LOCKED are PostgreSQL's; SQLite has one writer at a time")
+    from sqlalchemy.orm import Session
+
+    ids = [queue(session, key=f"k{n}").id for n in range(4)]
+    session.commit()
+    now = utcnow()
+    with Session(db.engine) as first, Session(db.engine) as second:
+        mine = services.claim_due(first, now=now, limit=2)  # not committed yet: rows locked
+        theirs = services.claim_due(second, now=now, limit=4)
+        assert mine == ids[:2] and theirs == ids[2:]
+        first.commit()
+        second.commit()
+
+
+def test_a_dead_workers_row_is_taken_again_after_its_lease(app, session):
+    mail = queue(session)
+    session.commit()
+    now = utcnow()
+    assert services.claim(session, mail.id, now=now)
+    session.commit()  # ... and the worker dies here, leaving the row in `sending`
+    assert services.due_mail_ids(session, now=now + timedelta(minutes=5)) == []
+    assert services.due_mail_ids(session, now=now + timedelta(minutes=11)) == [mail.id]
+
+
+def test_headers_are_complete_and_cannot_be_injected(app, session):
+    with smtp_server() as sink:
+        use_smtp(app, sink.port)
+        mail = queue(session, subject="Hi\r\nBcc: everyone@example.org", recipient="ada@example.org\nCc: x@y.z",
+                     reply_to="Organizers <org@example.org>\r\nBcc: b@example.org",
+                     body_html="<p>Body</p>")
+        session.commit()
+        assert services.send_outbox_mail(session, mail.id) is MailState.SENT
+        [message] = sink.messages
+    assert message["Message-ID"] == session.get(OutboxMail, mail.id).message_id
+    assert message["Date"] and message["From"] == "METRO Meetups <meetups@metro.org>"
+    assert message["Reply-To"].startswith("Organizers <org@example.org>")
+    assert message["Bcc"] is None and message["Cc"] is None
+    assert message.get_body(("plain",)).get_content().strip() == "Body"
+    assert "<p>Body</p>" in message.get_body(("html",)).get_content()
+
+
+def test_a_mail_that_no_longer_applies_is_dropped_not_sent(app, session, monkeypatch):
+    monkeypatch.setitem(services._RECHECKS, "test", lambda s, m, now: "the member cancelled")
+    mail = queue(session)
+    session.commit()
+    assert services.send_outbox_mail(session, mail.id) is MailState.DROPPED
+    assert "the member cancelled" in session.get(OutboxMail, mail.id).last_error
+    assert list(Path(app.config["MAIL_FILE_DIR"]).glob("*.eml")) == []
+
+
+def test_health_counts_states_and_raises_the_alarm_for_old_waiting_mail(app, session):
+    import logging
+
+    now = utcnow()
+    queue(session, key="old", now=now - timedelta(minutes=11))
+    queue(session, key="new", now=now)
+    session.commit()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("webapp.outbox.services")
+    # Alembic's logging setup (run by the `migrated` fixture) disables loggers that existed before it.
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(handler)
+    try:
+        health = services.warn_if_stuck(session, now=now)
+    finally:
+        logger.removeHandler(handler)
+        logger.disabled = was_disabled
+    assert health.counts["queued"] == 2 and health.counts["sent"] == 0
+    assert health.oldest_waiting_age >= timedelta(minutes=11) and health.is_stuck
+    assert any("OUTBOX ALERT" in r.getMessage() for r in records)
+    assert not services.outbox_health(session, now=now - timedelta(minutes=5)).is_stuck

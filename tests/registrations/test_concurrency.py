@@ -3,6 +3,7 @@
 import threading
 from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import select
 
 from tests.factories import create_event, create_user
@@ -10,6 +11,12 @@ from webapp.db import db, utcnow
 from webapp.events.models import Event
 from webapp.registrations import services
 from webapp.registrations.models import Registration, RegistrationStatus
+
+
+@pytest.fixture
+def app_overrides():
+    # Fifty threads at once: enough connections that none waits on the pool, even on a busy machine.
+    return {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 25, "max_overflow": 30, "pool_timeout": 120}}
 
 
 def test_fifty_simultaneous_registrations_for_five_seats(app, session):

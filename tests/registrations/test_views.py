@@ -158,14 +158,21 @@ def test_meeting_link_only_for_confirmed_attendees_inside_the_window(signed_in_c
         pages.append(c.get("/events?q=soon", headers={"HX-Request": "true"}).get_data(as_text=True))
         return "\n".join(pages)
 
-    assert ZOOM in everything_seen_by(confirmed)
+    # Confirmed: a personal join link that leads to the meeting; the raw URL is never in a page.
+    seen = everything_seen_by(confirmed)
+    join_path = re.search(r'href="http://meetups\.test(/join/[^"]+)"', seen).group(1)
+    assert ZOOM not in seen
+    assert signed_in_client(confirmed).get(join_path).headers["Location"] == ZOOM
     for member in (waitlisted, cancelled, unrelated, None):
-        assert ZOOM not in everything_seen_by(member)
+        pages = everything_seen_by(member)
+        assert ZOOM not in pages and "/join/" not in pages
     for member in (waitlisted, cancelled):
-        assert all(ZOOM not in (m.body_text + (m.body_html or "") + (m.ics or ""))
-                   for m in mails(session, member.email))
+        for m in mails(session, member.email):
+            assert ZOOM not in m.body_text + (m.body_html or "") + (m.ics or "")
+            assert "/join/" not in m.body_text + (m.body_html or "") + (m.ics or "")
     confirmation = mails(session, confirmed.email)[0]
-    assert ZOOM in confirmation.body_text and ZOOM in confirmation.ics
+    assert join_path in confirmation.body_text and join_path in confirmation.ics.replace("\r\n ", "")
+    assert ZOOM not in confirmation.body_text
 
 
 def test_promoted_inside_the_window_gets_the_link_at_once(signed_in_client, session, near_event):
@@ -175,7 +182,7 @@ def test_promoted_inside_the_window_gets_the_link_at_once(signed_in_client, sess
     press_register(signed_in_client(waiting), "soon")
     press_cancel(signed_in_client(holder), registration_of(session, holder, near_event).id)
     promoted = mails(session, waiting.email)[-1]
-    assert promoted.kind == "registration_promoted" and ZOOM in promoted.body_text
+    assert promoted.kind == "registration_promoted" and "/join/" in promoted.body_text
 
 
 def test_confirmed_attendee_sees_no_link_before_the_window(signed_in_client, session):
@@ -184,8 +191,8 @@ def test_confirmed_attendee_sees_no_link_before_the_window(signed_in_client, ses
     session.commit()
     client = signed_in_client(member)
     press_register(client, "later")
-    assert ZOOM not in client.get("/events/later").get_data(as_text=True)
-    assert ZOOM not in mails(session, member.email)[0].body_text
+    assert "/join/" not in client.get("/events/later").get_data(as_text=True)
+    assert "/join/" not in mails(session, member.email)[0].body_text
     assert "the day before" in mails(session, member.email)[0].body_text
 
 

@@ -68,6 +68,9 @@ class Event(db.Model):
     waitlist_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # iCalendar SEQUENCE: raised on every change attendees are told about (moved, cancelled),
+    # so calendars replace the entry with the same UID instead of keeping the old one.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     group: Mapped[Group | None] = relationship()
 

@@ -151,7 +151,7 @@ def upcoming_events(session: Session, *, now: datetime, limit: int) -> list[Even
 def get_event_by_slug(session: Session, slug: str) -> Event | None:
     return session.scalar(
         select(Event)
-        .options(joinedload(Event.group).selectinload(Group.organizers))
+        .options(joinedload(Event.group))  # the event page shows the group, not its organizers
         .where(Event.slug == slug, Event.status.in_(LISTED))
     )
 

@@ -47,5 +47,9 @@ class GroupOrganizer(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(40), default="Organizer")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # The member account behind this organizer, when there is one (set on approval of a proposal,
+    # or when an invited co-organizer signs in); the address they were invited at.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
 
     group: Mapped[Group] = relationship(back_populates="organizers")

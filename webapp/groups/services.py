@@ -19,8 +19,11 @@ class GroupListing:
     next_starts_at: datetime | None
 
 
-def list_groups(session: Session, *, now: datetime) -> list[GroupListing]:
-    """Every group with its upcoming-event count and next date, in a fixed number of queries."""
+def list_groups(session: Session, *, now: datetime, with_organizers: bool = True) -> list[GroupListing]:
+    """Every group with its upcoming-event count and next date, in a fixed number of queries.
+
+    The directory shows organizers; the home page does not, and skips that query.
+    """
     upcoming = (
         select(
             Event.group_id,
@@ -31,12 +34,14 @@ def list_groups(session: Session, *, now: datetime) -> list[GroupListing]:
         .group_by(Event.group_id)
         .subquery()
     )
-    rows = session.execute(
+    query = (
         select(Group, upcoming.c.upcoming_count, upcoming.c.next_starts_at)
         .outerjoin(upcoming, upcoming.c.group_id == Group.id)
-        .options(selectinload(Group.organizers))
         .order_by(Group.is_active.desc(), Group.name)
-    ).all()
+    )
+    if with_organizers:
+        query = query.options(selectinload(Group.organizers))
+    rows = session.execute(query).all()
     return [
         GroupListing(group=g, upcoming_count=count or 0, next_starts_at=nxt)
         for g, count, nxt in rows

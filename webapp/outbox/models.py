@@ -17,6 +17,9 @@ class MailState(StrEnum):
     RETRYING = "retrying"
     FAILED = "failed"
     SENT = "sent"
+    # Re-checked at send time and no longer true (the member cancelled, the event moved or was
+    # cancelled): deliberately not sent, which is neither a failure nor a delivery.
+    DROPPED = "dropped"
 
 
 class OutboxMail(db.Model):

@@ -1,17 +1,33 @@
-"""Queue mail as outbox rows, hand them to the worker after commit, and send them."""
+"""Queue mail as outbox rows, hand them to the worker after commit, and send them in batches.
+
+The delivery rules, in one place:
+- one row per cause: the dedup key is unique, so no second mail can be queued for it;
+- a worker claims due rows with one conditional UPDATE (under FOR UPDATE SKIP LOCKED on
+  PostgreSQL), so two workers never hold the same row; a claim is a lease that a dead worker's
+  rows outlive, after which the sweep takes them again;
+- a batch goes over one SMTP connection, and each row is marked sent (and committed) right after
+  the server accepted it, before the next message starts;
+- temporary failures (4xx, lost connection) retry with exponential backoff and jitter; permanent
+  ones (5xx, refused recipient) stop, with the server's answer kept;
+- a mail whose cause is no longer true at send time (see `register_recheck`) is dropped.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import re
 import smtplib
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
 
 from flask import current_app
 from flask_mail import Message
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.db import utcnow
@@ -20,12 +36,38 @@ from webapp.outbox.models import MailState, OutboxMail
 log = logging.getLogger(__name__)
 
 SEND_TASK = "tasks.mail.send_outbox_mail"
+SEND_BATCH_TASK = "tasks.mail.send_outbox_batch"
 PENDING_KEY = "outbox_pending_ids"
-# A row left in `sending` longer than this belonged to a worker that died mid-send.
-CLAIM_LEASE = timedelta(minutes=10)
-MAX_ATTEMPTS = 8
+WAITING = (MailState.QUEUED, MailState.RETRYING)
 
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
+
+# kind -> function(session, mail, now) returning None to send as is, or a reason to drop it.
+# Domains register theirs (webapp.reminders does), so the outbox needs to know none of them.
+Recheck = Callable[[Session, OutboxMail, datetime], str | None]
+_RECHECKS: dict[str, Recheck] = {}
+
+
+def register_recheck(kind: str, recheck: Recheck) -> None:
+    """Re-check a kind of mail right before sending it; the function says why to drop it, or None."""
+    _RECHECKS[kind] = recheck
+
+
+def _setting(name: str, default):
+    return current_app.config.get(name, default)
+
+
+def claim_lease() -> timedelta:
+    # Longer than the task's hard time limit, so a live worker's claim is never taken from it.
+    return timedelta(seconds=_setting("OUTBOX_CLAIM_LEASE_SECONDS", 600))
+
+
+def max_attempts() -> int:
+    return _setting("OUTBOX_MAX_ATTEMPTS", 8)
+
+
+def batch_size() -> int:
+    return _setting("OUTBOX_BATCH_SIZE", 50)
 
 
 def header_safe(value: str) -> str:
@@ -45,11 +87,17 @@ def queue_mail(
     reply_to: str | None = None,
     ics: str | None = None,
     now: datetime | None = None,
+    flush: bool = True,
 ) -> OutboxMail | None:
-    """Add a mail to the outbox in the caller's transaction; None if that key was queued before."""
-    existing = session.scalar(select(OutboxMail.id).where(OutboxMail.dedup_key == dedup_key))
-    if existing is not None:
-        return None
+    """Add a mail to the outbox in the caller's transaction; None if that key was queued before.
+
+    `flush=False` is for callers that queue many mails whose keys they already made unique
+    (the reminder sweep): they flush once and hand the ids to PENDING_KEY themselves.
+    """
+    if flush:
+        existing = session.scalar(select(OutboxMail.id).where(OutboxMail.dedup_key == dedup_key))
+        if existing is not None:
+            return None
     now = now or utcnow()
     mail = OutboxMail(
         kind=kind,
@@ -61,48 +109,94 @@ def queue_mail(
         body_html=body_html,
         ics=ics,
         state=MailState.QUEUED,
+        attempts=0,
         created_at=now,
         next_attempt_at=now,
     )
     session.add(mail)
-    session.flush()
-    session.info.setdefault(PENDING_KEY, []).append(mail.id)
+    if flush:
+        session.flush()
+        session.info.setdefault(PENDING_KEY, []).append(mail.id)
     return mail
 
 
 def dispatch_after_commit(session: Session) -> None:
-    """Hand the rows this transaction queued to the worker; the sweep catches any we miss."""
+    """Hand the rows this transaction queued to the worker; the sweep catches any we miss.
+
+    One row goes as one task; many (a reminder sweep, an event moved) go in batches, so a worker
+    sends each batch over one SMTP connection and several workers share the batches.
+    """
+    if session.in_nested_transaction():
+        # SQLAlchemy also calls after_commit when a savepoint is released: the rows are not
+        # committed yet, so they wait for the outermost commit.
+        return
     ids = session.info.pop(PENDING_KEY, [])
     if not ids:
         return
     celery = current_app.extensions["celery"]
-    for mail_id in ids:
+    size = batch_size()
+    chunks = [ids] if len(ids) == 1 else [ids[i:i + size] for i in range(0, len(ids), size)]
+    for chunk in chunks:
         try:
-            celery.send_task(SEND_TASK, args=[mail_id])
-        except Exception:  # the broker is down: the row waits in the outbox for the sweep
-            log.warning("could not enqueue outbox mail %s; the sweep will send it", mail_id)
+            if len(chunk) == 1:
+                celery.send_task(SEND_TASK, args=[chunk[0]])
+            else:
+                celery.send_task(SEND_BATCH_TASK, args=[chunk])
+        except Exception:  # the broker is down: the rows wait in the outbox for the sweep
+            log.warning("could not enqueue outbox mails %s; the sweep will send them", chunk)
 
 
 def forget_pending(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
 
 
-def claim(session: Session, mail_id: int, *, now: datetime) -> bool:
-    """Atomically move a due row to `sending`; only one worker can win it."""
-    result = session.execute(
+def _due(now: datetime):
+    """Waiting and due, or abandoned mid-send by a worker that died (its lease ran out)."""
+    return or_(
+        OutboxMail.state.in_(WAITING) & (OutboxMail.next_attempt_at <= now),
+        (OutboxMail.state == MailState.SENDING) & (OutboxMail.claimed_at < now - claim_lease()),
+    )
+
+
+def claim_many(session: Session, mail_ids: list[int], *, now: datetime) -> list[int]:
+    """Atomically move those of these rows that are due to `sending`; returns the ids won.
+
+    The condition is re-evaluated by the UPDATE itself, so of two workers given the same id
+    only one gets it back, on any database.
+    """
+    if not mail_ids:
+        return []
+    won = session.scalars(
         update(OutboxMail)
-        .where(
-            OutboxMail.id == mail_id,
-            or_(
-                OutboxMail.state.in_([MailState.QUEUED, MailState.RETRYING])
-                & (OutboxMail.next_attempt_at <= now),
-                (OutboxMail.state == MailState.SENDING) & (OutboxMail.claimed_at < now - CLAIM_LEASE),
-            ),
-        )
+        .where(OutboxMail.id.in_(mail_ids), _due(now))
         .values(state=MailState.SENDING, claimed_at=now, attempts=OutboxMail.attempts + 1)
+        .returning(OutboxMail.id)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return sorted(won)
+
+
+def claim(session: Session, mail_id: int, *, now: datetime) -> bool:
+    """Claim one row; only one worker can win it."""
+    return claim_many(session, [mail_id], now=now) == [mail_id]
+
+
+def claim_due(session: Session, *, now: datetime, limit: int | None = None) -> list[int]:
+    """Claim up to `limit` due rows, oldest first. Several sweeping workers take disjoint rows.
+
+    On PostgreSQL, SKIP LOCKED lets each worker pass over the rows another is claiming instead of
+    queueing behind it; SQLite has no row locks (its single writer serializes the claims).
+    """
+    candidates = list(
+        session.scalars(
+            select(OutboxMail.id)
+            .where(_due(now))
+            .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+            .limit(limit or batch_size())
+            .with_for_update(skip_locked=True)
+        )
+    )
+    return claim_many(session, candidates, now=now)
 
 
 def build_message(mail: OutboxMail) -> Message:
@@ -110,11 +204,11 @@ def build_message(mail: OutboxMail) -> Message:
         domain = current_app.config["SITE_URL"].split("//")[-1].split("/")[0].split(":")[0]
         mail.message_id = make_msgid(idstring=f"outbox{mail.id}", domain=domain or "localhost")
     msg = Message(
-        subject=mail.subject,
-        recipients=[mail.recipient],
+        subject=header_safe(mail.subject),
+        recipients=[header_safe(mail.recipient)],
         body=mail.body_text,
         html=mail.body_html,
-        reply_to=mail.reply_to,
+        reply_to=header_safe(mail.reply_to) if mail.reply_to else None,
     )
     # The same Message-ID on every attempt, so a receiving server can spot a repeat.
     msg.msgId = mail.message_id
@@ -123,77 +217,270 @@ def build_message(mail: OutboxMail) -> Message:
     return msg
 
 
-def deliver(message: Message) -> None:
-    """Send through SMTP, or write an .eml file when no mail server is configured."""
-    app = current_app
-    if app.config["MAIL_BACKEND"] == "file":
-        folder = Path(app.config["MAIL_FILE_DIR"])
+class _FileConnection:
+    """The developer's transport: each message becomes one .eml file in MAIL_FILE_DIR."""
+
+    def send(self, message: Message) -> None:
+        folder = Path(current_app.config["MAIL_FILE_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
-        target = folder / f"{stamp}.eml"
+        target = folder / f"{stamp}-{random.randrange(10**6):06d}.eml"
         tmp = target.with_suffix(".tmp")
         tmp.write_bytes(message.as_bytes())
         tmp.replace(target)  # readers never see half a file
-        return
-    app.extensions["mail"].send(message)
+
+
+def open_connection():
+    """One SMTP connection for a whole batch (a context manager with .send(message))."""
+    if current_app.config["MAIL_BACKEND"] == "file":
+        return nullcontext(_FileConnection())
+    return current_app.extensions["mail"].connect()
+
+
+def deliver(message: Message) -> None:
+    """Send one message on its own connection (the batch path shares one instead)."""
+    with open_connection() as connection:
+        connection.send(message)
 
 
 def retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+    """Exponential backoff with jitter: base·2^(n-1), capped, plus up to half again at random.
+
+    The jitter spreads the retries of a batch that failed together, so they don't hit a
+    recovering server all at once.
+    """
+    base = _setting("OUTBOX_RETRY_BASE_SECONDS", 30)
+    cap = _setting("OUTBOX_RETRY_MAX_SECONDS", 3600)
+    delay = min(base * 2 ** max(attempts - 1, 0), cap)
+    return timedelta(seconds=delay + random.uniform(0, delay / 2))
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def classify_failure(exc: Exception) -> tuple[bool, str]:
+    """(permanent?, the server's answer) for an exception raised while sending one message."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        answers = [(code, f"{address}: {code} {_text(msg)}") for address, (code, msg) in exc.recipients.items()]
+        return all(code >= 500 for code, _ in answers), "; ".join(text for _, text in answers)
+    if isinstance(exc, smtplib.SMTPResponseException):  # sender refused, data refused, ...
+        return 500 <= exc.smtp_code < 600, f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return False, f"{type(exc).__name__}: {exc}"
+
+
+def _connection_lost(exc: Exception) -> bool:
+    # After these the connection is gone; a refused message leaves it usable (smtplib sends RSET).
+    # (SMTPException is itself an OSError, so the socket errors are told apart from it first.)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    return isinstance(exc, OSError)
+
+
+@dataclass
+class BatchResult:
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Outgoing:
+    """What the send loop needs of a claimed row, read once: commits expire ORM objects."""
+
+    id: int
+    recipient: str
+    attempts: int
+    message: Message
+
+
+def _set(session: Session, mail_id: int, **values) -> None:
+    session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(**values)
+                    .execution_options(synchronize_session=False))
+
+
+def _record_failure(session: Session, mail: _Outgoing, exc: Exception, now: datetime, result: BatchResult) -> None:
+    permanent, answer = classify_failure(exc)
+    if permanent or mail.attempts >= max_attempts():
+        _set(session, mail.id, state=MailState.FAILED, last_error=answer[:2000])
+        result.failed.append(mail.id)
+        log.warning("outbox mail %s to %s failed for good: %s", mail.id, mail.recipient, answer)
+    else:
+        _set(session, mail.id, state=MailState.RETRYING, last_error=answer[:2000],
+             next_attempt_at=now + retry_delay(mail.attempts))
+        result.retrying.append(mail.id)
+
+
+def _release(session: Session, mails: list[_Outgoing], now: datetime, reason: str) -> None:
+    """Give claimed rows back untried (the connection broke before their turn)."""
+    for mail in mails:
+        attempts = max(mail.attempts - 1, 0)
+        _set(session, mail.id, state=MailState.RETRYING, attempts=attempts, last_error=f"not tried: {reason}"[:2000],
+             next_attempt_at=now + retry_delay(max(attempts, 1)))
+    session.commit()
+
+
+def send_claimed(session: Session, mail_ids: list[int], *, now: datetime) -> BatchResult:
+    """Send rows this worker has claimed, over one connection, committing after each one.
+
+    Commits: a row is marked sent right after the server accepted it, so a worker killed
+    mid-batch leaves the rows it already delivered marked, and only those it had not.
+    """
+    result = BatchResult()
+    outgoing: list[_Outgoing] = []
+    mails = session.scalars(select(OutboxMail).where(OutboxMail.id.in_(mail_ids)).order_by(OutboxMail.id)).all()
+    for mail in mails:
+        recheck = _RECHECKS.get(mail.kind)
+        reason = recheck(session, mail, now) if recheck else None
+        if reason:
+            mail.state = MailState.DROPPED
+            mail.last_error = f"dropped: {reason}"[:2000]
+            result.dropped.append(mail.id)
+            continue
+        outgoing.append(_Outgoing(mail.id, mail.recipient, mail.attempts, build_message(mail)))
+    session.commit()  # the drops and the Message-IDs, before anything leaves
+    if not outgoing:
+        return result
+    try:
+        connection_manager = open_connection()
+        connection = connection_manager.__enter__()
+    except (smtplib.SMTPException, OSError) as exc:
+        for mail in outgoing:
+            _record_failure(session, mail, exc, now, result)
+        session.commit()
+        return result
+    try:
+        for position, mail in enumerate(outgoing):
+            try:
+                connection.send(mail.message)
+            except (smtplib.SMTPException, OSError) as exc:
+                _record_failure(session, mail, exc, now, result)
+                session.commit()
+                if _connection_lost(exc):
+                    rest = outgoing[position + 1:]
+                    _release(session, rest, now, classify_failure(exc)[1])
+                    result.retrying.extend(m.id for m in rest)
+                    break
+                continue
+            _set(session, mail.id, state=MailState.SENT, sent_at=utcnow(), last_error=None)
+            session.commit()
+            result.sent.append(mail.id)
+    finally:
+        try:
+            connection_manager.__exit__(None, None, None)
+        except (smtplib.SMTPException, OSError):
+            pass  # QUIT on a broken connection: everything is recorded already
+    return result
+
+
+def send_outbox_batch(session: Session, mail_ids: list[int], *, now: datetime | None = None) -> BatchResult:
+    """Claim those of these rows still due (a redelivered task finds none) and send them."""
+    now = now or utcnow()
+    claimed = claim_many(session, list(mail_ids), now=now)
+    session.commit()  # the claim must be visible to other workers before anything is sent
+    return send_claimed(session, claimed, now=now)
 
 
 def send_outbox_mail(session: Session, mail_id: int, *, now: datetime | None = None) -> MailState | None:
-    """Claim, send and record one outbox row. Commits, because the claim must be visible first."""
-    now = now or utcnow()
-    if not claim(session, mail_id, now=now):
-        session.rollback()
-        return None  # sent already, not due, or another worker has it
-    session.commit()
-    mail = session.get(OutboxMail, mail_id)
-    try:
-        deliver(build_message(mail))
-    except smtplib.SMTPRecipientsRefused as exc:
-        mail.state = MailState.FAILED
-        mail.last_error = str(exc)[:2000]
-    except (smtplib.SMTPException, OSError) as exc:
-        mail.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        if mail.attempts >= MAX_ATTEMPTS:
-            mail.state = MailState.FAILED
-        else:
-            mail.state = MailState.RETRYING
-            mail.next_attempt_at = now + retry_delay(mail.attempts)
-    else:
-        mail.state = MailState.SENT
-        mail.sent_at = utcnow()
-        mail.last_error = None
-    session.commit()
-    return mail.state
+    """Claim, send and record one outbox row; None when it was not ours to send."""
+    result = send_outbox_batch(session, [mail_id], now=now)
+    for state, ids in ((MailState.SENT, result.sent), (MailState.RETRYING, result.retrying),
+                       (MailState.FAILED, result.failed), (MailState.DROPPED, result.dropped)):
+        if mail_id in ids:
+            return state
+    return None
 
 
 def due_mail_ids(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
     """Rows the sweep should send: due and waiting, or abandoned mid-send by a dead worker."""
     return list(
         session.scalars(
-            select(OutboxMail.id)
-            .where(
-                or_(
-                    OutboxMail.state.in_([MailState.QUEUED, MailState.RETRYING])
-                    & (OutboxMail.next_attempt_at <= now),
-                    (OutboxMail.state == MailState.SENDING)
-                    & (OutboxMail.claimed_at < now - CLAIM_LEASE),
-                )
-            )
-            .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
-            .limit(limit)
+            select(OutboxMail.id).where(_due(now)).order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(limit)
         )
     )
 
 
-def sweep_outbox(session: Session, *, now: datetime | None = None) -> int:
-    """Send whatever is due; returns how many were sent."""
+def sweep_outbox(session: Session, *, now: datetime | None = None, max_batches: int = 20) -> int:
+    """Send whatever is due, batch by batch; returns how many were sent."""
     now = now or utcnow()
     sent = 0
-    for mail_id in due_mail_ids(session, now=now):
-        if send_outbox_mail(session, mail_id, now=now) is MailState.SENT:
-            sent += 1
+    for _ in range(max_batches):
+        claimed = claim_due(session, now=now)
+        session.commit()
+        if not claimed:
+            break
+        sent += len(send_claimed(session, claimed, now=now).sent)
+    warn_if_stuck(session, now=now)
     return sent
+
+
+@dataclass
+class OutboxHealth:
+    counts: dict[str, int]
+    oldest_waiting_at: datetime | None
+    oldest_waiting_age: timedelta | None
+    alert_after: timedelta
+    failed: list[OutboxMail]
+
+    @property
+    def is_stuck(self) -> bool:
+        return self.oldest_waiting_age is not None and self.oldest_waiting_age > self.alert_after
+
+
+def outbox_health(session: Session, *, now: datetime, failed_limit: int = 50) -> OutboxHealth:
+    """What the staff page and the worker's log say about the outbox."""
+    counts = {state.value: 0 for state in MailState}
+    for state, count in session.execute(select(OutboxMail.state, func.count()).group_by(OutboxMail.state)):
+        counts[MailState(state).value] = count
+    oldest = session.scalar(select(func.min(OutboxMail.created_at)).where(OutboxMail.state.in_(WAITING)))
+    failed = list(
+        session.scalars(
+            select(OutboxMail).where(OutboxMail.state == MailState.FAILED)
+            .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()).limit(failed_limit)
+        )
+    )
+    return OutboxHealth(
+        counts=counts,
+        oldest_waiting_at=oldest,
+        oldest_waiting_age=(now - oldest) if oldest else None,
+        alert_after=timedelta(minutes=_setting("OUTBOX_ALERT_MINUTES", 10)),
+        failed=failed,
+    )
+
+
+def warn_if_stuck(session: Session, *, now: datetime) -> OutboxHealth:
+    health = outbox_health(session, now=now, failed_limit=0)
+    if health.is_stuck:
+        log.warning(
+            "OUTBOX ALERT: the oldest waiting mail has waited %d minutes (alert after %d); "
+            "is the mail server or a worker down?",
+            health.oldest_waiting_age.total_seconds() // 60, health.alert_after.total_seconds() // 60,
+        )
+    return health
+
+
+class OutboxError(Exception):
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def retry_mail(session: Session, mail_id: int, *, actor, now: datetime) -> OutboxMail:
+    """Staff send a failed mail again: it is queued afresh and handed to a worker after commit."""
+    mail = session.get(OutboxMail, mail_id, with_for_update=True)
+    if mail is None:
+        raise OutboxError("We couldn’t find that mail.", 404)
+    if mail.state != MailState.FAILED:
+        raise OutboxError("Only a failed mail can be retried; this one is already on its way.")
+    mail.state = MailState.QUEUED
+    mail.attempts = 0
+    mail.next_attempt_at = now
+    mail.last_error = f"{mail.last_error or ''} (retried by {actor.email} at {now:%Y-%m-%d %H:%M} UTC)".strip()
+    session.flush()
+    session.info.setdefault(PENDING_KEY, []).append(mail.id)
+    log.info("outbox mail %s queued again by %s", mail.id, actor.email)
+    return mail

@@ -22,7 +22,7 @@ ABOUT_FILE = Path(__file__).resolve().parent.parent / "seed" / "about.md"
 @bp.get("/")
 def home():
     now = utcnow()
-    listings = [item for item in list_groups(db.session, now=now) if item.group.is_active]
+    listings = [item for item in list_groups(db.session, now=now, with_organizers=False) if item.group.is_active]
     return render(
         "pages/home.html",
         events=upcoming_events(db.session, now=now, limit=6),

@@ -10,7 +10,7 @@ from webapp.display import format_date, format_time_range
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.outbox.services import queue_mail
 from webapp.registrations.models import Registration, RegistrationStatus
-from webapp.registrations.tokens import manage_token
+from webapp.registrations.tokens import join_url, manage_token
 from webapp.urls import absolute_url
 
 SUBJECTS = {
@@ -37,7 +37,8 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
                             position: int | None = None) -> None:
     event = registration.event
     member = registration.user
-    meeting_url = event.meeting_url if may_see_meeting_link(registration, now=now) else None
+    # The personal join link, never the raw meeting URL: it dies when the member cancels.
+    meeting_url = join_url(registration) if may_see_meeting_link(registration, now=now) else None
     context = dict(
         member=member,
         event=event,
@@ -59,6 +60,8 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         subject=SUBJECTS[kind].format(title=event.title),
         body_text=render_template(f"mail/registration_{kind}.txt", **context),
         body_html=render_template(f"mail/registration_{kind}.html", **context),
-        ics=event_ics(event, meeting_url=meeting_url) if kind in ("confirmed", "promoted") else None,
+        # The event's current SEQUENCE, so this file replaces any earlier one for a moved event.
+        ics=event_ics(event, meeting_url=meeting_url, sequence=event.sequence)
+        if kind in ("confirmed", "promoted") else None,
         now=now,
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from webapp.registrations.models import Registration
+from webapp.urls import absolute_url
 
 MAX_AGE_SECONDS = 90 * 24 * 3600
 
@@ -27,3 +28,27 @@ def read_manage_token(token: str) -> tuple[int, int] | None:
     if not isinstance(data, dict) or not isinstance(data.get("r"), int):
         return None
     return data["r"], data.get("u")
+
+
+def _join_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="join-meeting")
+
+
+def join_token(registration: Registration) -> str:
+    # The generation is in the token: cancelling and registering again makes a new link, and the
+    # old one (perhaps forwarded) stays dead.
+    return _join_serializer().dumps({"r": registration.id, "g": registration.generation})
+
+
+def join_url(registration: Registration) -> str:
+    return absolute_url("reminders.join", token=join_token(registration))
+
+
+def read_join_token(token: str) -> tuple[int, int] | None:
+    try:
+        data = _join_serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("r"), int) or not isinstance(data.get("g"), int):
+        return None
+    return data["r"], data["g"]

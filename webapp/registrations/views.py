@@ -14,7 +14,7 @@ from webapp.events.services import LISTED, get_event_by_slug
 from webapp.registrations import services
 from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
-from webapp.registrations.tokens import read_manage_token
+from webapp.registrations.tokens import join_url, read_manage_token
 from webapp.rendering import render, wants_fragment
 
 bp = Blueprint("registrations", __name__)
@@ -29,7 +29,7 @@ def panel_context(event: Event, *, now, registration=None, error=None, accessibi
         now=now,
         registration=registration,
         position=services.waitlist_position(db.session, registration) if registration else None,
-        meeting_url=event.meeting_url if may_see_meeting_link(registration, now=now) else None,
+        meeting_url=join_url(registration) if may_see_meeting_link(registration, now=now) else None,
         window_problem=services.registration_window_problem(event, now),
         error=error,
         accessibility_needs=accessibility_needs,

@@ -1,0 +1,177 @@
+"""Real processes for the fault drills: an SMTP sink that can refuse or stall, a Redis of the
+test's own (never the shared one), and Celery workers that can be SIGKILLed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from tests.support.smtp import RecordingHandler
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ProgrammableHandler(RecordingHandler):
+    """A recording sink whose answers a test changes while it runs.
+
+    - `refuse_mail`: an answer such as "451 4.3.0 Try again later" for every MAIL FROM;
+    - `refuse_rcpt`: {address: "550 5.1.1 No such user"};
+    - `stall_at_mail`: on that (1-based) MAIL FROM, set `stalled` and hold the client there.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse_mail: str | None = None
+        self.refuse_rcpt: dict[str, str] = {}
+        self.stall_at_mail: int | None = None
+        self.stall_seconds = 30.0
+        self.stalled = threading.Event()
+        self.mail_commands = 0
+        self.connections = 0
+        self.refused = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mail_commands += 1
+        if self.stall_at_mail is not None and self.mail_commands == self.stall_at_mail:
+            self.stalled.set()
+            await asyncio.sleep(self.stall_seconds)
+        if self.refuse_mail:
+            self.refused += 1
+            return self.refuse_mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def recipients(self) -> list[str]:
+        with self._lock:
+            return [m["To"] for m in self.messages]
+
+
+@contextmanager
+def smtp_server(handler=None):
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    handler = handler or ProgrammableHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, that the test may stop and start."""
+
+    def __init__(self, folder: Path) -> None:
+        from tests.conftest import free_port
+
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.folder = folder
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping():
+                    return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+class Worker:
+    """A real `celery -A tasks worker` process (optionally with the beat scheduler)."""
+
+    def __init__(self, env: dict[str, str], folder: Path, name: str, *, beat: bool = False,
+                 concurrency: int = 1) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "INSTANCE_PATH": str(folder)}
+        self.env.pop("FLASK_DEBUG", None)
+        self.cmd = [
+            str(Path(sys.executable).parent / "celery"), "-A", "tasks", "worker", "--loglevel=INFO",
+            f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
+            "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
+        ]
+        if beat:
+            self.cmd += ["--beat", "--schedule", str(folder / "beat-schedule")]
+        self.log_path = folder / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> Worker:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("a")
+        # Its own session: a SIGKILL reaches the main process and its pool children at once.
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while " ready." not in self.log_path.read_text()[offset:]:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, no acknowledgement, no cleanup."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

@@ -1,0 +1,158 @@
+"""The fault drills of issue 10. Each asserts the exact set of mails the sink received:
+nothing missing, nothing doubled."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import csrf_token_for
+from tests.drills.support import wait_until
+from tests.factories import create_event, create_user
+from webapp.db import db, utcnow
+from webapp.outbox import services as outbox
+from webapp.outbox.models import MailState, OutboxMail
+from webapp.registrations import services as registrations
+
+ZOOM = "https://zoom.us/j/5550003333"
+
+
+def due_attendees(session, count: int, *, capacity=None) -> list[str]:
+    """`count` members confirmed two days ago for an event starting in three hours."""
+    now = utcnow()
+    event = create_event(meeting_url=ZOOM, starts_at=now + timedelta(hours=3), capacity=capacity)
+    emails = []
+    for n in range(count):
+        member = create_user(email=f"attendee{n:03d}@example.org")
+        registrations.register(session, event.id, member=member, now=now - timedelta(days=2))
+        emails.append(member.email)
+    session.commit()
+    return emails
+
+
+def assert_each_once(sink, expected: list[str], *, subject_start: str | None = None) -> None:
+    received = Counter(sink.recipients())
+    assert received == Counter(expected), f"missing {set(expected) - set(received)}, doubled " \
+        f"{[r for r, n in received.items() if n > 1]}"
+    if subject_start:
+        assert all(m["Subject"].startswith(subject_start) for m in sink.messages)
+
+
+def states(session) -> Counter:
+    session.expire_all()
+    return Counter(session.scalars(select(OutboxMail.state)))
+
+
+def succeeded(worker, task: str) -> int:
+    return sum(1 for line in worker.log().splitlines() if f"Task {task}[" in line and "succeeded" in line)
+
+
+def test_drill_1_worker_killed_mid_reminder_batch_and_restarted(session, sink, start_worker):
+    expected = due_attendees(session, 12)
+    sink.stall_at_mail = 5  # the fifth message of the batch hangs in MAIL FROM ...
+    worker = start_worker("w1", beat=True)
+    assert sink.stalled.wait(20), worker.log()[-3000:]
+    worker.kill()  # ... and the worker dies there, with 4 sent and 8 claimed
+    sink.stall_at_mail = None
+    assert len(sink.messages) == 4
+    assert states(session) == Counter({MailState.SENT: 4, MailState.SENDING: 8})
+
+    start_worker("w1-again", beat=True)  # the sweep takes the dead worker's rows once its lease ends
+
+    assert wait_until(lambda: len(sink.messages) >= 12, timeout=25)
+    assert wait_until(lambda: states(session) == Counter({MailState.SENT: 12}), timeout=10)
+    assert_each_once(sink, expected, subject_start="Reminder:")
+
+
+def test_drill_2_redis_stopped_while_members_register(app, session, sink, own_redis, start_worker,
+                                                       signed_in_client):
+    event = create_event(slug="drill-2", capacity=100, starts_at=utcnow() + timedelta(days=5))
+    members = [create_user(email=f"member{n:02d}@example.org") for n in range(9)]
+    session.commit()
+    start_worker("w2", beat=True)
+
+    def register(member):
+        client = signed_in_client(member)
+        response = client.post("/events/drill-2/register", data={"csrf_token": csrf_token_for(client)},
+                               headers={"HX-Request": "true"})
+        assert response.status_code == 200 and "You’re registered." in response.get_data(as_text=True)
+
+    for member in members[:3]:
+        register(member)
+    assert wait_until(lambda: len(sink.messages) == 3, timeout=15)
+    own_redis.stop()
+    for member in members[3:6]:
+        register(member)  # the broker is down: registering still works, the mail waits in the outbox
+    session.expire_all()
+    assert event.confirmed_count == 6
+    own_redis.start()
+    for member in members[6:]:
+        register(member)
+
+    assert wait_until(lambda: len(sink.messages) >= 9, timeout=25)
+    assert wait_until(lambda: states(session) == Counter({MailState.SENT: 9}), timeout=10)
+    assert_each_once(sink, [m.email for m in members], subject_start="You’re registered")
+
+
+def test_drill_3_smtp_refuses_for_a_while_then_accepts(session, sink, start_worker):
+    sink.refuse_mail = "451 4.3.0 Mail server temporarily unavailable"
+    expected = [f"reader{n}@example.org" for n in range(5)]
+    for n, address in enumerate(expected):
+        outbox.queue_mail(session, kind="test", dedup_key=f"drill3-{n}", recipient=address,
+                          subject=f"Drill 3 #{n}", body_text="Hello")
+    session.commit()
+    start_worker("w3", beat=True)
+    assert wait_until(lambda: sink.refused >= 10, timeout=20)  # every mail tried, refused, retried
+    assert states(session)[MailState.SENT] == 0 and len(sink.messages) == 0
+    sink.refuse_mail = None
+
+    assert wait_until(lambda: len(sink.messages) >= 5, timeout=20)
+    assert wait_until(lambda: states(session) == Counter({MailState.SENT: 5}), timeout=10)
+    assert_each_once(sink, expected)
+    assert all(m.attempts >= 2 for m in session.scalars(select(OutboxMail)))
+
+
+def test_drill_4_two_schedulers_at_once(session, sink, start_worker):
+    first = start_worker("s1", beat=True)
+    second = start_worker("s2", beat=True)
+    # Both schedulers are sweeping every second before anything falls due, so their sweeps race.
+    assert wait_until(lambda: min(beat_sent(first), beat_sent(second)) >= 1, timeout=10)
+    expected = due_attendees(session, 20)
+
+    assert wait_until(lambda: len(sink.messages) >= 20, timeout=25)
+    # Give each scheduler a few more rounds in which to (not) send anything twice.
+    sent_so_far = min(beat_sent(first), beat_sent(second))
+    assert wait_until(lambda: min(beat_sent(first), beat_sent(second)) >= sent_so_far + 3, timeout=15)
+    assert_each_once(sink, expected, subject_start="Reminder:")
+    assert states(session) == Counter({MailState.SENT: 20})
+
+
+def beat_sent(worker) -> int:
+    return worker.log().count("Scheduler: Sending due task sweep-reminders")
+
+
+def test_drill_5_the_same_send_task_delivered_twice(app, session, sink, start_worker):
+    celery = app.extensions["celery"]
+    single = outbox.queue_mail(session, kind="test", dedup_key="drill5-single", recipient="one@example.org",
+                               subject="Single", body_text="x")
+    batch = [outbox.queue_mail(session, kind="test", dedup_key=f"drill5-{n}", recipient=f"b{n}@example.org",
+                               subject="Batch", body_text="x") for n in range(3)]
+    session.commit()  # the commit enqueues all four once, as one batch task ...
+    for _ in range(2):  # ... and the broker hands them out twice more
+        celery.send_task(outbox.SEND_TASK, args=[single.id])
+        celery.send_task(outbox.SEND_BATCH_TASK, args=[[m.id for m in batch]])
+    worker = start_worker("w5")
+
+    assert wait_until(lambda: succeeded(worker, outbox.SEND_TASK) + succeeded(worker, outbox.SEND_BATCH_TASK)
+                      >= 1 + 4, timeout=20), worker.log()[-3000:]
+    assert_each_once(sink, ["one@example.org", "b0@example.org", "b1@example.org", "b2@example.org"])
+    assert states(session) == Counter({MailState.SENT: 4})
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_rows(app):
+    yield
+    db.session.rollback()

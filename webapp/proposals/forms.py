@@ -1,0 +1,194 @@
+"""The proposal form (with its co-organizer rows) and the reviewers' action form."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, StopValidation, ValidationError
+
+from webapp.accounts.services import email_problem, has_control_characters
+from webapp.proposals.guidelines import COMMITMENTS, GUIDELINES
+from webapp.proposals.models import (
+    CADENCE_MAX,
+    FORMAT_LABELS,
+    INSTITUTION_MAX,
+    LONG_TEXT_MAX,
+    MAX_COORGANIZERS,
+    MESSAGE_MAX,
+    NAME_MAX,
+    PERSON_NAME_MAX,
+    TOPIC_MAX,
+)
+
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several checkboxes under one name; the template draws them, unknown values are dropped."""
+
+    def pre_validate(self, form) -> None:
+        known = {choice.value for choice in self.choices}
+        self.data = [value for value in (self.data or []) if value in known]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _normalize_newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
+
+
+def _at_most(limit: int) -> Length:
+    return Length(max=limit, message=f"Please use at most {limit:,} characters.")
+
+
+def _one_line(form, field) -> None:
+    if field.data and has_control_characters(field.data):
+        raise ValidationError("Please remove line breaks and other special control characters.")
+
+
+def _clean_text(form, field) -> None:
+    """Long fields may have line breaks and tabs, never other control characters."""
+    if field.data and has_control_characters(field.data.replace("\n", "").replace("\t", "")):
+        raise ValidationError("Please remove special control characters (they may come from copying and pasting).")
+
+
+def _no_markup(form, field) -> None:
+    if field.data and _MARKUP.search(field.data):
+        raise ValidationError("Please write plain text: HTML tags like <b> aren’t allowed here.")
+
+
+def _no_raw_html(form, field) -> None:
+    if field.data and _MARKUP.search(field.data):
+        raise ValidationError(
+            "HTML isn’t allowed here. Use Markdown instead: **bold**, *italic*, [a link](https://…), - lists."
+        )
+
+
+def required_to_submit(message: str):
+    """Required only when the proposal goes to the reviewers: a draft may be incomplete."""
+
+    def check(form, field) -> None:
+        if getattr(form, "for_review", False) and not (field.data or "").strip():
+            raise StopValidation(message)
+
+    return check
+
+
+class CoorganizerForm(Form):
+    """One co-organizer row. A row left wholly blank is dropped, not an error."""
+
+    name = StringField("Name", filters=[_strip], validators=[_at_most(PERSON_NAME_MAX), _one_line, _no_markup])
+    email = StringField("Email address", filters=[_strip])
+    institution = StringField("Institution", filters=[_strip],
+                              validators=[_at_most(INSTITUTION_MAX), _one_line, _no_markup])
+
+    @property
+    def is_blank(self) -> bool:
+        return not any((self.name.data, self.email.data, self.institution.data))
+
+    def validate_name(self, field) -> None:
+        if not self.is_blank and not field.data:
+            raise ValidationError("Please enter this co-organizer’s name.")
+
+    def validate_email(self, field) -> None:
+        if self.is_blank:
+            return
+        if problem := email_problem(field.data):
+            raise ValidationError(problem.replace("Enter your email address.", "Please enter their email address."))
+
+
+LONG = dict(filters=[_normalize_newlines])
+
+
+class ProposalForm(FlaskForm):
+    client_key = HiddenField()
+    name = StringField("Group name", filters=[_strip], validators=[
+        required_to_submit("Please enter a name for the group."), _at_most(NAME_MAX), _one_line, _no_markup])
+    topic = StringField("Topic", filters=[_strip], validators=[
+        required_to_submit("Please say in a few words what the group is about."), _at_most(TOPIC_MAX), _one_line,
+        _no_markup])
+    description = TextAreaField("Description", **LONG, validators=[
+        required_to_submit("Please describe the group: it becomes the group’s page."), _at_most(LONG_TEXT_MAX),
+        _clean_text, _no_raw_html])
+    need = TextAreaField("The need it serves, and for whom", **LONG, validators=[
+        required_to_submit("Please tell us who the group is for and what it gives them."), _at_most(LONG_TEXT_MAX),
+        _clean_text, _no_raw_html])
+    difference = TextAreaField("How it differs from existing groups", **LONG, validators=[
+        required_to_submit("Please tell us how it differs from the groups we have (or say there is none like it)."),
+        _at_most(LONG_TEXT_MAX), _clean_text, _no_raw_html])
+    meeting_format = RadioField("Format", choices=[SelectChoice(k.value, v) for k, v in FORMAT_LABELS.items()],
+                                validate_choice=False)
+    cadence = StringField("How often you’ll meet", filters=[_strip], validators=[
+        required_to_submit("Please tell us how often the group will meet."), _at_most(CADENCE_MAX), _one_line,
+        _no_markup])
+    first_event = TextAreaField("A first event idea", **LONG, validators=[
+        required_to_submit("Please describe an idea for the first event."), _at_most(LONG_TEXT_MAX), _clean_text,
+        _no_raw_html])
+    acknowledged = MultiCheckboxField("Organizers’ commitments", choices=[SelectChoice(g.anchor, g.acknowledgement)
+                                                                         for g in COMMITMENTS])
+    coorganizers = FieldList(FormField(CoorganizerForm), min_entries=1, max_entries=MAX_COORGANIZERS)
+
+    def __init__(self, *args, proposer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.proposer = proposer
+        self.for_review = False
+
+    def validate_meeting_format(self, field) -> None:
+        if field.data in (None, "", "None"):
+            field.data = None
+            if self.for_review:
+                raise ValidationError("Please choose a format.")
+            return
+        if field.data not in FORMAT_LABELS:
+            field.data = None
+            raise ValidationError("Please choose one of the formats.")
+
+    def validate_acknowledged(self, field) -> None:
+        known = {g.anchor for g in COMMITMENTS}
+        field.data = [a for a in (field.data or []) if a in known]
+        if self.for_review and set(field.data) != known:
+            raise ValidationError("Please confirm each commitment: they are what every group promises its members.")
+
+    def validate_coorganizers(self, field) -> None:
+        rows = [row for row in field.entries if not row.form.is_blank]
+        if self.for_review and not rows:
+            raise ValidationError("Please name at least one co-organizer (see “Share the load”).")
+        emails = [(row.form.email.data or "").strip().lower() for row in rows]
+        if len(set(emails)) != len(emails):
+            raise ValidationError("Each co-organizer needs their own email address.")
+        if self.proposer is not None and self.proposer.email in emails:
+            raise ValidationError("You’re the proposer already: please list your co-organizers here, not yourself.")
+        names = [(row.form.name.data or "").strip().casefold() for row in rows]
+        if len(set(names)) != len(names):
+            raise ValidationError("Each co-organizer needs their own name.")
+
+    def coorganizer_rows(self) -> list[dict]:
+        return [
+            {"name": row.form.name.data, "email": row.form.email.data, "institution": row.form.institution.data}
+            for row in self.coorganizers.entries if not row.form.is_blank
+        ]
+
+
+ACTION_GUIDELINES = [SelectChoice(g.anchor, g.title) for g in GUIDELINES]
+
+
+class ActionForm(FlaskForm):
+    """A message and a button: comment, ask for changes, approve, decline, withdraw, resubmit."""
+
+    expected_state = HiddenField()
+    message = TextAreaField("Message", **LONG, validators=[_at_most(MESSAGE_MAX), _clean_text, _no_raw_html])
+    guidelines = MultiCheckboxField("Point at guidelines", choices=ACTION_GUIDELINES)

@@ -1,0 +1,391 @@
+"""Reminders, join links, and telling attendees when an event moves or is cancelled.
+
+The sweep asks "which confirmed registrations of scheduled events start within the window and
+have had no reminder for this version of the event?", never "which start between 23 and 24 hours
+from now", so a scheduler that was down for an hour misses nobody, and running it twice (or two
+schedulers at once) queues nothing twice: the `reminders` row and the outbox dedup key are both
+unique. Every reminder is re-checked right before it is sent (see `recheck_reminder`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import render_template
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from webapp.display import format_date, format_time_range
+from webapp.events.calendar import event_ics, event_url, google_calendar_url
+from webapp.events.models import Event, EventStatus
+from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.services import PENDING_KEY, queue_mail, register_recheck
+from webapp.registrations.mails import reminder_window
+from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.registrations.services import RegistrationError, lock_event
+from webapp.registrations.tokens import join_url, manage_token, read_join_token  # noqa: F401 (join_url re-exported)
+from webapp.reminders.models import JoinVisit, Reminder
+from webapp.urls import absolute_url
+
+log = logging.getLogger(__name__)
+
+REMINDER_KIND = "reminder"
+CHANGED_KIND = "event_changed"
+CANCELLED_KIND = "event_cancelled"
+ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+
+
+# --- personal join links -------------------------------------------------------------------
+
+@dataclass
+class JoinAttempt:
+    outcome: str  # "joined", or why not
+    registration: Registration | None
+    meeting_url: str | None = None
+
+
+JOIN_REFUSALS = {
+    "unknown": "This join link isn’t valid.",
+    "not_confirmed": "This join link no longer works: the registration it belongs to was cancelled or "
+                     "isn’t confirmed.",
+    "event_cancelled": "This event was cancelled.",
+    "too_early": "The meeting link opens the day before the event. Please come back then.",
+    "ended": "This event has ended.",
+    "no_link": "The organizers haven’t added a meeting link yet. Please check the event page.",
+}
+
+
+def use_join_link(session: Session, token: str, *, now: datetime) -> JoinAttempt:
+    """Let the link's owner through to the meeting if they may join now; record every use."""
+    ids = read_join_token(token)
+    registration = session.get(Registration, ids[0]) if ids else None
+    if registration is None:
+        return JoinAttempt("unknown", None)
+    event = registration.event
+    if registration.status != RegistrationStatus.CONFIRMED or registration.generation != ids[1]:
+        outcome = "not_confirmed"
+    elif event.status != EventStatus.SCHEDULED:
+        outcome = "event_cancelled"
+    elif now < event.starts_at - reminder_window():
+        outcome = "too_early"
+    elif now >= event.ends_at:
+        outcome = "ended"
+    elif not event.meeting_url:
+        outcome = "no_link"
+    else:
+        outcome = "joined"
+    session.add(JoinVisit(registration_id=registration.id, used_at=now, outcome=outcome))
+    session.flush()
+    return JoinAttempt(outcome, registration, event.meeting_url if outcome == "joined" else None)
+
+
+def join_visits(session: Session, event_id: int) -> list[JoinVisit]:
+    """Who used their join link for this event, and when (for the organizers' pages)."""
+    return list(
+        session.scalars(
+            select(JoinVisit).join(JoinVisit.registration)
+            .where(Registration.event_id == event_id)
+            .order_by(JoinVisit.used_at)
+        )
+    )
+
+
+def undeliverable_mails(session: Session, event_id: int) -> dict[int, list[OutboxMail]]:
+    """Failed mails of this event's attendees, by registration id, with the server's answer in
+    `last_error`: for the organizers' attendee list (issue 12) to show next to each person.
+
+    Every mail about a registration has a dedup key "<kind>:<registration id>:...", and failed
+    mails are few, so they are matched in Python rather than with one LIKE per attendee.
+    """
+    registration_ids = set(session.scalars(select(Registration.id).where(Registration.event_id == event_id)))
+    found: dict[int, list[OutboxMail]] = {}
+    for mail in session.scalars(
+        select(OutboxMail).where(OutboxMail.state == MailState.FAILED).order_by(OutboxMail.id)
+    ):
+        kind, _, rest = mail.dedup_key.partition(":")
+        if kind not in ("registration", REMINDER_KIND, CHANGED_KIND, CANCELLED_KIND):
+            continue
+        registration_id = rest.split(":", 1)[0]
+        if registration_id.isdigit() and int(registration_id) in registration_ids:
+            found.setdefault(int(registration_id), []).append(mail)
+    return found
+
+
+# --- mails -----------------------------------------------------------------------------------
+
+def _in_window(event: Event, now: datetime) -> bool:
+    return event.starts_at - reminder_window() <= now < event.ends_at
+
+
+def _reply_to(event: Event) -> str | None:
+    # Organizers are names only for now (no addresses), so there is no Reply-To to give yet.
+    return None
+
+
+def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
+    event = registration.event
+    link = join_url(registration) if with_link and event.meeting_url else None
+    return dict(
+        member=registration.user,
+        event=event,
+        registration=registration,
+        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
+        event_url=event_url(event),
+        manage_url=absolute_url("registrations.manage", token=manage_token(registration)),
+        calendar_url=absolute_url("events.calendar_file", slug=event.slug),
+        google_url=google_calendar_url(event),
+        join_url=link,
+    )
+
+
+def _queue(session: Session, registration: Registration, *, kind: str, dedup_key: str, subject: str,
+           now: datetime, with_link: bool, with_ics: bool = True, flush: bool = True) -> OutboxMail | None:
+    context = _mail_context(registration, now=now, with_link=with_link)
+    event = registration.event
+    return queue_mail(
+        session,
+        kind=kind,
+        dedup_key=dedup_key,
+        recipient=registration.user.email,
+        reply_to=_reply_to(event),
+        subject=subject.format(title=event.title),
+        body_text=render_template(f"mail/{kind}.txt", **context),
+        body_html=render_template(f"mail/{kind}.html", **context),
+        # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
+        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence) if with_ics else None,
+        now=now,
+        flush=flush,
+    )
+
+
+# --- the reminder sweep ----------------------------------------------------------------------
+
+def due_reminders(session: Session, *, now: datetime, limit: int = 1000) -> list[Registration]:
+    """Confirmed registrations of scheduled events starting within the window, not yet reminded."""
+    window = reminder_window()
+    candidates = session.scalars(
+        select(Registration)
+        .join(Registration.event)
+        .options(joinedload(Registration.event), joinedload(Registration.user))
+        .where(
+            Registration.status == RegistrationStatus.CONFIRMED,
+            Event.status == EventStatus.SCHEDULED,
+            Event.starts_at > now,
+            Event.starts_at <= now + window,
+            ~exists().where(
+                Reminder.registration_id == Registration.id,
+                Reminder.generation == Registration.generation,
+                Reminder.event_sequence == Event.sequence,
+            ),
+        )
+        .order_by(Event.starts_at, Registration.id)
+        .limit(limit)
+    )
+    return list(candidates)
+
+
+def _confirmed_inside_window(registration: Registration) -> bool:
+    # Registered or promoted inside the window: that confirmation mail carried the link already.
+    confirmed_at = registration.confirmed_at
+    return bool(confirmed_at) and confirmed_at >= registration.event.starts_at - reminder_window()
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> dict[int, int]:
+    """INSERT the reminder rows, skipping any another sweep wrote first: {registration id: row id}.
+
+    ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike) instead of a savepoint per row: a second
+    scheduler's sweep waits for the first one's rows and then skips them, without an error and
+    in one statement for the whole chunk.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (
+        insert(Reminder).values(rows)
+        .on_conflict_do_nothing(index_elements=["registration_id", "generation", "event_sequence"])
+        .returning(Reminder.registration_id, Reminder.id)
+    )
+    return dict(session.execute(statement).all())
+
+
+def queue_reminders(session: Session, registrations: list[Registration], *, now: datetime) -> list[OutboxMail]:
+    """The one reminder each for these registrations and this version of their events.
+
+    Skipped: those another sweep reminded first, and those whose confirmation mail carried the
+    link (confirmed inside the window), which get a `confirmation` row so no sweep looks again.
+    """
+    if not registrations:
+        return []
+    rows = [
+        dict(registration_id=r.id, generation=r.generation, event_sequence=r.event.sequence,
+             starts_at=r.event.starts_at, reason="confirmation" if _confirmed_inside_window(r) else "reminder",
+             created_at=now)
+        for r in registrations
+    ]
+    won = _insert_ignoring_duplicates(session, rows)
+    mails, links = [], []
+    for registration, row in zip(registrations, rows, strict=True):
+        if registration.id not in won or row["reason"] != "reminder":
+            continue
+        event = registration.event
+        mail = _queue(
+            session, registration, kind=REMINDER_KIND,
+            dedup_key=f"reminder:{registration.id}:{registration.generation}:{event.sequence}",
+            subject="Reminder: {title} starts soon", now=now, with_link=True, flush=False,
+        )
+        mails.append(mail)
+        links.append(won[registration.id])
+    session.flush()  # all the chunk's mails in a few INSERTs
+    session.info.setdefault(PENDING_KEY, []).extend(mail.id for mail in mails)
+    if mails:
+        session.execute(update(Reminder), [
+            {"id": reminder_id, "outbox_mail_id": mail.id} for reminder_id, mail in zip(links, mails, strict=True)
+        ])
+    return mails
+
+
+def queue_reminder(session: Session, registration: Registration, *, now: datetime) -> OutboxMail | None:
+    """One registration's reminder; None if it exists already or is not needed."""
+    mails = queue_reminders(session, [registration], now=now)
+    return mails[0] if mails else None
+
+
+def queue_due_reminders(session: Session, *, now: datetime, limit: int = 1000) -> list[OutboxMail]:
+    """The scheduler's sweep: queue up to `limit` due reminders. The caller commits, and calls
+    again while this returns any (a chunk per transaction keeps memory flat for big events)."""
+    queued = queue_reminders(session, due_reminders(session, now=now, limit=limit), now=now)
+    if queued:
+        log.info("queued %d reminders", len(queued))
+    return queued
+
+
+def recheck_reminder(session: Session, mail: OutboxMail, now: datetime) -> str | None:
+    """Right before sending: still confirmed, event still scheduled at that time? Else say why not."""
+    # One query for all three, fresh from the database: this runs once per mail in a batch.
+    found = session.execute(
+        select(Reminder, Registration, Event)
+        .join(Registration, Reminder.registration_id == Registration.id)
+        .join(Event, Registration.event_id == Event.id)
+        .where(Reminder.outbox_mail_id == mail.id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if found is None:
+        return "its reminder record is gone"
+    reminder, registration, event = found
+    if registration.status != RegistrationStatus.CONFIRMED or registration.generation != reminder.generation:
+        return "the registration is no longer confirmed"
+    if event.status != EventStatus.SCHEDULED:
+        return "the event was cancelled"
+    if event.sequence != reminder.event_sequence or event.starts_at != reminder.starts_at:
+        # The sweep writes a new reminder for the new time (or the change mail carried the link).
+        return "the event moved; the reminder follows the new time"
+    if now >= event.ends_at:
+        return "the event is over"
+    return None
+
+
+def recheck_event_changed(session: Session, mail: OutboxMail, now: datetime) -> str | None:
+    """A change mail superseded by a later change is not sent: the later one says it all."""
+    _, registration_id, _, sequence = mail.dedup_key.split(":")
+    registration = session.get(Registration, int(registration_id), populate_existing=True)
+    if registration is None:
+        return "the registration is gone"
+    event = session.get(Event, registration.event_id, populate_existing=True)
+    if event.sequence != int(sequence) or event.status != EventStatus.SCHEDULED:
+        return "a later change to the event superseded it"
+    if registration.status not in ACTIVE:
+        return "the registration was cancelled"
+    return None
+
+
+register_recheck(REMINDER_KIND, recheck_reminder)
+register_recheck(CHANGED_KIND, recheck_event_changed)
+
+
+# --- moving and cancelling events (issue 12's organizer pages call these) --------------------
+
+class EventChangeError(RegistrationError):
+    """An expected refusal when moving or cancelling an event, with a message for a person."""
+
+
+def _active_registrations(session: Session, event_id: int) -> list[Registration]:
+    return list(
+        session.scalars(
+            select(Registration).options(joinedload(Registration.user))
+            .where(Registration.event_id == event_id, Registration.status.in_(ACTIVE))
+            .order_by(Registration.id)
+        )
+    )
+
+
+def reschedule_event(session: Session, event_id: int, starts_at: datetime, ends_at: datetime, *,
+                     now: datetime, actor=None) -> list[OutboxMail]:
+    """Move an event; every active attendee gets an updated .ics (same UID, SEQUENCE raised).
+
+    Confirmed attendees whose new start is inside the window get their join link in that mail
+    and no separate reminder; the others are reminded before the new time by the sweep.
+    """
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise EventChangeError("Times must carry a time zone.", 422)
+    if ends_at <= starts_at:
+        raise EventChangeError("The event must end after it starts.", 422)
+    if starts_at <= now:
+        raise EventChangeError("An event can only be moved to a time in the future.", 422)
+    event = lock_event(session, event_id)
+    if event.status != EventStatus.SCHEDULED:
+        raise EventChangeError("Only a scheduled event can be moved.")
+    if event.starts_at == starts_at and event.ends_at == ends_at:
+        return []
+    event.starts_at, event.ends_at = starts_at, ends_at
+    event.sequence += 1
+    event.updated_at = now
+    session.flush()
+    mails = []
+    for registration in _active_registrations(session, event.id):
+        with_link = registration.status == RegistrationStatus.CONFIRMED and _in_window(event, now)
+        mail = _queue(
+            session, registration, kind=CHANGED_KIND,
+            dedup_key=f"{CHANGED_KIND}:{registration.id}:{registration.generation}:{event.sequence}",
+            subject="New time: {title}", now=now, with_link=with_link,
+        )
+        if mail is None:
+            continue
+        mails.append(mail)
+        if with_link and event.meeting_url:
+            session.add(Reminder(
+                registration_id=registration.id, generation=registration.generation,
+                event_sequence=event.sequence, starts_at=event.starts_at, reason=CHANGED_KIND,
+                outbox_mail_id=mail.id, created_at=now,
+            ))
+    session.flush()
+    log.info("event %s moved to %s by %s; %d attendees told", event.id, starts_at,
+             getattr(actor, "email", "system"), len(mails))
+    return mails
+
+
+def cancel_event(session: Session, event_id: int, *, now: datetime, actor=None) -> list[OutboxMail]:
+    """Cancel an event; every active attendee is told, with a cancelling .ics. No reminder follows."""
+    event = lock_event(session, event_id)
+    if event.status == EventStatus.CANCELLED:
+        return []
+    if event.ends_at <= now:
+        raise EventChangeError("This event is over; it can’t be cancelled.")
+    event.status = EventStatus.CANCELLED
+    event.sequence += 1
+    event.updated_at = now
+    session.flush()
+    mails = []
+    for registration in _active_registrations(session, event.id):
+        mail = _queue(
+            session, registration, kind=CANCELLED_KIND,
+            dedup_key=f"{CANCELLED_KIND}:{registration.id}:{registration.generation}:{event.sequence}",
+            subject="Cancelled: {title}", now=now, with_link=False,
+        )
+        if mail is not None:
+            mails.append(mail)
+    log.info("event %s cancelled by %s; %d attendees told", event.id, getattr(actor, "email", "system"),
+             len(mails))
+    return mails
