@@ -99,6 +99,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(proposals_bp)
     app.extensions["sign_in_intents"]["invitation"] = accept_invitation_after_sign_in
+    from webapp.organize.views import bp as organize_bp
+
+    app.register_blueprint(organize_bp)
     errors.register(app)
     if app.debug or app.testing:
         from webapp.pages.dev import bp as dev_bp
@@ -111,6 +114,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp.accounts.cli import users_cli
 
     app.cli.add_command(users_cli)
+    from webapp.groups.cli import groups_cli
+
+    app.cli.add_command(groups_cli)
     app.after_request(_security_headers)
     app.context_processor(lambda: {"site_name": app.config["SITE_NAME"]})
     from webapp import pagecache

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import select, text, update
 
 from tests.conftest import csrf_token_for
 from tests.factories import create_event, create_group, create_user
+from tests.support.queries import count_queries
 from webapp.db import db
 from webapp.events.models import Event
 from webapp.pagecache import CSRF_PLACEHOLDER, ContentVersion
@@ -17,18 +15,6 @@ from webapp.pagecache import CSRF_PLACEHOLDER, ContentVersion
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 
 
-@contextmanager
-def count_queries():
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 class Served:

@@ -1,26 +1,11 @@
 """The busy pages make the same number of queries whatever the number of events and groups."""
 
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event as sa_event
 
 from tests.factories import create_event, create_group
+from tests.support.queries import count_queries
 from webapp.db import db
-
-
-@contextmanager
-def count_queries():
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        sa_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def populate(groups: int, events_per_group: int) -> dict[str, str]:

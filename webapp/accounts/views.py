@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from htmx_flask import make_response
 
 from webapp import login_manager
 from webapp.accounts import services
@@ -13,7 +12,10 @@ from webapp.accounts.models import normalize_email
 from webapp.accounts.services import LinkProblem, SignInFailed, clean_intent, safe_next_url
 from webapp.accounts.throttle import sign_in_link_refused
 from webapp.db import db, utcnow
-from webapp.rendering import render, wants_fragment
+from webapp.rendering import form_status as _status
+from webapp.rendering import go_to as _go_to
+from webapp.rendering import no_store as _private
+from webapp.rendering import render
 
 bp = Blueprint("accounts", __name__)
 
@@ -25,22 +27,6 @@ def load_user(user_id: str):
     return services.load_user(db.session, user_id)
 
 
-def _status(status: int) -> int:
-    # htmx swaps only 2xx responses; a fragment carries its problem in its words instead.
-    return 200 if wants_fragment() else status
-
-
-def _private(response):
-    """Pages about one member or one link: never kept by a shared cache or the back button."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _go_to(url: str):
-    """A redirect that also works after an htmx request (which would swap the page in place)."""
-    if wants_fragment():
-        return make_response("", 200, redirect=url)
-    return redirect(url, code=303)
 
 
 # --- Asking for a link ---------------------------------------------------------------------------

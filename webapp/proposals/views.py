@@ -8,7 +8,6 @@ from functools import wraps
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
-from htmx_flask import make_response
 
 from webapp.db import db, utcnow
 from webapp.proposals import services
@@ -23,6 +22,9 @@ from webapp.proposals.models import (
 )
 from webapp.proposals.services import ProposalError, ProposalFields
 from webapp.proposals.throttle import submission_refused
+from webapp.rendering import form_status as _status
+from webapp.rendering import go_to as _go_to
+from webapp.rendering import no_store as _private
 from webapp.rendering import render, wants_fragment
 
 bp = Blueprint("proposals", __name__)
@@ -56,20 +58,6 @@ def _review_count():
     return {"awaiting_review_count": lambda: services.count_awaiting_review(db.session)}
 
 
-def _status(status: int) -> int:
-    # htmx swaps only 2xx responses; a fragment carries its problem in its words instead.
-    return 200 if wants_fragment() else status
-
-
-def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _go_to(url: str):
-    if wants_fragment():
-        return make_response("", 200, redirect=url)
-    return redirect(url, code=303)
 
 
 def members_only(view):

@@ -33,6 +33,20 @@ def may_see_meeting_link(registration: Registration | None, *, now: datetime) ->
     return bool(event.meeting_url) and event.starts_at - reminder_window() <= now < event.ends_at
 
 
+def event_mail_links(registration: Registration) -> dict:
+    """What every mail about a registration shows: the member, the time, and their links."""
+    event = registration.event
+    return dict(
+        member=registration.user,
+        event=event,
+        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
+        event_url=event_url(event),
+        manage_url=absolute_url("registrations.manage", token=manage_token(registration)),
+        calendar_url=absolute_url("events.calendar_file", slug=event.slug),
+        google_url=google_calendar_url(event),
+    )
+
+
 def queue_registration_mail(session, registration: Registration, kind: str, *, now: datetime,
                             position: int | None = None) -> None:
     event = registration.event
@@ -40,14 +54,8 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
     # The personal join link, never the raw meeting URL: it dies when the member cancels.
     meeting_url = join_url(registration) if may_see_meeting_link(registration, now=now) else None
     context = dict(
-        member=member,
-        event=event,
+        event_mail_links(registration),
         kind=kind,
-        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
-        event_url=event_url(event),
-        manage_url=absolute_url("registrations.manage", token=manage_token(registration)),
-        calendar_url=absolute_url("events.calendar_file", slug=event.slug),
-        google_url=google_calendar_url(event),
         meeting_url=meeting_url,
         position=position,
         in_reminder_window=event.starts_at - reminder_window() <= now,

@@ -17,17 +17,15 @@ from flask import render_template
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.display import format_date, format_time_range
-from webapp.events.calendar import event_ics, event_url, google_calendar_url
+from webapp.events.calendar import event_ics
 from webapp.events.models import Event, EventStatus
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.services import PENDING_KEY, queue_mail, register_recheck
-from webapp.registrations.mails import reminder_window
+from webapp.registrations.mails import event_mail_links, reminder_window
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.services import RegistrationError, lock_event
 from webapp.registrations.tokens import join_url, manage_token, read_join_token  # noqa: F401 (join_url re-exported)
 from webapp.reminders.models import JoinVisit, Reminder
-from webapp.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
@@ -127,17 +125,7 @@ def _reply_to(event: Event) -> str | None:
 def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
     event = registration.event
     link = join_url(registration) if with_link and event.meeting_url else None
-    return dict(
-        member=registration.user,
-        event=event,
-        registration=registration,
-        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
-        event_url=event_url(event),
-        manage_url=absolute_url("registrations.manage", token=manage_token(registration)),
-        calendar_url=absolute_url("events.calendar_file", slug=event.slug),
-        google_url=google_calendar_url(event),
-        join_url=link,
-    )
+    return dict(event_mail_links(registration), registration=registration, join_url=link)
 
 
 def _queue(session: Session, registration: Registration, *, kind: str, dedup_key: str, subject: str,

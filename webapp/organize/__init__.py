@@ -1,0 +1,1 @@
+"""Organizers run their group's events and attendee lists (issue 12)."""

@@ -1,0 +1,164 @@
+"""The organizer's event form: every value checked on the server, typed values kept on errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import StopValidation, ValidationError
+
+from webapp.organize.services import EventFields
+from webapp.proposals.forms import (
+    _at_most,
+    _clean_text,
+    _no_markup,
+    _no_raw_html,
+    _normalize_newlines,
+    _one_line,
+    _strip,
+)
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 20_000
+URL_MAX = 500
+VENUE_NAME_MAX = 200
+VENUE_ADDRESS_MAX = 300
+CAPACITY_MAX = 100_000
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+FORMATS = {"online": "Online", "in_person": "In person"}
+
+
+def to_local_input(dt: datetime | None, zone: ZoneInfo) -> str:
+    """A UTC time as a `datetime-local` value in site time."""
+    return dt.astimezone(zone).strftime(LOCAL_FORMAT) if dt else ""
+
+
+def parse_local(value: str, zone: ZoneInfo) -> datetime:
+    """A `datetime-local` value (site time) as an aware datetime; ValueError with a message if not one."""
+    try:
+        naive = datetime.strptime(value[:40], LOCAL_FORMAT if len(value) == 16 else LOCAL_FORMAT + ":%S")
+    except ValueError:
+        raise ValueError("Use a date and time like 2026-12-03T18:00.") from None
+    aware = naive.replace(tzinfo=zone)
+    # A time skipped when clocks go forward does not survive the round trip through UTC.
+    if aware.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValueError("That time doesn’t exist in New York (the clocks change then). Please pick another.")
+    return aware
+
+
+def _required(message: str):
+    def check(form, field) -> None:
+        if not (field.data or "").strip():
+            raise StopValidation(message)
+
+    return check
+
+
+class EventForm(FlaskForm):
+    title = StringField("Title", filters=[_strip], validators=[
+        _required("Please give the event a title."), _at_most(TITLE_MAX), _one_line, _no_markup])
+    description = TextAreaField("Description", filters=[_normalize_newlines], validators=[
+        _at_most(DESCRIPTION_MAX), _clean_text, _no_raw_html])
+    starts_at = StringField("Starts", filters=[_strip], validators=[_required("Please enter when the event starts.")])
+    ends_at = StringField("Ends", filters=[_strip], validators=[_required("Please enter when the event ends.")])
+    meeting_format = RadioField("Format", choices=[SelectChoice(k, v) for k, v in FORMATS.items()],
+                                default="online", validate_choice=False)
+    meeting_url = StringField("Meeting link", filters=[_strip], validators=[_at_most(URL_MAX), _one_line])
+    venue_name = StringField("Venue", filters=[_strip], validators=[_at_most(VENUE_NAME_MAX), _one_line, _no_markup])
+    venue_address = StringField("Address", filters=[_strip],
+                                validators=[_at_most(VENUE_ADDRESS_MAX), _one_line, _no_markup])
+    capacity = StringField("Capacity", filters=[_strip], validators=[_at_most(10)])
+    registration_opens_at = StringField("Registration opens", filters=[_strip])
+    registration_closes_at = StringField("Registration closes", filters=[_strip])
+
+    def __init__(self, *args, zone: ZoneInfo, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        self.times: dict[str, datetime | None] = {}
+        self.capacity_value: int | None = None
+
+    @classmethod
+    def for_event(cls, event, zone: ZoneInfo) -> EventForm:
+        return cls(zone=zone, data=dict(
+            title=event.title, description=event.description,
+            starts_at=to_local_input(event.starts_at, zone), ends_at=to_local_input(event.ends_at, zone),
+            meeting_format="online" if event.is_online else "in_person", meeting_url=event.meeting_url or "",
+            venue_name=event.venue_name or "", venue_address=event.venue_address or "",
+            capacity="" if event.capacity is None else str(event.capacity),
+            registration_opens_at=to_local_input(event.registration_opens_at, zone),
+            registration_closes_at=to_local_input(event.registration_closes_at, zone),
+        ))
+
+    @property
+    def is_online(self) -> bool:
+        return self.meeting_format.data != "in_person"
+
+    def _time(self, field) -> datetime | None:
+        if not field.data:
+            self.times[field.name] = None
+            return None
+        try:
+            self.times[field.name] = parse_local(field.data, self.zone)
+        except ValueError as error:
+            self.times[field.name] = None
+            raise ValidationError(str(error)) from None
+        return self.times[field.name]
+
+    def validate_starts_at(self, field) -> None:
+        self._time(field)
+
+    def validate_ends_at(self, field) -> None:
+        ends = self._time(field)
+        starts = self.times.get("starts_at")
+        if starts and ends and ends <= starts:
+            raise ValidationError("The end must be after the start.")
+
+    def validate_registration_opens_at(self, field) -> None:
+        self._time(field)
+
+    def validate_registration_closes_at(self, field) -> None:
+        closes = self._time(field)
+        opens = self.times.get("registration_opens_at")
+        if opens and closes and closes <= opens:
+            raise ValidationError("Registration must close after it opens.")
+
+    def validate_meeting_format(self, field) -> None:
+        if field.data not in FORMATS:
+            field.data = "online"
+            raise ValidationError("Please choose online or in person.")
+
+    def validate_meeting_url(self, field) -> None:
+        if not self.is_online or not field.data:
+            return
+        parts = urlsplit(field.data)
+        if parts.scheme != "https" or not parts.netloc or " " in field.data:
+            raise ValidationError("The meeting link must be a secure web address starting with https://.")
+
+    def validate_venue_name(self, field) -> None:
+        if not self.is_online and not field.data:
+            raise ValidationError("Please name the venue of an in-person event.")
+
+    def validate_capacity(self, field) -> None:
+        if not field.data:
+            self.capacity_value = None
+            return
+        if not re.fullmatch(r"[0-9]{1,9}", field.data) or int(field.data) < 1 or int(field.data) > CAPACITY_MAX:
+            raise ValidationError(
+                f"Capacity must be a whole number from 1 to {CAPACITY_MAX:,}, or blank for no limit.")
+        self.capacity_value = int(field.data)
+
+    def event_fields(self) -> EventFields:
+        """The validated form as the organize services take it."""
+        return EventFields(
+            title=self.title.data, description=self.description.data or "",
+            starts_at=self.times["starts_at"], ends_at=self.times["ends_at"], is_online=self.is_online,
+            meeting_url=self.meeting_url.data or None, venue_name=self.venue_name.data or None,
+            venue_address=self.venue_address.data or None, capacity=self.capacity_value,
+            registration_opens_at=self.times.get("registration_opens_at"),
+            registration_closes_at=self.times.get("registration_closes_at"),
+        )
