@@ -279,3 +279,22 @@ def test_registration_changes_are_rate_limited_per_member(app, signed_in_client,
     assert "Please wait a few minutes" in refused.get_data(as_text=True)
     assert registration_of(session, member, event).status == RegistrationStatus.CANCELLED
     assert len(mails(session, member.email)) == 2
+
+
+def test_replies_to_registration_mail_reach_the_groups_organizers(signed_in_client, session):
+    from webapp.groups.models import GroupOrganizer
+
+    group = create_group(organizers=[])
+    organizer_account = create_user(email="esther@example.org")
+    group.organizers.append(GroupOrganizer(name="Esther", role="Organizer", position=0, user_id=organizer_account.id))
+    group.organizers.append(GroupOrganizer(name="Invited", role="Co-organizer", position=1, email="co@example.org"))
+    create_event(group, slug="with-organizers")
+    create_event(slug="metro-hosted")
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+    press_register(client, "with-organizers")
+    press_register(client, "metro-hosted")
+    group_mail, metro_mail = mails(session, member.email)
+    assert group_mail.reply_to == "esther@example.org, co@example.org"
+    assert metro_mail.reply_to is None

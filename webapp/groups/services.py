@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.events.models import Event, EventStatus
-from webapp.groups.models import Group
+from webapp.groups.models import Group, GroupOrganizer
 
 
 @dataclass
@@ -56,3 +56,28 @@ def get_group_by_slug(session: Session, slug: str) -> Group | None:
 
 def group_choices(session: Session) -> list[tuple[str, str]]:
     return [(slug, name) for slug, name in session.execute(select(Group.slug, Group.name).order_by(Group.name))]
+
+
+def organizer_addresses(session: Session, group: Group | None) -> list[str]:
+    """The organizers' mail addresses we know (their account's, else the one they were invited at)."""
+    if group is None:
+        return []
+    from webapp.accounts.models import User
+
+    rows = session.execute(
+        select(GroupOrganizer.email, User.email)
+        .outerjoin(User, User.id == GroupOrganizer.user_id)
+        .where(GroupOrganizer.group_id == group.id)
+        .order_by(GroupOrganizer.position)
+    ).all()
+    addresses: list[str] = []
+    for invited, account in rows:
+        address = account or invited
+        if address and address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+def reply_to_organizers(session: Session, group: Group | None) -> str | None:
+    """A Reply-To header value: replies to event mail reach the people who run the group."""
+    return ", ".join(organizer_addresses(session, group)) or None

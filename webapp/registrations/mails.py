@@ -8,6 +8,7 @@ from flask import current_app, render_template
 
 from webapp.display import format_date, format_time_range
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
+from webapp.groups.services import reply_to_organizers
 from webapp.outbox.services import queue_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
@@ -65,6 +66,7 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         kind=f"registration_{kind}",
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
         recipient=member.email,
+        reply_to=reply_to_organizers(session, event.group),
         subject=SUBJECTS[kind].format(title=event.title),
         body_text=render_template(f"mail/registration_{kind}.txt", **context),
         body_html=render_template(f"mail/registration_{kind}.html", **context),

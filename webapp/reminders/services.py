@@ -118,8 +118,10 @@ def _in_window(event: Event, now: datetime) -> bool:
 
 
 def _reply_to(event: Event) -> str | None:
-    # Organizers are names only for now (no addresses), so there is no Reply-To to give yet.
-    return None
+    from webapp.db import db
+    from webapp.groups.services import reply_to_organizers
+
+    return reply_to_organizers(db.session, event.group)
 
 
 def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
