@@ -18,16 +18,13 @@ import argparse
 import random
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sqlalchemy import func, select
 
-from sqlalchemy import func, select  # noqa: E402
-
-from webapp import create_app  # noqa: E402
-from webapp.db import db  # noqa: E402
-from webapp.events.models import Event, EventStatus  # noqa: E402
-from webapp.groups.models import Group, GroupOrganizer  # noqa: E402
+from webapp import create_app
+from webapp.db import db
+from webapp.events.models import Event, EventStatus
+from webapp.groups.models import Group, GroupOrganizer
 
 PREFIX = "bench-"
 

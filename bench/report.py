@@ -132,8 +132,11 @@ def main() -> int:
             )
             problems += [f"{page['path']}: {p}" for p in page["problems"]
                          if "not counted" not in p]
-            lines += [f"|  ↳ `{a['ref']}` | | | | {a['gz'] / 1024:.1f} KB ({a['bytes'] / 1024:.1f} raw) | |"
-                      for a in page["assets"]]
+        assets = {a["ref"]: a for page in weight["pages"] for a in page["assets"]}
+        lines += ["", "Assets: " + "; ".join(
+            f"`{ref}` {a['gz'] / 1024:.1f} KB gzipped ({a['bytes'] / 1024:.1f} KB raw)"
+            for ref, a in assets.items()
+        ) + f" (gzip level {weight.get('gzip_level', '?')}; 1 KB = 1024 bytes)."]
     else:
         problems.append(f"missing {weight_file}")
 

@@ -11,7 +11,12 @@
 # DURATION (10s), WARMUP (3s), ROUNDS (3), BENCH_GROUPS (25), BENCH_EVENTS (300), MIN_RATIO (0.35),
 # MAX_KB (60), BENCH_OUT (results folder; default a new temp folder), BENCH_APP (the WSGI app
 # gunicorn loads, default "webapp:create_app()": point it at a variant to compare a change).
+#
+# The whole script is one function, read in full before it runs: editing this file (or switching
+# branches) during a run cannot change what the running copy does.
 set -euo pipefail
+
+main() {
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -36,11 +41,26 @@ command -v wrk >/dev/null || die "wrk is not installed: sudo apt-get install wrk
 command -v timeout >/dev/null || die "timeout (coreutils) is needed"
 [[ "$DURATION" =~ ^[0-9]+s$ && "$WARMUP" =~ ^[0-9]+s$ ]] || die "DURATION and WARMUP are seconds, like 10s"
 
+# One benchmark at a time on this machine: a second run would drop the database under the first
+# and share its CPUs, making both sets of numbers meaningless.
+if command -v flock >/dev/null; then
+  exec 9>"${TMPDIR:-/tmp}/meetups-bench.lock"
+  if ! flock -n 9; then
+    echo "bench: another benchmark is running on this machine; waiting for it (up to 15 min)"
+    flock -w 900 9 || die "another benchmark is still running"
+  fi
+fi
+
 OUT="${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/meetups-bench.XXXXXX")}"
 mkdir -p "$OUT/wrk" "$OUT/instance"
 GUNICORN_PID=
+CHILD_PID=
+
+# Long steps run in the background and are waited for, so Ctrl-C or a TERM stops the run at once.
+run() { "$@" & CHILD_PID=$!; wait "$CHILD_PID"; }
 
 cleanup() {
+  if [ -n "$CHILD_PID" ]; then kill -TERM "$CHILD_PID" 2>/dev/null || true; fi
   if [ -n "$GUNICORN_PID" ] && kill -0 "$GUNICORN_PID" 2>/dev/null; then
     kill -TERM "$GUNICORN_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$GUNICORN_PID" 2>/dev/null || break; sleep 0.1; done
@@ -93,7 +113,7 @@ EVENT_SLUG="$(echo "$POPULATE_OUT" | sed -n 's/^EVENT_SLUG=//p')"
 PORT="$("$VENV_BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 BASE="http://127.0.0.1:$PORT"
 "$VENV_BIN/gunicorn" --workers "$WORKERS" --bind "127.0.0.1:$PORT" \
-  --access-logfile /dev/null --error-logfile "$OUT/gunicorn.log" "$BENCH_APP" &
+  --access-logfile /dev/null --error-logfile "$OUT/gunicorn.log" "$BENCH_APP" 9>&- &
 GUNICORN_PID=$!
 
 PAGES=(hello=/hello home=/ events=/events "event=/events/$EVENT_SLUG")
@@ -124,12 +144,13 @@ PY
 echo "bench: gunicorn --workers $WORKERS \"$BENCH_APP\"; wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS round(s), warm-up $WARMUP per URL"
 wrk_limit=$(( ${DURATION%s} + 30 ))
 for name_path in "${PAGES[@]}"; do  # warm up: imports, template compilation, connection pools
-  timeout $(( ${WARMUP%s} + 30 )) wrk -t1 -c4 -d"$WARMUP" "$BASE${name_path#*=}" >/dev/null
+  run timeout $(( ${WARMUP%s} + 30 )) wrk -t1 -c4 -d"$WARMUP" "$BASE${name_path#*=}" >/dev/null \
+    || die "wrk failed on ${name_path#*=}"
 done
 for round in $(seq 1 "$ROUNDS"); do
   for name_path in "${PAGES[@]}"; do
     name="${name_path%%=*}"
-    timeout "$wrk_limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 5s --latency \
+    run timeout "$wrk_limit" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 5s --latency \
       "$BASE${name_path#*=}" >"$OUT/wrk/r$round-$name.txt" || die "wrk failed on ${name_path#*=}"
     printf 'bench: round %s %-7s %s req/s\n' "$round" "$name" \
       "$(sed -n 's/^Requests\/sec:[[:space:]]*//p' "$OUT/wrk/r$round-$name.txt")"
@@ -141,13 +162,17 @@ timeout 60 "$VENV_BIN/python" bench/weight.py --base "$BASE" --out "$OUT/weight.
 cleanup
 
 cpus="$(nproc 2>/dev/null || echo '?')"
+load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 echo
 set +e
 "$VENV_BIN/python" bench/report.py --dir "$OUT" "${PAGES[@]/#/--page=}" \
   --min-ratio "$MIN_RATIO" --max-kb "$MAX_KB" \
-  --setup "$(date -u +%Y-%m-%d) · $cpus CPUs · gunicorn --workers $WORKERS (sync) · wrk -t$THREADS -c$CONNECTIONS -d$DURATION × $ROUNDS rounds · PostgreSQL, $BENCH_GROUPS groups / $BENCH_EVENTS events"
+  --setup "$(date -u +%Y-%m-%d) · $cpus CPUs (load average at the end: $load) · gunicorn --workers $WORKERS (sync) · wrk -t$THREADS -c$CONNECTIONS -d$DURATION × $ROUNDS rounds · PostgreSQL, $BENCH_GROUPS groups / $BENCH_EVENTS events${PAGECACHE_ENABLED:+ · PAGECACHE_ENABLED=$PAGECACHE_ENABLED}"
 status=$?
 set -e
 echo
 echo "bench: report written to $OUT/report.md"
 exit "$status"
+}
+
+main "$@"
