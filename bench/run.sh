@@ -70,8 +70,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# What the app reads: production settings (no debug), the bench database, a throwaway instance.
-unset FLASK_DEBUG REDIS_URL
+# What the app reads: production settings (no debug), the bench database, a throwaway instance,
+# and Redis as in production (broker, rate limits, the page cache's content version), on a
+# database of its own that is emptied first.
+unset FLASK_DEBUG
+export REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379/13}"
+command -v redis-cli >/dev/null && redis-cli -u "$REDIS_URL" flushdb >/dev/null || die "Redis is not reachable at $REDIS_URL ('make services')"
 export DATABASE_URL="$DB_URL" SECRET_KEY=bench BENCH_HELLO=1 INSTANCE_PATH="$OUT/instance"
 export PYTHONDONTWRITEBYTECODE=1
 
