@@ -34,6 +34,13 @@ def _page(status: int, detail: str | None = None):
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        from flask import request
+
+        # Long forms register a rescue that shows them again with what was typed.
+        rescue = app.extensions.get("csrf_rescue", {}).get(request.endpoint)
+        if rescue is not None:
+            db.session.rollback()
+            return rescue()
         return _page(
             400,
             "This form had expired or came from somewhere else, so nothing was changed. "

@@ -60,8 +60,29 @@ def test_signed_out_visitors_are_asked_to_sign_in_and_cannot_post(client, sessio
     response = client.post(f"/proposals/{proposal.id}/act",
                            data={"csrf_token": csrf_token_for(client), "action": "approve"})
     assert response.status_code == 403
-    assert client.post("/proposals/new", data=complete_form(client, send="1")).status_code == 403
+    signed_out_post = client.post("/proposals/new", data=complete_form(client, send="1"))
+    assert signed_out_post.status_code == 403  # refused, but the form comes back with what was typed
     assert count(session, ProposalTransition) == 0 and count(session, Proposal) == 1
+
+
+@pytest.mark.parametrize("lost", ["signed out", "stale form token"])
+def test_a_lost_session_keeps_everything_typed_and_saves_nothing(client, session, signed_in_client, lost):
+    proposer = create_user()
+    session.commit()
+    data = complete_form(signed_in_client(proposer), description="A long, careful **description**.")
+    if lost == "signed out":
+        with client.session_transaction() as flask_session:
+            flask_session.pop("_user_id", None)
+    else:
+        data["csrf_token"] = "expired-token"
+    response = client.post("/proposals/new", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert "everything you typed is still here" in html
+    for value in ("Metadata Practitioners", "Cataloging and metadata", "A long, careful **description**.",
+                  "Nell New", "nell@example.org", "Brooklyn Public Library"):
+        assert value in html, value
+    assert count(session, Proposal) == 0
 
 
 def test_submitting_the_form_saves_sends_and_mails_the_reviewers(signed_in_client, session):

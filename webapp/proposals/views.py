@@ -68,6 +68,8 @@ def members_only(view):
         if not current_user.is_authenticated:
             if request.method == "GET":
                 return redirect(url_for("accounts.sign_in", next=request.full_path.rstrip("?")))
+            if request.endpoint in FORM_ENDPOINTS:
+                return form_after_lost_session()
             abort(403)
         if current_user.needs_profile and request.method == "GET":
             return redirect(url_for("accounts.account", welcome=1, next=request.full_path.rstrip("?")))
@@ -109,13 +111,41 @@ def _similar(form, proposal=None):
     )
 
 
-def _form_page(form, proposal=None, *, status=200, notice=None, focus=None, inline=False):
+def _form_page(form, proposal=None, *, status=200, notice=None, focus=None, inline=False, action_url=None):
+    if action_url is None:
+        action_url = url_for("proposals.edit", proposal_id=proposal.id) if proposal else url_for("proposals.new")
     context = dict(
         form=form, proposal=proposal, commitments=COMMITMENTS, formats=FORMAT_LABELS, notice=notice,
         similar=_similar(form, proposal), max_coorganizers=MAX_COORGANIZERS, focus=focus, inline=inline,
-        action_url=url_for("proposals.edit", proposal_id=proposal.id) if proposal else url_for("proposals.new"),
+        action_url=action_url,
     )
     return _private(render("proposals/form.html", "proposal_form", status=status, **context))
+
+
+FORM_ENDPOINTS = frozenset({"proposals.new", "proposals.edit"})
+LOST_SESSION = (
+    "Nothing was saved yet, because you were signed out (or the page had expired) before you pressed "
+    "the button, but everything you typed is still here. Open “Sign in” in a new tab, sign in, then come "
+    "back to this tab and press the button again."
+)
+
+
+def form_after_lost_session():
+    """The proposal form posted after its session ended: show it again with everything typed.
+
+    Nothing is saved (we no longer know who is posting); the member signs in elsewhere and resends.
+    """
+    form = ProposalForm(meta={"csrf": False})
+    action_url = request.path
+    return _form_page(form, status=_status(403), notice=LOST_SESSION, action_url=action_url)
+
+
+@bp.record_once
+def _rescue_expired_forms(state) -> None:
+    # A stale CSRF token on these forms must not throw away what the member wrote (errors.py asks).
+    rescues = state.app.extensions.setdefault("csrf_rescue", {})
+    for endpoint in FORM_ENDPOINTS:
+        rescues[endpoint] = form_after_lost_session
 
 
 def _fields_from(form) -> ProposalFields:
