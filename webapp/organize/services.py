@@ -20,6 +20,7 @@ from webapp.db import db
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.models import OutboxMail
+from webapp.refusals import Refusal
 from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.services import RegistrationError, change_capacity
@@ -28,14 +29,14 @@ from webapp.reminders.services import EventChangeError, reschedule_event
 SLUG_MAX = 120
 
 
-class OrganizeError(Exception):
-    """An expected refusal, with a message for a person and the form field it belongs next to."""
+class OrganizeError(Refusal):
+    """An organizer's change refused, with the form field its message belongs next to."""
 
-    def __init__(self, message: str, *, field: str | None = None, status: int = 422):
-        super().__init__(message)
-        self.message = message
+    default_status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
+        super().__init__(message, status)
         self.field = field
-        self.status = status
 
 
 # --- permissions -----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db import utcnow
 from webapp.outbox.models import MailState, OutboxMail
+from webapp.refusals import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -462,11 +463,8 @@ def warn_if_stuck(session: Session, *, now: datetime) -> OutboxHealth:
     return health
 
 
-class OutboxError(Exception):
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class OutboxError(Refusal):
+    """An outbox action refused (e.g. retrying a mail that is not failed)."""
 
 
 def retry_mail(session: Session, mail_id: int, *, actor, now: datetime) -> OutboxMail:

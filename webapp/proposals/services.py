@@ -32,6 +32,7 @@ from webapp.proposals.models import (
     ProposalState,
     ProposalTransition,
 )
+from webapp.refusals import Refusal
 from webapp.urls import absolute_url
 
 S, A = ProposalState, ProposalAction
@@ -69,13 +70,10 @@ ACTION_LABELS = {
 INVITATION_DAYS = 14
 
 
-class ProposalError(Exception):
-    """An expected refusal, with a message fit for a person and the HTTP status it maps to."""
+class ProposalError(Refusal):
+    """A proposal action refused: not allowed, not legal in this state, or already decided."""
 
-    def __init__(self, message: str, status: int = 403):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    default_status = 403
 
 
 # --- Who may see and do what ---------------------------------------------------------------------

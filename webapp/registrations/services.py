@@ -13,18 +13,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.events.models import Event, EventStatus
+from webapp.refusals import Refusal
 from webapp.registrations.models import Registration, RegistrationStatus
 
 ACCESSIBILITY_NEEDS_MAX = 1000
 
 
-class RegistrationError(Exception):
-    """An expected refusal, with a message fit for the member."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class RegistrationError(Refusal):
+    """Registration refused: the window is closed, the event cancelled, the input too long."""
 
 
 @dataclass
