@@ -45,3 +45,27 @@ db = SQLAlchemy(model_class=Base)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def lock_row(session, model, row_id: int, column):
+    """Take a row's lock for the rest of the transaction and return the row fresh (None if missing).
+
+    A no-op UPDATE of `column` is the lock: a row lock on PostgreSQL, the database write lock on
+    SQLite (which has no SELECT ... FOR UPDATE). Refuses autocommit, where the lock would be
+    released at once and whatever the caller checks under it would race.
+    """
+    from sqlalchemy import update
+
+    connection = session.connection()
+    level = connection.get_execution_options().get("isolation_level") or (
+        connection.engine.get_execution_options().get("isolation_level")
+    )
+    if level == "AUTOCOMMIT":
+        raise RuntimeError("a row lock must be taken inside a transaction, not in autocommit")
+    result = session.execute(
+        update(model).where(model.id == row_id).values({column: column})
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return session.get(model, row_id, populate_existing=True)

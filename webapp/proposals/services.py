@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from rapidfuzz import fuzz, utils
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.accounts.models import Role, User, normalize_email
+from webapp.db import lock_row
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.services import queue_mail
 from webapp.proposals.guidelines import BY_ANCHOR, COMMITMENTS
@@ -128,19 +129,10 @@ def lock_proposal(session: Session, proposal_id: int) -> Proposal:
     A no-op UPDATE is the lock: a row lock on PostgreSQL, the write lock on SQLite. A second
     reviewer deciding at the same moment waits here, then reads the state the first one wrote.
     """
-    connection = session.connection()
-    level = connection.get_execution_options().get("isolation_level") or (
-        connection.engine.get_execution_options().get("isolation_level")
-    )
-    if level == "AUTOCOMMIT":
-        raise RuntimeError("lock_proposal must run inside a transaction, not in autocommit")
-    result = session.execute(
-        update(Proposal).where(Proposal.id == proposal_id).values(state=Proposal.state)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    proposal = lock_row(session, Proposal, proposal_id, Proposal.state)
+    if proposal is None:
         raise ProposalError("We couldn’t find that proposal.", 404)
-    return session.get(Proposal, proposal_id, populate_existing=True)
+    return proposal
 
 
 # --- The one transition function ----------------------------------------------------------------

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
 from webapp.registrations.models import Registration, RegistrationStatus
@@ -39,22 +40,9 @@ def lock_event(session: Session, event_id: int) -> Event:
     A no-op UPDATE is the lock: a row lock on PostgreSQL, the database write lock on SQLite
     (where SELECT ... FOR UPDATE does not exist). Must run inside the caller's transaction.
     """
-    connection = session.connection()
-    level = connection.get_execution_options().get("isolation_level") or (
-        connection.engine.get_execution_options().get("isolation_level")
-    )
-    if level == "AUTOCOMMIT":
-        # The lock would be released at once, and capacity checks would race.
-        raise RuntimeError("lock_event must run inside a transaction, not in autocommit")
-    result = session.execute(
-        update(Event)
-        .where(Event.id == event_id)
-        .values(confirmed_count=Event.confirmed_count)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    event = lock_row(session, Event, event_id, Event.confirmed_count)
+    if event is None:
         raise RegistrationError("We couldn’t find that event.", status=404)
-    event = session.get(Event, event_id, populate_existing=True)
     return event
 
 
