@@ -7,6 +7,7 @@ launch arguments point it at Debian's real Chromium binary.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -84,3 +85,28 @@ def assert_accessible(page, context: str = ""):
                         nodes: v.nodes.slice(0, 3).map(n => n.html)}))"""
     )
     assert violations == [], f"axe violations on {page.url} {context}:\n" + json.dumps(violations, indent=1)
+
+
+def emailed_link_path(session) -> str:
+    """The link in the newest sign-in mail, read from its outbox row (no worker needed)."""
+    from sqlalchemy import select
+
+    from webapp.outbox.models import OutboxMail
+
+    session.rollback()  # see what the server has committed since
+    mail = session.scalars(
+        select(OutboxMail).where(OutboxMail.kind == "sign_in").order_by(OutboxMail.id.desc())
+    ).first()
+    return re.search(r"http://meetups\.test(/sign-in/\S+)", mail.body_text).group(1)
+
+
+def sign_in_by_mail(page, base_url: str, session, email: str) -> None:
+    """From an open sign-in form: ask for a link, wait for the answer, follow it, press Sign in."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Email address").fill(email)
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    # Only once the answer is shown is the new link in the outbox.
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
+    page.goto(base_url + emailed_link_path(session))
+    page.get_by_role("button", name="Sign in").click()

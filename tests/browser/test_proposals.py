@@ -9,8 +9,7 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import assert_accessible
-from tests.browser.test_sign_in import emailed_link_path
+from tests.browser.conftest import assert_accessible, sign_in_by_mail
 from tests.factories import create_group, create_user
 from webapp.accounts.models import Role
 from webapp.outbox.models import OutboxMail
@@ -19,11 +18,7 @@ from webapp.proposals.guidelines import COMMITMENTS
 
 def sign_in(page, server, session, email):
     page.goto(server.url + "/sign-in")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_role("button", name="Email me a sign-in link").click()
-    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
-    page.goto(server.url + emailed_link_path(session))
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_by_mail(page, server.url, session, email)
 
 
 def sign_out(page):
@@ -131,12 +126,7 @@ def test_proposal_journey(live_server, session, page, problems):
     expect(page.get_by_role("heading", level=1)).to_have_text("Co-organize Zine Librarians")
     assert_accessible(page, "(invitation, signed out)")
     page.get_by_role("link", name="Sign in to accept").click()
-    page.get_by_label("Email address").fill("nell@example.org")
-    page.get_by_role("button", name="Email me a sign-in link").click()
-    # Wait for the answer: only then is the new link in the outbox.
-    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
-    page.goto(server.url + emailed_link_path(session))
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_by_mail(page, server.url, session, "nell@example.org")
     page.get_by_label("Display name").fill("Nell New")
     page.get_by_role("button", name="Save and continue").click()
     expect(page.get_by_text("You’re an organizer of")).to_be_visible()

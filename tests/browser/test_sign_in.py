@@ -8,19 +8,8 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
-from sqlalchemy import select
 
-from tests.browser.conftest import assert_accessible
-from webapp.outbox.models import OutboxMail
-
-
-def emailed_link_path(session) -> str:
-    """The link in the newest sign-in mail, read from its outbox row (no worker needed)."""
-    session.rollback()  # see what the server has committed since
-    mail = session.scalars(
-        select(OutboxMail).where(OutboxMail.kind == "sign_in").order_by(OutboxMail.id.desc())
-    ).first()
-    return re.search(r"http://meetups\.test(/sign-in/\S+)", mail.body_text).group(1)
+from tests.browser.conftest import assert_accessible, emailed_link_path, sign_in_by_mail
 
 
 def test_signing_in_for_the_first_time(live_server, session, page, problems):
@@ -77,12 +66,7 @@ def test_signing_in_works_without_javascript(live_server, session, browser):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(live_server.url + "/sign-in?next=/groups")
-    page.get_by_label("Email address").fill("grace@example.org")
-    page.get_by_role("button", name="Email me a sign-in link").click()
-    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
-
-    page.goto(live_server.url + emailed_link_path(session))
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_by_mail(page, live_server.url, session, "grace@example.org")
     page.get_by_label("Display name").fill("Grace")
     page.get_by_role("button", name="Save and continue").click()
 
