@@ -61,7 +61,7 @@ def test_two_reviewers_deciding_at_once_write_one_decision(app, session):
     won = [action for action, outcome in outcomes.items() if outcome == "won"]
     lost = [outcome for outcome in outcomes.values() if isinstance(outcome, ProposalError)]
     assert len(won) == 1 and len(lost) == 1, outcomes
-    assert lost[0].status == 409 and "has already" in lost[0].message
+    assert lost[0].status == 403 and "has already" in lost[0].message
     proposal = db.session.get(Proposal, proposal_id)
     expected_state = ProposalState.APPROVED if won[0] is ProposalAction.APPROVE else ProposalState.DECLINED
     assert proposal.state == expected_state

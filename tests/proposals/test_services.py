@@ -128,7 +128,7 @@ def test_a_decision_on_a_changed_proposal_says_who_won(session):
     with pytest.raises(ProposalError) as refused:
         services.transition(session, proposal.id, A.DECLINE, actor=bob, message="No.", expected_state=S.SUBMITTED,
                             now=utcnow())
-    assert refused.value.status == 409
+    assert refused.value.status == 403
     assert refused.value.message.startswith("Ada has already approved this proposal")
     assert session.scalar(select(func.count()).select_from(Group)) == 1
 
@@ -156,6 +156,42 @@ def test_asking_for_changes_mails_the_proposer_quoting_the_reviewer(session):
     assert "Rita Reviewer wrote" in mail.body_text
     assert "http://meetups.test/guidelines#share-the-load" in mail.body_text
     assert proposal.transitions[-1].guidelines == "share-the-load"
+
+
+def test_the_proposers_answer_is_mailed_to_the_reviewers_who_took_part(session):
+    proposal = create_proposal(state=S.SUBMITTED)
+    rita = create_user(roles=[Role.REVIEWER], display_name="Rita Reviewer")
+    create_user(roles=[Role.REVIEWER], display_name="Bystander")
+    services.transition(session, proposal.id, A.REQUEST_CHANGES, actor=rita, message="Who else organizes?",
+                        now=utcnow())
+    services.transition(session, proposal.id, A.COMMENT, actor=proposal.proposer,
+                        message="Sam from Queens Library.\nShe agreed today.", now=utcnow())
+    answer = session.scalars(select(OutboxMail).where(OutboxMail.kind == "proposal_proposer_comment")).one()
+    assert answer.recipient == rita.email and proposal.name in answer.subject
+    assert "> Sam from Queens Library.\n> She agreed today." in answer.body_text
+    assert "<p>Sam from Queens Library.\nShe agreed today.</p>" in answer.body_html
+    assert f"http://meetups.test/proposals/{proposal.id}" in answer.body_text
+
+
+def test_before_any_review_the_proposers_answer_and_withdrawal_reach_every_reviewer(session):
+    proposer = create_user(roles=[Role.REVIEWER])  # a reviewer's own proposal: they are not told
+    proposal = create_proposal(proposer, state=S.SUBMITTED)
+    reviewers = [create_user(roles=[Role.REVIEWER]) for _ in range(2)]
+    services.transition(session, proposal.id, A.COMMENT, actor=proposer, message="One more thing.", now=utcnow())
+    services.transition(session, proposal.id, A.WITHDRAW, actor=proposer, now=utcnow())
+    mails = list(session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
+    assert [(m.kind, m.recipient) for m in mails] == [
+        *[("proposal_proposer_comment", r.email) for r in reviewers],
+        *[("proposal_proposer_withdraw", r.email) for r in reviewers],
+    ]
+    assert "has withdrawn" in mails[-1].body_text and mails[-1].subject.startswith("Proposal withdrawn")
+
+
+def test_withdrawing_a_draft_tells_no_reviewer(session):
+    create_user(roles=[Role.REVIEWER])
+    proposal = create_proposal()
+    services.transition(session, proposal.id, A.WITHDRAW, actor=proposal.proposer, now=utcnow())
+    assert session.scalar(select(func.count()).select_from(OutboxMail)) == 0
 
 
 def test_approval_creates_the_group_with_its_organizers_and_invites_the_new_ones(session):

@@ -101,7 +101,7 @@ def test_submitting_the_form_saves_sends_and_mails_the_reviewers(signed_in_clien
     assert [m.recipient for m in session.scalars(select(OutboxMail))] == [reviewer.email]
     # The same form sent again (a double click, a replay) changes nothing.
     again = client.post("/proposals/new", data=complete_form(client, send="1"))
-    assert again.status_code == 409 and "can’t be edited now" in again.get_data(as_text=True)
+    assert again.status_code == 403 and "can’t be edited now" in again.get_data(as_text=True)
     assert count(session, Proposal) == 1 and count(session, OutboxMail) == 1
 
 
@@ -235,7 +235,7 @@ def test_review_round_trip_with_audit_trail_and_approval(signed_in_client, sessi
     # A replayed decision form: the state moved on, so nothing is written twice.
     replay = client.post(f"/proposals/{proposal.id}/act", data={
         "csrf_token": token, "action": "request_changes", "expected_state": "submitted", "message": "Again"})
-    assert replay.status_code == 409 and "already asked for changes" in replay.get_data(as_text=True)
+    assert replay.status_code == 403 and "already asked for changes" in replay.get_data(as_text=True)
     assert count(session, ProposalTransition) == 1
 
 

@@ -153,8 +153,10 @@ def transition(
     action = ProposalAction(action)
     proposal = lock_proposal(session, proposal_id)
     if expected_state is not None and proposal.state != expected_state and may_see(proposal, actor):
-        # Someone acted between the page being shown and this button being pressed.
-        raise ProposalError(conflict_message(proposal), 409)
+        # Someone acted between the page being shown and this button being pressed (a second reviewer,
+        # a replayed form): refused like any other transition the state no longer allows, with the
+        # decision that won in the message.
+        raise ProposalError(conflict_message(proposal), 403)
     if refusal := _refusal(proposal, action, actor):
         raise refusal
     message = (message or "").strip()
@@ -274,7 +276,7 @@ def save_proposal(
         raise ProposalError("We couldn’t find that proposal.", 404)
     if proposal.state not in EDITABLE_STATES:
         raise ProposalError(
-            f"This proposal is {proposal.state.label.lower()}, so it can’t be edited now. Nothing was changed.", 409
+            f"This proposal is {proposal.state.label.lower()}, so it can’t be edited now. Nothing was changed.", 403
         )
     for attr in ("name", "topic", "description", "need", "difference", "cadence", "first_event"):
         setattr(proposal, attr, getattr(fields, attr) or "")
@@ -431,6 +433,18 @@ def _queue_mails(session: Session, proposal: Proposal, record: ProposalTransitio
                 body_html=render_template("mail/proposal_submitted.html", reviewer=reviewer, **context),
                 now=now,
             )
+    elif actor.id == proposal.proposer_id and record.action in (A.COMMENT, A.WITHDRAW) and record.from_state != S.DRAFT:
+        for reviewer in _reviewers_to_tell(session, proposal):
+            queue_mail(
+                session, kind=f"proposal_proposer_{record.action.value}",
+                dedup_key=f"proposal:{proposal.id}:transition:{record.id}:reviewer:{reviewer.id}",
+                recipient=reviewer.email,
+                subject=(f"The proposer answered: {proposal.name}" if record.action is A.COMMENT
+                         else f"Proposal withdrawn: {proposal.name}"),
+                body_text=render_template("mail/proposal_reply.txt", reviewer=reviewer, **context),
+                body_html=render_template("mail/proposal_reply.html", reviewer=reviewer, **context),
+                now=now,
+            )
     elif actor.id != proposal.proposer_id and record.action in (A.COMMENT, A.REQUEST_CHANGES, A.APPROVE, A.DECLINE):
         subjects = {
             A.COMMENT: "A reviewer wrote about your proposal: {name}",
@@ -449,6 +463,15 @@ def _queue_mails(session: Session, proposal: Proposal, record: ProposalTransitio
             body_html=render_template("mail/proposal_decision.html", **context),
             now=now,
         )
+
+
+def _reviewers_to_tell(session: Session, proposal: Proposal) -> list[User]:
+    """Who hears the proposer's answer: the reviewers who took part, or every reviewer while none has."""
+    reviewers = list(session.scalars(
+        select(User).where(User.roles.any(role=Role.REVIEWER), User.id != proposal.proposer_id).order_by(User.id)
+    ))
+    took_part = {t.actor_id for t in proposal.transitions if t.actor_id != proposal.proposer_id}
+    return [r for r in reviewers if r.id in took_part] or reviewers
 
 
 def _queue_invitation_mail(session, invitation: OrganizerInvitation, proposal: Proposal, name: str, *, now) -> None:

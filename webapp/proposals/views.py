@@ -25,7 +25,7 @@ from webapp.proposals.throttle import submission_refused
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
-from webapp.rendering import render, wants_fragment
+from webapp.rendering import render
 
 bp = Blueprint("proposals", __name__)
 A, S = ProposalAction, ProposalState
@@ -342,9 +342,8 @@ def act(proposal_id: int):
             abort(404)
         fresh = services.get_proposal(db.session, proposal_id)
         db.session.refresh(fresh)
-        if error.status == 403 and not wants_fragment():
-            # Forbidden: the error page, with nothing changed.
-            abort(403)
+        # Forbidden too (403) is shown on the proposal as it now stands: a second reviewer sees the
+        # decision that won, and nothing was changed.
         keep = form if error.status == 422 else None
         return _detail_page(fresh, form=keep, status=_status(error.status), problem=error.message)
     db.session.commit()
