@@ -64,7 +64,8 @@ def snapshot(session) -> dict:
     return dict(
         description=group.description, external_url=group.external_url,
         organizers=sorted((o.name, o.user_id, o.email) for o in group.organizers),
-        invitations=sorted((i.email, i.revoked_at, i.accepted_at) for i in session.scalars(select(OrganizerInvitation))),
+        invitations=sorted((i.email, i.revoked_at, i.accepted_at)
+                           for i in session.scalars(select(OrganizerInvitation))),
         mails=session.scalar(select(func.count()).select_from(OutboxMail)),
     )
 
@@ -594,3 +595,41 @@ def test_the_roster_says_who_has_signed_in(signed_in_client, world, session):
     assert "Signed in (org@example.org)" in rows
     assert "Has an account (never@example.org), hasn’t signed in yet" in rows
     assert "Listed by name only (no account)" in rows
+
+
+# --- with htmx -----------------------------------------------------------------------------------------
+
+def hx_post(client, url, data=None):
+    return client.post(url, data={"csrf_token": csrf_token_for(client), **(data or {})},
+                       headers={"HX-Request": "true"})
+
+
+def test_with_htmx_a_refused_form_comes_back_alone_and_success_redirects(signed_in_client, world, session):
+    """htmx swaps only 2xx answers: the form's block comes back with its messages (200); a success
+    answers with HX-Redirect. Without JavaScript the same forms answer 422/409 and 303 (above)."""
+    client = signed_in_client(world["organizer"])
+    bad = hx_post(client, "/groups/metadata/edit", dict(description="", external_url="nope"))
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 200 and html.lstrip().startswith('<form id="group-form"') and "<html" not in html
+    assert "web address starting with https://" in field_error(html, "group-external-url")
+
+    duplicate = hx_post(client, "/groups/metadata/organizers", dict(name="W", email="wendy@example.org"))
+    html = duplicate.get_data(as_text=True)
+    assert duplicate.status_code == 200 and html.lstrip().startswith('<form id="invite-form"')
+    assert "hasn’t answered yet" in field_error(html, "invite-email")
+
+    sent = hx_post(client, "/groups/metadata/organizers", GOOD_INVITE)
+    assert sent.status_code == 200 and sent.headers["HX-Redirect"] == "/groups/metadata/organizers?done=invited"
+    saved = hx_post(client, "/groups/metadata/edit", GOOD_PAGE)
+    assert saved.headers["HX-Redirect"] == "/groups/metadata?done=saved"
+
+
+def test_with_htmx_the_last_organizer_refusal_comes_back_in_the_form(signed_in_client, world, session):
+    session.delete(session.get(GroupOrganizer, world["ids"]["ada"]))
+    session.commit()
+    olga_row = session.scalars(select(GroupOrganizer).where(GroupOrganizer.user_id == world["organizer"].id)).one()
+    response = hx_post(signed_in_client(world["organizer"]), f"/groups/metadata/organizers/{olga_row.id}/remove")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and html.lstrip().startswith('<form id="remove-form"')
+    assert 'role="alert">' + LAST_ORGANIZER in html
+    assert organizer_names(session) == ["Olga Organizer"]

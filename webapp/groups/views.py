@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
 
 from webapp.accounts.models import normalize_email
@@ -16,6 +16,8 @@ from webapp.groups.models import Group, GroupOrganizer
 from webapp.groups.services import INVITATION_DAYS, GroupError
 from webapp.organize.services import is_group_organizer
 from webapp.organize.views import _require_organizer
+from webapp.rendering import form_status as _status
+from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
 from webapp.rendering import render
 
@@ -111,17 +113,19 @@ def edit(slug: str):
         return _private(render("groups/edit.html", form=form, group=group))
     form = GroupPageForm()
     if not form.validate():
-        return _private(render("groups/edit.html", form=form, group=group, status=422))
+        return _private(render("groups/edit.html", "group_form", form=form, group=group, status=_status(422)))
     services.update_group_page(db.session, group.id, description=form.description.data or "",
                                external_url=form.external_url.data or None, actor=_me(), now=utcnow())
     db.session.commit()
-    return redirect(url_for("groups.detail", slug=slug, done="saved"), code=303)
+    return _go_to(url_for("groups.detail", slug=slug, done="saved"))
 
 
 def _organizers_page(group: Group, form: InviteForm, *, status: int = 200, notice: str | None = None,
-                     problem: str | None = None):
+                     problem: str | None = None, invite_problem: str | None = None, block: str | None = None):
+    """The whole page, or (for htmx) one block of it: the invitation form posted gets itself back."""
     return _private(render(
-        "groups/organizers.html", status=status, group=group, form=form, notice=notice, problem=problem,
+        "groups/organizers.html", block, status=status,
+        group=group, form=form, notice=notice, problem=problem, invite_problem=invite_problem,
         organizers=services.organizers_of(db.session, group.id),
         invitations=services.open_invitations(db.session, group.id), now=utcnow(), is_me=_is_me,
         days=INVITATION_DAYS,
@@ -137,7 +141,7 @@ def organizers(slug: str):
                                 notice=ORGANIZER_NOTICES.get(request.args.get("done", "")))
     form = InviteForm()
     if not form.validate():
-        return _organizers_page(group, form, status=422)
+        return _organizers_page(group, form, status=_status(422), block="invite_form")
     me = _me()
     try:
         services.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
@@ -145,15 +149,15 @@ def organizers(slug: str):
     except GroupError as error:
         db.session.rollback()
         _place_error(form, error)
-        return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=error.status,
-                                problem=None if error.field else error.message)
+        return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=_status(error.status),
+                                invite_problem=None if error.field else error.message, block="invite_form")
     # Counted only for an invitation that would go out; over the limit, nothing is written or sent.
     if _too_many_invitations(me.id):
         db.session.rollback()
-        return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=429,
-                                problem=TOO_MANY_INVITATIONS)
+        return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=_status(429),
+                                invite_problem=TOO_MANY_INVITATIONS, block="invite_form")
     db.session.commit()
-    return redirect(url_for("groups.organizers", slug=slug, done="invited"), code=303)
+    return _go_to(url_for("groups.organizers", slug=slug, done="invited"))
 
 
 @bp.post("/groups/<slug>/invitations/<int:invitation_id>/withdraw")
@@ -168,7 +172,7 @@ def withdraw_invitation(slug: str, invitation_id: int):
         return _organizers_page(services.get_group_by_slug(db.session, slug), InviteForm(formdata=None),
                                 status=error.status, problem=error.message)
     db.session.commit()
-    return redirect(url_for("groups.organizers", slug=slug, done="withdrawn"), code=303)
+    return _go_to(url_for("groups.organizers", slug=slug, done="withdrawn"))
 
 
 @bp.route("/groups/<slug>/organizers/<int:organizer_id>/remove", methods=["GET", "POST"])
@@ -190,11 +194,11 @@ def remove_organizer(slug: str, organizer_id: int):
                 abort(error.status)
             group = services.get_group_by_slug(db.session, slug)
             organizer = db.session.get(GroupOrganizer, organizer_id)
-            problem, status = error.message, error.status
+            problem, status = error.message, _status(error.status)
         else:
             db.session.commit()
             if leaving and not is_group_organizer(current_user, group):
-                return redirect(url_for("groups.detail", slug=slug, done="left"), code=303)
-            return redirect(url_for("groups.organizers", slug=slug, done="removed"), code=303)
-    return _private(render("groups/remove_organizer.html", status=status, group=group, organizer=organizer,
-                           leaving=leaving, problem=problem))
+                return _go_to(url_for("groups.detail", slug=slug, done="left"))
+            return _go_to(url_for("groups.organizers", slug=slug, done="removed"))
+    return _private(render("groups/remove_organizer.html", "remove_form", status=status, group=group,
+                           organizer=organizer, leaving=leaving, problem=problem))
