@@ -95,6 +95,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         or "3 per 15 minutes",
         "REGISTRATION_LIMIT_PER_MEMBER": os.environ.get("REGISTRATION_LIMIT_PER_MEMBER", "20 per hour"),
         "SIGN_IN_LIMIT_PER_CLIENT": os.environ.get("SIGN_IN_LIMIT_PER_CLIENT") or "10 per hour",
+        # Each invitation to co-organize mails someone: how many one organizer may send.
+        "GROUP_INVITE_LIMIT": os.environ.get("GROUP_INVITE_LIMIT") or "10 per hour",
     }
     settings.update(overrides)
     if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

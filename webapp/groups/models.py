@@ -9,6 +9,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, db, utcnow
 
+# What an organizer may write on their group's page (the organizers' own edit form checks these).
+DESCRIPTION_MAX = 5000
+EXTERNAL_URL_MAX = 500
+ORGANIZER_NAME_MAX = 200
+
 
 class Group(db.Model):
     __tablename__ = "groups"
@@ -20,7 +25,7 @@ class Group(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    external_url: Mapped[str | None] = mapped_column(String(500))
+    external_url: Mapped[str | None] = mapped_column(String(EXTERNAL_URL_MAX))
     # Groups the current Meetups page no longer lists stay browsable, shown as not meeting.
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -44,7 +49,7 @@ class GroupOrganizer(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(ORGANIZER_NAME_MAX))
     role: Mapped[str] = mapped_column(String(40), default="Organizer")
     position: Mapped[int] = mapped_column(Integer, default=0)
     # The member account behind this organizer, when there is one (set on approval of a proposal,
@@ -53,3 +58,4 @@ class GroupOrganizer(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
 
     group: Mapped[Group] = relationship(back_populates="organizers")
+    user = relationship("User")

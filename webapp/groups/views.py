@@ -1,15 +1,42 @@
-"""The groups blueprint: the directory and each group's page."""
+"""The groups blueprint: the directory, each group's page, and its organizers running that page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+import logging
 
+from flask import Blueprint, abort, current_app, request, url_for
+from flask_login import current_user
+
+from webapp.accounts.models import normalize_email
 from webapp.db import db, utcnow
 from webapp.events.services import group_events
 from webapp.groups import services
+from webapp.groups.forms import GroupPageForm, InviteForm
+from webapp.groups.models import Group, GroupOrganizer
+from webapp.groups.services import INVITATION_DAYS, GroupError
+from webapp.organize.services import is_group_organizer
+from webapp.organize.views import _require_organizer
+from webapp.rendering import form_status as _status
+from webapp.rendering import go_to as _go_to
+from webapp.rendering import no_store as _private
 from webapp.rendering import render
 
 bp = Blueprint("groups", __name__)
+log = logging.getLogger(__name__)
+
+DETAIL_NOTICES = {
+    "saved": "The group page is saved.",
+    "left": "You’ve left the group’s organizers.",
+}
+ORGANIZER_NOTICES = {
+    "invited": "The invitation is on its way. It shows below until they accept it.",
+    "withdrawn": "The invitation is withdrawn: its link no longer works.",
+    "removed": "Removed from the group’s organizers.",
+}
+TOO_MANY_INVITATIONS = (
+    "You’ve sent several invitations in a short time. Nothing was sent this time; "
+    "please wait a little while and try again."
+)
 
 
 @bp.get("/groups")
@@ -23,9 +50,155 @@ def detail(slug: str):
     if group is None:
         abort(404)
     now = utcnow()
+    notice = DETAIL_NOTICES.get(request.args.get("done", "")) if current_user.is_authenticated else None
     return render(
         "groups/detail.html",
         group=group,
         upcoming=group_events(db.session, group, now=now, past=False),
         past=group_events(db.session, group, now=now, past=True),
+        notice=notice,
     )
+
+
+# --- Organizers' pages -------------------------------------------------------------------------------
+
+
+def _me():
+    return current_user._get_current_object()
+
+
+def _managed_group(slug: str) -> Group:
+    """The group, for its own organizers and admins only (others: sign in first, or 403)."""
+    group = services.get_group_by_slug(db.session, slug)
+    if group is None:
+        abort(404)
+    _require_organizer(group)
+    return group
+
+
+def _place_error(form, error: GroupError) -> None:
+    target = getattr(form, error.field, None) if error.field else None
+    if target is not None:
+        target.errors = [*target.errors, error.message]
+
+
+def _is_me(organizer: GroupOrganizer) -> bool:
+    return organizer.user_id == current_user.id or (
+        bool(organizer.email) and normalize_email(organizer.email) == current_user.email)
+
+
+def _too_many_invitations(member_id: int) -> bool:
+    """Each invitation mails someone: cap how many one organizer sends (GROUP_INVITE_LIMIT)."""
+    from limits import parse
+
+    from webapp import limiter
+
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return False
+    limit = parse(current_app.config["GROUP_INVITE_LIMIT"])
+    try:
+        return not limiter.limiter.hit(
+            limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "group-invitation", str(member_id))
+    except Exception:  # counters unavailable: an organizer inviting a colleague matters more than the cap
+        log.warning("group invitation rate limit storage unavailable; allowing the invitation", exc_info=True)
+        return False
+
+
+@bp.route("/groups/<slug>/edit", methods=["GET", "POST"])
+def edit(slug: str):
+    group = _managed_group(slug)
+    if request.method == "GET":
+        form = GroupPageForm(formdata=None, data=dict(description=group.description,
+                                                      external_url=group.external_url or ""))
+        return _private(render("groups/edit.html", form=form, group=group))
+    form = GroupPageForm()
+    if not form.validate():
+        return _private(render("groups/edit.html", "group_form", form=form, group=group, status=_status(422)))
+    services.update_group_page(db.session, group.id, description=form.description.data or "",
+                               external_url=form.external_url.data or None, actor=_me(), now=utcnow())
+    db.session.commit()
+    return _go_to(url_for("groups.detail", slug=slug, done="saved"))
+
+
+def _organizers_page(group: Group, form: InviteForm, *, status: int = 200, notice: str | None = None,
+                     problem: str | None = None, invite_problem: str | None = None, block: str | None = None):
+    """The whole page, or (for htmx) one block of it: the invitation form posted gets itself back."""
+    return _private(render(
+        "groups/organizers.html", block, status=status,
+        group=group, form=form, notice=notice, problem=problem, invite_problem=invite_problem,
+        organizers=services.organizers_of(db.session, group.id),
+        invitations=services.open_invitations(db.session, group.id), now=utcnow(), is_me=_is_me,
+        days=INVITATION_DAYS,
+    ))
+
+
+@bp.route("/groups/<slug>/organizers", methods=["GET", "POST"])
+def organizers(slug: str):
+    """The group's organizers and open invitations; posting the form invites a co-organizer."""
+    group = _managed_group(slug)
+    if request.method == "GET":
+        return _organizers_page(group, InviteForm(formdata=None),
+                                notice=ORGANIZER_NOTICES.get(request.args.get("done", "")))
+    form = InviteForm()
+    if not form.validate():
+        return _organizers_page(group, form, status=_status(422), block="invite_form")
+    me = _me()
+    try:
+        services.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
+                                  actor=me, now=utcnow())
+    except GroupError as error:
+        db.session.rollback()
+        _place_error(form, error)
+        return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=_status(error.status),
+                                invite_problem=None if error.field else error.message, block="invite_form")
+    # Counted only for an invitation that would go out; over the limit, nothing is written or sent.
+    if _too_many_invitations(me.id):
+        db.session.rollback()
+        return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=_status(429),
+                                invite_problem=TOO_MANY_INVITATIONS, block="invite_form")
+    db.session.commit()
+    return _go_to(url_for("groups.organizers", slug=slug, done="invited"))
+
+
+@bp.post("/groups/<slug>/invitations/<int:invitation_id>/withdraw")
+def withdraw_invitation(slug: str, invitation_id: int):
+    group = _managed_group(slug)
+    try:
+        services.withdraw_invitation(db.session, group.id, invitation_id, actor=_me(), now=utcnow())
+    except GroupError as error:
+        db.session.rollback()
+        if error.status == 404:
+            abort(404)
+        return _organizers_page(services.get_group_by_slug(db.session, slug), InviteForm(formdata=None),
+                                status=error.status, problem=error.message)
+    db.session.commit()
+    return _go_to(url_for("groups.organizers", slug=slug, done="withdrawn"))
+
+
+@bp.route("/groups/<slug>/organizers/<int:organizer_id>/remove", methods=["GET", "POST"])
+def remove_organizer(slug: str, organizer_id: int):
+    """Ask first (a page), then remove on the posted confirmation; for one's own row this is leaving."""
+    group = _managed_group(slug)
+    organizer = db.session.get(GroupOrganizer, organizer_id)
+    if organizer is None or organizer.group_id != group.id:
+        abort(404)
+    leaving = _is_me(organizer)
+    problem = None
+    status = 200
+    if request.method == "POST":
+        try:
+            services.remove_organizer(db.session, group.id, organizer.id, actor=_me(), now=utcnow())
+        except GroupError as error:
+            db.session.rollback()
+            if error.status in (403, 404):
+                abort(error.status)
+            group = services.get_group_by_slug(db.session, slug)
+            organizer = db.session.get(GroupOrganizer, organizer_id)
+            problem, status = error.message, _status(error.status)
+        else:
+            db.session.commit()
+            if leaving and not is_group_organizer(current_user, group):
+                return _go_to(url_for("groups.detail", slug=slug, done="left"))
+            return _go_to(url_for("groups.organizers", slug=slug, done="removed"))
+    return _private(render("groups/remove_organizer.html", "remove_form", status=status, group=group,
+                           organizer=organizer, leaving=leaving, problem=problem))

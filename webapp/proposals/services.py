@@ -12,8 +12,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask import render_template
+from itsdangerous import BadSignature, SignatureExpired
 from rapidfuzz import fuzz, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -21,6 +21,15 @@ from sqlalchemy.orm import Session, selectinload
 from webapp.accounts.models import Role, User, normalize_email
 from webapp.db import lock_row
 from webapp.groups.models import Group, GroupOrganizer
+from webapp.groups.services import (
+    EXPIRED,
+    INVITATION_DAYS,
+    WITHDRAWN,
+    GroupError,
+    accept_group_invitation,
+    invitation_serializer,
+    invitation_token,
+)
 from webapp.outbox.services import queue_mail
 from webapp.proposals.guidelines import BY_ANCHOR, COMMITMENTS
 from webapp.proposals.models import (
@@ -68,7 +77,6 @@ ACTION_LABELS = {
     A.SUBMIT: "Submitted", A.COMMENT: "Commented", A.REQUEST_CHANGES: "Asked for changes",
     A.RESUBMIT: "Resubmitted", A.APPROVE: "Approved", A.DECLINE: "Declined", A.WITHDRAW: "Withdrew",
 }
-INVITATION_DAYS = 14
 
 
 class ProposalError(Refusal):
@@ -341,7 +349,7 @@ def create_group_from(session: Session, proposal: Proposal, *, now: datetime) ->
         if account is None:
             invitation = OrganizerInvitation(
                 group_id=group.id, organizer_id=organizer.id, proposal_id=proposal.id, email=row.email,
-                created_at=now, expires_at=now + timedelta(days=INVITATION_DAYS),
+                name=organizer.name, created_at=now, expires_at=now + timedelta(days=INVITATION_DAYS),
             )
             session.add(invitation)
             session.flush()
@@ -349,29 +357,21 @@ def create_group_from(session: Session, proposal: Proposal, *, now: datetime) ->
     return group
 
 
-def _invitation_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="organizer-invitation")
-
-
-def invitation_token(invitation: OrganizerInvitation) -> str:
-    return _invitation_serializer().dumps(invitation.id)
-
-
 def load_invitation(session: Session, token: str, *, now: datetime) -> OrganizerInvitation:
-    """The invitation a link stands for, or ProposalError (forged: 404; expired: 410)."""
+    """The invitation a link stands for, or ProposalError (forged: 404; expired or withdrawn: 410)."""
     try:
-        invitation_id = _invitation_serializer().loads(token, max_age=INVITATION_DAYS * 86400)
+        invitation_id = invitation_serializer().loads(token, max_age=INVITATION_DAYS * 86400)
     except SignatureExpired as exc:
-        raise ProposalError("This invitation has expired. Please ask the group’s organizer to invite you again.",
-                            410) from exc
+        raise ProposalError(EXPIRED, 410) from exc
     except BadSignature as exc:
         raise ProposalError("We couldn’t find that invitation.", 404) from exc
     invitation = session.get(OrganizerInvitation, invitation_id) if isinstance(invitation_id, int) else None
     if invitation is None:
         raise ProposalError("We couldn’t find that invitation.", 404)
+    if invitation.accepted_at is None and invitation.revoked_at is not None:
+        raise ProposalError(WITHDRAWN, 410)
     if invitation.accepted_at is None and invitation.expires_at <= now:
-        raise ProposalError("This invitation has expired. Please ask the group’s organizer to invite you again.",
-                            410)
+        raise ProposalError(EXPIRED, 410)
     return invitation
 
 
@@ -383,9 +383,17 @@ def accept_invitation(session: Session, invitation: OrganizerInvitation, user, *
         )
     if invitation.accepted_at is not None:
         return
+    if invitation.revoked_at is not None:
+        raise ProposalError(WITHDRAWN, 410)
     if invitation.expires_at <= now:
-        raise ProposalError("This invitation has expired. Please ask the group’s organizer to invite you again.",
-                            410)
+        raise ProposalError(EXPIRED, 410)
+    if invitation.organizer_id is None:
+        # Sent from the group's page: the organizer row is made now, under the group's lock.
+        try:
+            accept_group_invitation(session, invitation.id, user, now=now)
+        except GroupError as refused:
+            raise ProposalError(refused.message, refused.status) from refused
+        return
     invitation.accepted_at = now
     invitation.accepted_by_id = user.id
     invitation.organizer.user_id = user.id
