@@ -12,7 +12,8 @@ Correctness: "a registration or an edit shows on the very next request".
 - With Redis (REDIS_URL, as in production) the number lives in Redis instead: a GET is cheaper than
   a database round trip. When the key is missing (Redis restarted), it starts again from a random
   number, so it never comes back to a number an old entry was stored under.
-- Only anonymous GETs of the public pages are cached; members always get fresh pages.
+- Only anonymous GETs of the public pages are cached; members always get fresh pages. A response
+  marked `Cache-Control: no-store` (a draft's preview) is never stored, whoever asked.
 - The visitor's CSRF token is cut out of the stored copy and each visitor's own put back in on a hit.
 """
 
@@ -293,6 +294,8 @@ def _store_in_cache(response):
     pending = request.environ.pop(ENVIRON_KEY, None)
     if pending is None or response.status_code != 200 or response.is_streamed or response.direct_passthrough:
         return response
+    if "no-store" in (response.headers.get("Cache-Control") or ""):
+        return response  # a page that says so (an organizer's draft preview) is never kept
     body = response.get_data()
     if len(body) > MAX_BODY_BYTES:
         return response

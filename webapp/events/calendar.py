@@ -37,7 +37,8 @@ def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int = 0
     vevent.add("dtstart", event.starts_at.astimezone(UTC))
     vevent.add("dtend", event.ends_at.astimezone(UTC))
     vevent.add("summary", event.title)
-    vevent.add("description", f"{event.summary}\n\n{event_url(event)}".strip())
+    access = f"Access: {event.venue_accessibility}" if not event.is_online and event.venue_accessibility else ""
+    vevent.add("description", "\n\n".join(p for p in (event.summary, access, event_url(event)) if p))
     vevent.add("location", _where(event, meeting_url))
     vevent.add("url", event_url(event))
     if event.status == "cancelled":

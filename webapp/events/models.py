@@ -13,6 +13,7 @@ from webapp.groups.models import Group
 
 
 class EventStatus(StrEnum):
+    # Seen only by the group's organizers (and admins) until published; never registered for.
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
@@ -53,6 +54,8 @@ class Event(db.Model):
     is_online: Mapped[bool] = mapped_column(Boolean, default=True)
     venue_name: Mapped[str | None] = mapped_column(String(200))
     venue_address: Mapped[str | None] = mapped_column(String(300))
+    # In-person events: step-free entrance, elevator, restrooms, quiet room... shown with the venue.
+    venue_accessibility: Mapped[str | None] = mapped_column(Text)
     capacity: Mapped[int | None] = mapped_column(Integer)
     # Private: shown and mailed only to confirmed attendees, near the start.
     meeting_url: Mapped[str | None] = mapped_column(String(500))
@@ -68,7 +71,7 @@ class Event(db.Model):
     waitlist_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    # iCalendar SEQUENCE: raised on every change attendees are told about (moved, cancelled),
+    # iCalendar SEQUENCE: raised on every change attendees are told about (moved, new place, cancelled),
     # so calendars replace the entry with the same UID instead of keeping the old one.
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 

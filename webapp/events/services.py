@@ -148,11 +148,13 @@ def upcoming_events(session: Session, *, now: datetime, limit: int) -> list[Even
     )
 
 
-def get_event_by_slug(session: Session, slug: str) -> Event | None:
+def get_event_by_slug(session: Session, slug: str, *, include_drafts: bool = False) -> Event | None:
+    """A published (or cancelled) event; drafts too only for callers that check the viewer organizes it."""
+    statuses = (*LISTED, EventStatus.DRAFT) if include_drafts else LISTED
     return session.scalar(
         select(Event)
         .options(joinedload(Event.group))  # the event page shows the group, not its organizers
-        .where(Event.slug == slug, Event.status.in_(LISTED))
+        .where(Event.slug == slug, Event.status.in_(statuses))
     )
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request, url_for
+from flask_login import current_user
 
 from webapp.db import db, utcnow
 from webapp.display import site_zone
 from webapp.events import services
 from webapp.events.calendar import event_ics
+from webapp.events.models import Event, EventStatus
 from webapp.groups.services import group_choices
-from webapp.rendering import render, wants_fragment
+from webapp.organize.services import is_group_organizer
+from webapp.rendering import no_store, render, wants_fragment
 
 bp = Blueprint("events", __name__)
 
@@ -40,14 +43,27 @@ def index():
     return response
 
 
-@bp.get("/events/<slug>")
-def detail(slug: str):
-    event = services.get_event_by_slug(db.session, slug)
-    if event is None:
-        abort(404)
+DONE_MESSAGES = {"published": "Published. Members can now find this event and register."}
+
+
+def event_page(event: Event, *, status: int = 200, publish_error: str | None = None):
+    """The event's page; a draft's is its organizers' preview, kept by no cache."""
     from webapp.registrations.views import panel_context
 
-    return render("events/detail.html", **panel_context(event, now=utcnow()))
+    done = request.args.get("done")
+    notice = DONE_MESSAGES.get(done) if done and is_group_organizer(current_user, event.group) else None
+    response = render("events/detail.html", status=status, notice=notice, publish_error=publish_error,
+                      **panel_context(event, now=utcnow()))
+    return no_store(response) if event.status == EventStatus.DRAFT else response
+
+
+@bp.get("/events/<slug>")
+def detail(slug: str):
+    event = services.get_event_by_slug(db.session, slug, include_drafts=True)
+    # A draft is its organizers' alone: to everyone else it does not exist.
+    if event is None or (event.status == EventStatus.DRAFT and not is_group_organizer(current_user, event.group)):
+        abort(404)
+    return event_page(event)
 
 
 @bp.get("/events/<slug>/calendar.ics")

@@ -28,6 +28,7 @@ DESCRIPTION_MAX = 20_000
 URL_MAX = 500
 VENUE_NAME_MAX = 200
 VENUE_ADDRESS_MAX = 300
+VENUE_ACCESSIBILITY_MAX = 1000
 CAPACITY_MAX = 100_000
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 FORMATS = {"online": "Online", "in_person": "In person"}
@@ -72,6 +73,8 @@ class EventForm(FlaskForm):
     venue_name = StringField("Venue", filters=[_strip], validators=[_at_most(VENUE_NAME_MAX), _one_line, _no_markup])
     venue_address = StringField("Address", filters=[_strip],
                                 validators=[_at_most(VENUE_ADDRESS_MAX), _one_line, _no_markup])
+    venue_accessibility = TextAreaField("Accessibility of the venue", filters=[_normalize_newlines], validators=[
+        _at_most(VENUE_ACCESSIBILITY_MAX), _clean_text, _no_markup])
     capacity = StringField("Capacity", filters=[_strip], validators=[_at_most(10)])
     registration_opens_at = StringField("Registration opens", filters=[_strip])
     registration_closes_at = StringField("Registration closes", filters=[_strip])
@@ -84,14 +87,20 @@ class EventForm(FlaskForm):
 
     @classmethod
     def for_event(cls, event, zone: ZoneInfo) -> EventForm:
+        return cls.from_fields(EventFields.of(event), zone)
+
+    @classmethod
+    def from_fields(cls, fields: EventFields, zone: ZoneInfo) -> EventForm:
+        """The form filled in from an event's fields (an event to edit, or a copy to save)."""
         return cls(zone=zone, data=dict(
-            title=event.title, description=event.description,
-            starts_at=to_local_input(event.starts_at, zone), ends_at=to_local_input(event.ends_at, zone),
-            meeting_format="online" if event.is_online else "in_person", meeting_url=event.meeting_url or "",
-            venue_name=event.venue_name or "", venue_address=event.venue_address or "",
-            capacity="" if event.capacity is None else str(event.capacity),
-            registration_opens_at=to_local_input(event.registration_opens_at, zone),
-            registration_closes_at=to_local_input(event.registration_closes_at, zone),
+            title=fields.title, description=fields.description,
+            starts_at=to_local_input(fields.starts_at, zone), ends_at=to_local_input(fields.ends_at, zone),
+            meeting_format="online" if fields.is_online else "in_person", meeting_url=fields.meeting_url or "",
+            venue_name=fields.venue_name or "", venue_address=fields.venue_address or "",
+            venue_accessibility=fields.venue_accessibility or "",
+            capacity="" if fields.capacity is None else str(fields.capacity),
+            registration_opens_at=to_local_input(fields.registration_opens_at, zone),
+            registration_closes_at=to_local_input(fields.registration_closes_at, zone),
         ))
 
     @property
@@ -158,7 +167,8 @@ class EventForm(FlaskForm):
             title=self.title.data, description=self.description.data or "",
             starts_at=self.times["starts_at"], ends_at=self.times["ends_at"], is_online=self.is_online,
             meeting_url=self.meeting_url.data or None, venue_name=self.venue_name.data or None,
-            venue_address=self.venue_address.data or None, capacity=self.capacity_value,
+            venue_address=self.venue_address.data or None,
+            venue_accessibility=self.venue_accessibility.data or None, capacity=self.capacity_value,
             registration_opens_at=self.times.get("registration_opens_at"),
             registration_closes_at=self.times.get("registration_closes_at"),
         )

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -23,8 +25,10 @@ from webapp.outbox.models import OutboxMail
 from webapp.refusals import Refusal
 from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
-from webapp.registrations.services import RegistrationError, change_capacity
-from webapp.reminders.services import EventChangeError, reschedule_event
+from webapp.registrations.services import RegistrationError, change_capacity, lock_event
+from webapp.reminders.services import EventChangeError, EventPlace, change_event
+
+log = logging.getLogger(__name__)
 
 SLUG_MAX = 120
 
@@ -115,9 +119,25 @@ class EventFields:
     meeting_url: str | None = None
     venue_name: str | None = None
     venue_address: str | None = None
+    venue_accessibility: str | None = None
     capacity: int | None = None
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
+
+    @classmethod
+    def of(cls, event: Event) -> EventFields:
+        return cls(
+            title=event.title, description=event.description, starts_at=event.starts_at, ends_at=event.ends_at,
+            is_online=event.is_online, meeting_url=event.meeting_url, venue_name=event.venue_name,
+            venue_address=event.venue_address, venue_accessibility=event.venue_accessibility,
+            capacity=event.capacity, registration_opens_at=event.registration_opens_at,
+            registration_closes_at=event.registration_closes_at,
+        )
+
+    @property
+    def place(self) -> EventPlace:
+        return EventPlace(self.is_online, self.meeting_url, self.venue_name, self.venue_address,
+                          self.venue_accessibility).normalized()
 
 
 def slugify(text: str) -> str:
@@ -138,28 +158,100 @@ def unique_event_slug(session: Session, title: str) -> str:
 def _apply_plain_fields(event: Event, fields: EventFields) -> None:
     event.title = fields.title
     event.description = fields.description
-    event.is_online = fields.is_online
     # The meeting link belongs to online events, the venue to in-person ones.
-    event.meeting_url = fields.meeting_url if fields.is_online else None
-    event.venue_name = None if fields.is_online else fields.venue_name
-    event.venue_address = None if fields.is_online else fields.venue_address
+    fields.place.apply_to(event)
     event.registration_opens_at = fields.registration_opens_at
     event.registration_closes_at = fields.registration_closes_at
 
 
-def create_event(session: Session, group: Group | None, fields: EventFields, *, actor, now: datetime) -> Event:
-    """A new scheduled event of `group`, with a unique slug made from its title."""
+def _check_future_start(fields: EventFields, now: datetime) -> None:
     if fields.starts_at <= now:
         raise OrganizeError("The event must start in the future.", field="starts_at")
+
+
+def create_event(session: Session, group: Group | None, fields: EventFields, *, actor, now: datetime) -> Event:
+    """A new draft event of `group`, with a unique slug made from its title: only the group's
+    organizers see it until it is published."""
+    _check_future_start(fields, now)
     event = Event(
         group_id=group.id if group else None, slug=unique_event_slug(session, fields.title), summary="",
         starts_at=fields.starts_at, ends_at=fields.ends_at, capacity=fields.capacity,
-        status=EventStatus.SCHEDULED, created_at=now, updated_at=now,
+        status=EventStatus.DRAFT, created_at=now, updated_at=now,
     )
     _apply_plain_fields(event, fields)
     session.add(event)
     session.flush()
     return event
+
+
+def publish_event(session: Session, event_id: int, *, actor, now: datetime) -> Event:
+    """A draft becomes a scheduled event that members see and register for. Publishing twice is
+    harmless. There is no way back: once members may have registered, a draft would hide them."""
+    event = lock_event(session, event_id)
+    if event.status == EventStatus.SCHEDULED:
+        return event
+    if event.status != EventStatus.DRAFT:
+        raise OrganizeError("A cancelled event can’t be published.", status=409)
+    if event.starts_at <= now:
+        raise OrganizeError("This draft’s start time has passed. Please edit the time, then publish.", status=409)
+    event.status = EventStatus.SCHEDULED
+    event.updated_at = now
+    session.flush()
+    log.info("event %s published by %s", event.id, getattr(actor, "email", "system"))
+    return event
+
+
+def discard_draft(session: Session, event_id: int, *, actor, now: datetime) -> None:
+    """Delete a draft. Nobody can have registered for it (registration needs a scheduled event)."""
+    event = lock_event(session, event_id)
+    if event.status != EventStatus.DRAFT:
+        raise OrganizeError("Only a draft can be deleted; a published event is cancelled instead.", status=409)
+    session.delete(event)
+    session.flush()
+    log.info("draft event %s deleted by %s", event_id, getattr(actor, "email", "system"))
+
+
+def group_drafts(session: Session, group: Group) -> list[Event]:
+    """The group's unpublished events, soonest first, for its organizers to find again."""
+    return list(session.scalars(
+        select(Event).where(Event.group_id == group.id, Event.status == EventStatus.DRAFT)
+        .order_by(Event.starts_at, Event.id)
+    ))
+
+
+# --- "same time next month" ---------------------------------------------------------------------------
+
+def same_weekday_next_month(day: date) -> date:
+    """The same weekday in the same week of the next month: the 2nd Tuesday gives the next month's
+    2nd Tuesday. A 5th weekday gives the next month's last such weekday when it has no 5th."""
+    week = (day.day - 1) // 7
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    first = date(year, month, 1)
+    found = first + timedelta(days=(day.weekday() - first.weekday()) % 7 + 7 * week)
+    return found if found.month == month else found - timedelta(days=7)
+
+
+def shift_wall_clock(moment: datetime | None, days: int, zone: ZoneInfo) -> datetime | None:
+    """`days` later at the same clock time in `zone` (so 6 PM stays 6 PM across a DST change).
+
+    A clock time that does not exist that day (skipped when clocks go forward) comes out an
+    hour later, as the clocks show it.
+    """
+    if moment is None:
+        return None
+    local = moment.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).astimezone(zone)
+
+
+def next_month_copy(event: Event, zone: ZoneInfo) -> EventFields:
+    """The event's fields for the same weekday of next month (see `same_weekday_next_month`), with
+    its times and its registration window moved by the same number of days, in New York time."""
+    start_day = event.starts_at.astimezone(zone).date()
+    days = (same_weekday_next_month(start_day) - start_day).days
+    fields = EventFields.of(event)
+    for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
+        setattr(fields, name, shift_wall_clock(getattr(fields, name), days, zone))
+    return fields
 
 
 def _to_minute(dt: datetime) -> datetime:
@@ -173,14 +265,27 @@ class EventUpdated:
     change_mails: list[OutboxMail] = field(default_factory=list)
 
 
+def _update_draft(session: Session, event: Event, fields: EventFields, *, now: datetime) -> EventUpdated:
+    """A draft has no attendees: every field is set as typed, and nobody is told."""
+    _check_future_start(fields, now)
+    event.starts_at, event.ends_at, event.capacity = fields.starts_at, fields.ends_at, fields.capacity
+    _apply_plain_fields(event, fields)
+    event.updated_at = now
+    session.flush()
+    return EventUpdated(event)
+
+
 def update_event(session: Session, event_id: int, fields: EventFields, *, actor, now: datetime) -> EventUpdated:
     """Save an organizer's edit: a new capacity promotes from the waitlist (and mails those promoted);
-    a new time tells every active attendee with an updated .ics. Refusals carry their field."""
+    a new time or place tells every active attendee, in one mail each, with an updated .ics.
+    Refusals carry their field. A draft is simply saved."""
     event = session.get(Event, event_id)
+    if event is not None and event.status == EventStatus.DRAFT:
+        return _update_draft(session, event, fields, now=now)
     if event is None or event.status != EventStatus.SCHEDULED:
         raise OrganizeError("Only a scheduled event can be edited.", status=409)
     result = EventUpdated(event)
-    # The capacity and time services take the event's lock and reload it, so they run before the
+    # The capacity and change services take the event's lock and reload it, so they run before the
     # plain fields are set (a reload would drop unflushed edits).
     if fields.capacity != event.capacity:
         try:
@@ -192,12 +297,13 @@ def update_event(session: Session, event_id: int, fields: EventFields, *, actor,
     # The form shows whole minutes: a time it sends back unchanged keeps the stored seconds.
     starts_at = event.starts_at if fields.starts_at == _to_minute(event.starts_at) else fields.starts_at
     ends_at = event.ends_at if fields.ends_at == _to_minute(event.ends_at) else fields.ends_at
-    if (starts_at, ends_at) != (event.starts_at, event.ends_at):
-        try:
-            result.change_mails = reschedule_event(session, event_id, starts_at, ends_at,
-                                                   now=now, actor=actor)
-        except EventChangeError as error:
-            raise OrganizeError(error.message, field="starts_at", status=error.status) from error
+    moving = (starts_at, ends_at) != (event.starts_at, event.ends_at)
+    try:
+        result.change_mails = change_event(
+            session, event_id, starts_at=starts_at if moving else None, ends_at=ends_at if moving else None,
+            place=fields.place, now=now, actor=actor)
+    except EventChangeError as error:
+        raise OrganizeError(error.message, field="starts_at" if moving else None, status=error.status) from error
     event = session.get(Event, event_id)
     _apply_plain_fields(event, fields)
     event.updated_at = now

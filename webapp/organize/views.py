@@ -9,6 +9,7 @@ from webapp.db import db, utcnow
 from webapp.display import format_datetime, site_zone
 from webapp.events.models import Event, EventStatus
 from webapp.events.services import get_event_by_slug
+from webapp.events.views import event_page
 from webapp.groups.models import Group
 from webapp.groups.services import get_group_by_slug
 from webapp.organize import services
@@ -46,24 +47,62 @@ def _private(response):
 
 
 def _managed_event(slug: str) -> Event:
-    event = get_event_by_slug(db.session, slug)
+    event = get_event_by_slug(db.session, slug, include_drafts=True)
     if event is None:
         abort(404)
     _require_organizer(event.group)
     return event
 
 
-def _form_page(form: EventForm, *, group, event=None, status=200, notice=None):
-    action_url = (url_for("organize.edit_event", slug=event.slug) if event
-                  else url_for("organize.new_event", slug=group.slug))
+DRAFT_SAVED = "Draft saved. Only the group’s organizers can see it; publish it from its preview."
+
+
+def _form_page(form: EventForm, *, group, event=None, copied_from=None, status=200, notice=None, saved=None):
+    """The event form: editing `event`, copying `copied_from` ("same time next month"), or new."""
+    if event:
+        action_url = url_for("organize.edit_event", slug=event.slug)
+        back_url = url_for("events.detail", slug=event.slug)
+    elif copied_from:
+        action_url = url_for("organize.duplicate", slug=copied_from.slug)
+        back_url = url_for("events.detail", slug=copied_from.slug)
+    else:
+        action_url = url_for("organize.new_event", slug=group.slug)
+        back_url = url_for("groups.detail", slug=group.slug)
+    drafts = services.group_drafts(db.session, group) if group and not event else []
     return _private(render("organize/event_form.html", status=status, form=form, group=group, event=event,
-                           formats=FORMATS, notice=notice, action_url=action_url))
+                           copied_from=copied_from, drafts=drafts, formats=FORMATS, notice=notice, saved=saved,
+                           action_url=action_url, back_url=back_url))
 
 
 def _place_error(form: EventForm, error: OrganizeError) -> None:
     target = getattr(form, error.field, None) if error.field else None
     if target is not None:
         target.errors = [*target.errors, error.message]
+
+
+def _after_save(event: Event):
+    """A draft: "Save and preview" shows it as members will see it, "Save draft" keeps the form."""
+    if event.status == EventStatus.DRAFT and request.form.get("then") == "draft":
+        return redirect(url_for("organize.edit_event", slug=event.slug, done="saved"), code=303)
+    return redirect(url_for("events.detail", slug=event.slug), code=303)
+
+
+def _create_draft(form: EventForm, group: Group | None, *, copied_from: Event | None = None):
+    """Save the posted form as a new draft of `group`, or give the form back with the problems."""
+    if not form.validate():
+        return _form_page(form, group=group, copied_from=copied_from, status=422)
+    group_slug, copied_slug = group.slug if group else None, copied_from.slug if copied_from else None
+    try:
+        event = services.create_event(db.session, group, form.event_fields(), actor=_me(), now=utcnow())
+    except OrganizeError as error:
+        db.session.rollback()
+        _place_error(form, error)
+        return _form_page(
+            form, group=group_slug and get_group_by_slug(db.session, group_slug), status=error.status,
+            copied_from=copied_slug and get_event_by_slug(db.session, copied_slug, include_drafts=True),
+            notice=None if error.field else error.message)
+    db.session.commit()
+    return _after_save(event)
 
 
 @bp.route("/groups/<slug>/events/new", methods=["GET", "POST"])
@@ -75,26 +114,36 @@ def new_event(slug: str):
     form = EventForm(zone=site_zone())
     if request.method == "GET":
         return _form_page(form, group=group)
-    if not form.validate():
-        return _form_page(form, group=group, status=422)
-    try:
-        event = services.create_event(db.session, group, form.event_fields(), actor=_me(), now=utcnow())
-    except OrganizeError as error:
-        db.session.rollback()
-        _place_error(form, error)
-        return _form_page(form, group=get_group_by_slug(db.session, slug), status=error.status,
-                          notice=None if error.field else error.message)
-    db.session.commit()
-    return redirect(url_for("events.detail", slug=event.slug), code=303)
+    return _create_draft(form, group)
+
+
+@bp.route("/events/<slug>/duplicate", methods=["GET", "POST"])
+def duplicate(slug: str):
+    """The new-event form filled in from this event, the same weekday of next month: saved as a new draft."""
+    event = _managed_event(slug)
+    if request.method == "GET":
+        form = EventForm.from_fields(services.next_month_copy(event, site_zone()), site_zone())
+        return _form_page(form, group=event.group, copied_from=event)
+    return _create_draft(EventForm(zone=site_zone()), event.group, copied_from=event)
+
+
+@bp.get("/groups/<slug>/drafts")
+def drafts(slug: str):
+    group = get_group_by_slug(db.session, slug)
+    if group is None:
+        abort(404)
+    _require_organizer(group)
+    return _private(render("organize/drafts.html", group=group, drafts=services.group_drafts(db.session, group)))
 
 
 @bp.route("/events/<slug>/edit", methods=["GET", "POST"])
 def edit_event(slug: str):
     event = _managed_event(slug)
-    if event.status != EventStatus.SCHEDULED:
+    if event.status == EventStatus.CANCELLED:
         return _private(render("organize/closed.html", event=event, status=409))
     if request.method == "GET":
-        return _form_page(EventForm.for_event(event, site_zone()), group=event.group, event=event)
+        saved = DRAFT_SAVED if request.args.get("done") == "saved" and event.status == EventStatus.DRAFT else None
+        return _form_page(EventForm.for_event(event, site_zone()), group=event.group, event=event, saved=saved)
     form = EventForm(zone=site_zone())
     if not form.validate():
         return _form_page(form, group=event.group, event=event, status=422)
@@ -103,26 +152,47 @@ def edit_event(slug: str):
     except OrganizeError as error:
         db.session.rollback()
         _place_error(form, error)
-        event = get_event_by_slug(db.session, slug)
+        event = get_event_by_slug(db.session, slug, include_drafts=True)
         return _form_page(form, group=event.group, event=event, status=error.status,
                           notice=None if error.field else error.message)
     db.session.commit()
-    return redirect(url_for("events.detail", slug=slug), code=303)
+    return _after_save(get_event_by_slug(db.session, slug, include_drafts=True))
+
+
+@bp.post("/events/<slug>/publish")
+def publish(slug: str):
+    event = _managed_event(slug)
+    try:
+        services.publish_event(db.session, event.id, actor=_me(), now=utcnow())
+    except OrganizeError as error:
+        db.session.rollback()
+        return _private(event_page(get_event_by_slug(db.session, slug, include_drafts=True),
+                                   status=error.status, publish_error=error.message))
+    db.session.commit()
+    return redirect(url_for("events.detail", slug=slug, done="published"), code=303)
 
 
 @bp.route("/events/<slug>/cancel-event", methods=["GET", "POST"])
 def cancel(slug: str):
+    """Cancel a published event (attendees are told), or delete a draft (nobody knows of it)."""
     event = _managed_event(slug)
     error = None
     if request.method == "POST":
+        is_draft, group_slug = event.status == EventStatus.DRAFT, event.group.slug if event.group else None
         try:
-            cancel_event(db.session, event.id, now=utcnow(), actor=_me())
-        except EventChangeError as refusal:
+            if is_draft:
+                services.discard_draft(db.session, event.id, actor=_me(), now=utcnow())
+            else:
+                cancel_event(db.session, event.id, now=utcnow(), actor=_me())
+        except (EventChangeError, OrganizeError) as refusal:
             db.session.rollback()
-            event = get_event_by_slug(db.session, slug)
+            event = get_event_by_slug(db.session, slug, include_drafts=True)
             error = refusal
         else:
             db.session.commit()
+            if is_draft:
+                return redirect(url_for("organize.drafts", slug=group_slug) if group_slug
+                                else url_for("events.index"), code=303)
             return redirect(url_for("events.detail", slug=slug), code=303)
     return _private(render("organize/cancel.html", event=event, error=error and error.message,
                            status=error.status if error else 200))
