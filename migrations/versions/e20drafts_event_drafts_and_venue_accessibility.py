@@ -4,7 +4,7 @@ Issue 12: in-person events describe the venue's accessibility (`events.venue_acc
 Drafts need no schema change: `event_status` has allowed 'draft' from the start.
 
 Revision ID: e20drafts
-Revises: d01merge
+Revises: e40invites
 Create Date: 2026-11-23 19:08:16.954902
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e20drafts'
-down_revision = 'd01merge'
+down_revision = 'e40invites'
 branch_labels = None
 depends_on = None
 

@@ -144,10 +144,12 @@ def test_organizers_see_their_links_and_members_do_not(signed_in_client, client,
     assert "New event" not in client.get("/groups/metadata").get_data(as_text=True)
     member = signed_in_client(world["member"])
     assert "Edit event" not in member.get("/events/round-table").get_data(as_text=True)
+    assert "/groups/metadata/drafts" not in member.get("/groups/metadata").get_data(as_text=True)
     organizer = signed_in_client(world["organizer"])
     page = organizer.get("/events/round-table").get_data(as_text=True)
     assert "/events/round-table/edit" in page and "/events/round-table/attendees" in page
-    assert "/groups/metadata/events/new" in organizer.get("/groups/metadata").get_data(as_text=True)
+    group_page = organizer.get("/groups/metadata").get_data(as_text=True)
+    assert "/groups/metadata/events/new" in group_page and "/groups/metadata/drafts" in group_page
 
 
 # --- creating -----------------------------------------------------------------------------------------
