@@ -23,6 +23,12 @@ class MessageAudience(StrEnum):
     def label(self) -> str:
         return "confirmed attendees" if self is MessageAudience.CONFIRMED else "people on the waitlist"
 
+    def counted(self, n: int) -> str:
+        """'1 confirmed attendee', '3 people on the waitlist'."""
+        if self is MessageAudience.CONFIRMED:
+            return f"{n} confirmed attendee{'' if n == 1 else 's'}"
+        return f"{n} {'person' if n == 1 else 'people'} on the waitlist"
+
 
 class EventMessage(db.Model):
     """One message to an event's confirmed (or waitlisted) attendees; one outbox mail per recipient."""
