@@ -610,3 +610,14 @@ def test_a_failed_message_shows_next_to_the_attendee(signed_in_client, world, se
     html = client.get("/events/round-table/attendees").get_data(as_text=True)
     row = html.split(f'id="registration-{reg(session, world["people"][0]).id}"')[1].split("</tr>")[0]
     assert "Linked Data Round-table: Room change: 550 5.1.1 mailbox unavailable" in row
+
+
+def test_message_form_through_htmx_answers_in_place_then_goes_to_the_sent_page(signed_in_client, world, session):
+    client = signed_in_client(world["organizer"])
+    refused = post(client, url(world, "messages"), message_form(subject=""), headers=HTMX)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and html.lstrip().startswith('<form id="message-form"')
+    assert "Please give the message a subject." in html and 'autofocus' in html
+    sent = post(client, url(world, "messages"), message_form(), headers=HTMX)
+    assert sent.status_code == 200 and sent.headers["HX-Redirect"].startswith("/events/round-table/messages?sent=")
+    assert len(mails(session, "event_message")) == 3

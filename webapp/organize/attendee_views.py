@@ -34,7 +34,7 @@ from webapp.refusals import Refusal
 from webapp.registrations import services as registrations
 from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration
-from webapp.rendering import form_status, render, wants_fragment
+from webapp.rendering import form_status, go_to, render, wants_fragment
 
 _CLIENT_KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -214,9 +214,11 @@ TOO_MANY_MESSAGES = (
 
 def _messages_page(event: Event, form: MessageForm, *, status: int = 200, notice: str | None = None,
                    sent: EventMessage | None = None):
+    """The page; for htmx, the form block alone (with a 200, so htmx swaps in the messages)."""
     counts = {"confirmed": event.confirmed_count, "waitlisted": event.waitlist_count}
-    return _private(render("organize/messages.html", status=status, event=event, form=form, counts=counts,
-                           messages=event_messages(db.session, event.id), notice=notice, sent=sent))
+    return _private(render("organize/messages.html", "message_form", status=form_status(status), event=event,
+                           form=form, counts=counts, messages=event_messages(db.session, event.id), notice=notice,
+                           sent=sent))
 
 
 def _blank_message_form() -> MessageForm:
@@ -253,4 +255,4 @@ def messages(slug: str):
         return _messages_page(get_event_by_slug(db.session, slug), form, status=error.status,
                               notice=None if error.field else error.message)
     db.session.commit()
-    return redirect(url_for("organize.messages", slug=slug, sent=result.message.id, _anchor="sent"), code=303)
+    return go_to(url_for("organize.messages", slug=slug, sent=result.message.id, _anchor="sent"))
