@@ -17,7 +17,7 @@ from datetime import datetime
 from flask import render_template
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from webapp.accounts.models import User
 from webapp.display import format_date, format_time_range
@@ -144,7 +144,7 @@ def attendee_list(session: Session, event_id: int, *, query: str = "") -> Attend
     """
     statement = (
         select(Registration).join(Registration.user)
-        .options(joinedload(Registration.user), joinedload(Registration.cancelled_by))
+        .options(contains_eager(Registration.user), joinedload(Registration.cancelled_by))
         .where(Registration.event_id == event_id)
         .order_by(Registration.queue_number, Registration.created_at, Registration.id)
     )
