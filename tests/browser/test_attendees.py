@@ -173,6 +173,15 @@ def test_checked_in_rows_read_well_in_the_dark_too(live_server, session, people,
     page.get_by_role("button", name="Checked in Ada Lovelace").click()
     expect(page.get_by_role("button", name="Checked in Ada Lovelace")).to_have_attribute("aria-pressed", "true")
     assert_accessible(page, f"({scheme}, one checked in)")
+    # The event starts while the page is open: a removal is refused, in place, saying why.
+    event = session.get(Event, event.id)
+    event.starts_at = utcnow() - timedelta(minutes=1)
+    session.commit()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Remove Ben Franklin").click()
+    expect(page.get_by_role("alert")).to_have_text("This event has started, so its attendees can no longer be changed.")
+    expect(page.get_by_role("button", name="Remove Ben Franklin")).to_have_count(0)
+    assert_accessible(page, f"({scheme}, refused)")
     context.close()
 
 
