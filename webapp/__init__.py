@@ -130,6 +130,7 @@ def _models_loaded() -> None:
     import webapp.accounts.models  # noqa: F401
     import webapp.events.models  # noqa: F401
     import webapp.groups.models  # noqa: F401
+    import webapp.organize.models  # noqa: F401
     import webapp.outbox.models  # noqa: F401
     import webapp.pagecache  # noqa: F401
     import webapp.proposals.models  # noqa: F401

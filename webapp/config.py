@@ -94,6 +94,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS")
         or "3 per 15 minutes",
         "REGISTRATION_LIMIT_PER_MEMBER": os.environ.get("REGISTRATION_LIMIT_PER_MEMBER", "20 per hour"),
+        # Each message to an event's attendees mails all of them: how many one organizer may send.
+        "EVENT_MESSAGE_LIMIT_PER_SENDER": os.environ.get("EVENT_MESSAGE_LIMIT_PER_SENDER") or "5 per hour",
         "SIGN_IN_LIMIT_PER_CLIENT": os.environ.get("SIGN_IN_LIMIT_PER_CLIENT") or "10 per hour",
         # Each invitation to co-organize mails someone: how many one organizer may send.
         "GROUP_INVITE_LIMIT": os.environ.get("GROUP_INVITE_LIMIT") or "10 per hour",

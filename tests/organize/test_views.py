@@ -16,7 +16,7 @@ from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import GroupOrganizer
-from webapp.organize.services import spreadsheet_safe
+from webapp.organize.attendees import spreadsheet_safe
 from webapp.outbox.models import OutboxMail
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
@@ -351,11 +351,11 @@ def test_csv_export_quotes_correctly_and_defuses_formulas(signed_in_client, worl
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0][:3] == ["Status", "Place in line", "Name"]
-    status, place, name, institution, registered, needs = rows[1]
-    assert status == "Confirmed"
-    assert name == "'=HYPERLINK(\"http://evil\",\"x\")"
-    assert institution == "'+1-Library, \"Main\""
-    assert needs == "'@SUM(A1)\nline two"
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["Status"] == "Confirmed"
+    assert row["Name"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert row["Institution"] == "'+1-Library, \"Main\""
+    assert row["Accessibility needs"] == "'@SUM(A1)\nline two"
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -56,3 +56,66 @@ def test_fifty_simultaneous_registrations_for_five_seats(app, session):
     assert len(waitlisted) == 45 and event.waitlist_count == 45
     # Places in line are handed out under the lock: 1..45, no gaps, no duplicates.
     assert sorted(r.queue_number for r in waitlisted) == list(range(1, 46))
+
+
+def test_organizers_removing_and_giving_seats_while_members_register(app, session):
+    """Removals, seats given by hand (all from pages showing capacity 5) and new registrations at once:
+    the counts match the rows, nobody is overbooked, the line keeps unique places, and exactly one
+    seat-by-hand raised the capacity (the others' pages were stale by then and changed nothing)."""
+    event = create_event(capacity=5)
+    organizer = create_user()
+    holders = [create_user() for _ in range(5)]
+    waiting = [create_user() for _ in range(10)]
+    newcomers = [create_user() for _ in range(10)]
+    for member in holders + waiting:
+        services.register(session, event.id, member=member, now=utcnow())
+    session.commit()
+    event_id, organizer_id = event.id, organizer.id
+    ids = {m.id: services.registration_for_id(session, event_id, m.id).id for m in holders + waiting}
+    removals = [ids[m.id] for m in holders]
+    by_hand = [ids[m.id] for m in waiting[5:]]  # the back of the line: removals seat the front
+    newcomer_ids = [m.id for m in newcomers]
+    session.remove()
+
+    barrier = threading.Barrier(len(removals) + len(by_hand) + len(newcomer_ids))
+    errors: list[BaseException] = []
+    refused: list[str] = []
+
+    def run(action, argument) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=90)
+                if action == "remove":
+                    services.remove(db.session, event_id, argument, actor=SimpleNamespace(id=organizer_id),
+                                    now=utcnow())
+                elif action == "promote":
+                    services.promote_by_hand(db.session, event_id, argument, expected_capacity=5, now=utcnow())
+                else:
+                    services.register(db.session, event_id, member=SimpleNamespace(id=argument), now=utcnow())
+                db.session.commit()
+            except services.RegistrationError as refusal:
+                refused.append(refusal.message)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    jobs = [("remove", r) for r in removals] + [("promote", r) for r in by_hand] + \
+        [("register", m) for m in newcomer_ids]
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert len(refused) == 4 and all("capacity changed to 6" in message for message in refused)
+    event = db.session.get(Event, event_id)
+    registrations = list(db.session.scalars(select(Registration).where(Registration.event_id == event_id)))
+    confirmed = [r for r in registrations if r.status == RegistrationStatus.CONFIRMED]
+    waitlisted = [r for r in registrations if r.status == RegistrationStatus.WAITLISTED]
+    assert event.capacity == 6 and len(confirmed) == 6 == event.confirmed_count
+    assert len(waitlisted) == event.waitlist_count == 25 - 5 - 6
+    assert len({r.queue_number for r in waitlisted}) == len(waitlisted)
+    assert all(r.status == RegistrationStatus.CANCELLED and r.cancelled_by_id == organizer_id
+               for r in registrations if r.id in removals)

@@ -5,8 +5,6 @@ Services flush and never commit; the actor and the clock are arguments.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import unicodedata
@@ -15,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from webapp.accounts.models import Role, User, normalize_email
 from webapp.db import db
@@ -24,7 +22,7 @@ from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.models import OutboxMail
 from webapp.refusals import Refusal
 from webapp.registrations.mails import queue_registration_mail
-from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.registrations.models import Registration
 from webapp.registrations.services import RegistrationError, change_capacity, lock_event
 from webapp.reminders.services import EventChangeError, EventPlace, change_event
 
@@ -310,64 +308,3 @@ def update_event(session: Session, event_id: int, fields: EventFields, *, actor,
     session.flush()
     result.event = event
     return result
-
-
-# --- attendees ---------------------------------------------------------------------------------------
-
-@dataclass
-class AttendeeList:
-    confirmed: list[Registration]
-    waitlisted: list[Registration]
-    cancelled: list[Registration]
-
-    def rows(self):
-        """(status label, place in line or None, registration) in the page's order."""
-        for registration in self.confirmed:
-            yield "Confirmed", None, registration
-        for place, registration in enumerate(self.waitlisted, start=1):
-            yield "Waitlisted", place, registration
-        for registration in self.cancelled:
-            yield "Cancelled", None, registration
-
-
-def attendee_list(session: Session, event_id: int) -> AttendeeList:
-    """Everyone who registered: confirmed first, then the waitlist in order, then those who cancelled."""
-    registrations = list(
-        session.scalars(
-            select(Registration).options(joinedload(Registration.user))
-            .where(Registration.event_id == event_id)
-            .order_by(Registration.queue_number, Registration.created_at, Registration.id)
-        )
-    )
-    by_status = {status: [r for r in registrations if r.status == status] for status in RegistrationStatus}
-    return AttendeeList(
-        confirmed=by_status[RegistrationStatus.CONFIRMED],
-        waitlisted=sorted(by_status[RegistrationStatus.WAITLISTED], key=lambda r: r.queue_number or 0),
-        cancelled=by_status[RegistrationStatus.CANCELLED],
-    )
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-CSV_HEADER = ["Status", "Place in line", "Name", "Institution", "Registered at", "Accessibility needs"]
-
-
-def attendees_csv(attendees: AttendeeList, *, format_time) -> str:
-    """The attendee list as CSV (quoted by the csv module, safe against formula injection)."""
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for status, place, registration in attendees.rows():
-        user = registration.user
-        writer.writerow([spreadsheet_safe(cell) for cell in (
-            status, place or "", user.display_name or "", user.institution or "",
-            format_time(registration.created_at), registration.accessibility_needs or "",
-        )])
-    return out.getvalue()

@@ -1,12 +1,14 @@
-"""The organize blueprint: a group's organizers (and admins) create, edit and cancel events, and see attendees."""
+"""The organize blueprint: a group's organizers (and admins) create, edit and cancel events.
+
+The attendee pages are in attendee_views.py, on the same blueprint."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.db import db, utcnow
-from webapp.display import format_datetime, site_zone
+from webapp.display import site_zone
 from webapp.events.models import Event, EventStatus
 from webapp.events.services import get_event_by_slug
 from webapp.events.views import event_page
@@ -15,7 +17,7 @@ from webapp.groups.services import get_group_by_slug
 from webapp.organize import services
 from webapp.organize.forms import FORMATS, EventForm
 from webapp.organize.services import OrganizeError, is_group_organizer
-from webapp.reminders.services import EventChangeError, cancel_event, join_visits, undeliverable_mails
+from webapp.reminders.services import EventChangeError, cancel_event
 from webapp.rendering import render
 
 bp = Blueprint("organize", __name__)
@@ -198,20 +200,5 @@ def cancel(slug: str):
                            status=error.status if error else 200))
 
 
-@bp.get("/events/<slug>/attendees")
-def attendees(slug: str):
-    event = _managed_event(slug)
-    joined = {visit.registration_id for visit in join_visits(db.session, event.id) if visit.outcome == "joined"}
-    return _private(render(
-        "organize/attendees.html", event=event, attendees=services.attendee_list(db.session, event.id),
-        joined=joined, mail_problems=undeliverable_mails(db.session, event.id),
-    ))
-
-
-@bp.get("/events/<slug>/attendees.csv")
-def attendees_csv(slug: str):
-    event = _managed_event(slug)
-    body = services.attendees_csv(services.attendee_list(db.session, event.id), format_time=format_datetime)
-    response = current_app.response_class(body, mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{event.slug}-attendees.csv"'
-    return _private(response)
+# The attendee pages live in their own module on this blueprint; importing it registers them.
+from webapp.organize import attendee_views  # noqa: E402,F401

@@ -19,6 +19,7 @@ SUBJECTS = {
     "waitlisted": "You’re on the waitlist: {title}",
     "promoted": "A seat opened up, you’re in: {title}",
     "cancelled": "Registration cancelled: {title}",
+    "removed": "The organizers cancelled your registration: {title}",
 }
 
 

@@ -45,9 +45,14 @@ class Registration(db.Model):
     # Counts each (re)activation, so every confirmation mail has its own dedup key.
     generation: Mapped[int] = mapped_column(default=1)
     source: Mapped[str] = mapped_column(String(20), default="member")
+    # Ticked at the door by an organizer; after the event it is the attendance record.
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The organizer who removed them; None when the member cancelled themselves.
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     event: Mapped[Event] = relationship()
-    user = relationship("User")
+    user = relationship("User", foreign_keys=[user_id])
+    cancelled_by = relationship("User", foreign_keys=[cancelled_by_id])
 
     @property
     def is_active(self) -> bool:

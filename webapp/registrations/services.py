@@ -32,6 +32,8 @@ class Outcome:
     changed: bool = True
     # The place in line of a member who just joined the waitlist (they are last).
     position: int | None = None
+    # A seat given by hand that needed one more: the capacity before and after.
+    capacity_raised: tuple[int, int] | None = None
 
 
 def lock_event(session: Session, event_id: int) -> Event:
@@ -109,6 +111,8 @@ def register(
     else:
         registration.generation += 1
         registration.cancelled_at = None
+        registration.cancelled_by_id = None
+        registration.checked_in_at = None
     registration.accessibility_needs = accessibility_needs
     if _has_free_seat(event):
         _confirm(event, registration, now)
@@ -136,15 +140,85 @@ def cancel(session: Session, registration: Registration, *, now: datetime) -> Ou
     session.refresh(registration)
     if registration.status == RegistrationStatus.CANCELLED:
         return Outcome(registration, [], changed=False)
+    return _give_up(session, event, registration, now=now)
+
+
+def _give_up(session: Session, event: Event, registration: Registration, *, now: datetime,
+             by=None) -> Outcome:
+    """Cancel an active registration (the caller holds the lock) and fill the freed seat."""
     if registration.status == RegistrationStatus.CONFIRMED:
         event.confirmed_count -= 1
     else:
         event.waitlist_count -= 1
     registration.status = RegistrationStatus.CANCELLED
     registration.cancelled_at = now
+    registration.cancelled_by_id = by.id if by is not None else None
     session.flush()
     promoted = promote_from_waitlist(session, event, now=now)
     return Outcome(registration, promoted)
+
+
+def _locked_registration(session: Session, event_id: int, registration_id: int) -> tuple[Event, Registration]:
+    """The event (locked) and one of its registrations, fresh; someone else's event's is not found."""
+    event = lock_event(session, event_id)
+    registration = session.get(Registration, registration_id, populate_existing=True)
+    if registration is None or registration.event_id != event.id:
+        raise RegistrationError("We couldn’t find that registration for this event.", status=404)
+    return event, registration
+
+
+def organizer_change_problem(event: Event, now: datetime) -> str | None:
+    """Why organizers can't remove people or give seats by hand now, or None when they can."""
+    if event.status != EventStatus.SCHEDULED:
+        return "This event isn’t scheduled, so its attendees can’t be changed."
+    if now >= event.starts_at:
+        return "This event has started, so its attendees can no longer be changed."
+    return None
+
+
+def remove(session: Session, event_id: int, registration_id: int, *, actor, now: datetime) -> Outcome:
+    """An organizer removes someone (seat or place in line); the freed seat goes to the next in line.
+
+    Removing someone already cancelled changes nothing (a double click is harmless).
+    """
+    event, registration = _locked_registration(session, event_id, registration_id)
+    if registration.status == RegistrationStatus.CANCELLED:
+        return Outcome(registration, [], changed=False)
+    if problem := organizer_change_problem(event, now):
+        raise RegistrationError(problem)
+    return _give_up(session, event, registration, now=now, by=actor)
+
+
+def promote_by_hand(session: Session, event_id: int, registration_id: int, *, expected_capacity: int | None,
+                    now: datetime) -> Outcome:
+    """An organizer gives a seat to someone on the waitlist, out of turn.
+
+    The rule: a free seat is theirs as it is (under the waitlist-first rule one is free only for a
+    moment); otherwise the capacity goes up by exactly one, which the organizer's button said
+    ("capacity 20 → 21"). `expected_capacity` is the capacity that button showed: if it has
+    changed since, nothing happens and the organizer looks again. The others keep their order.
+    Giving a seat to someone who has one changes nothing (a double tap is harmless).
+    """
+    event, registration = _locked_registration(session, event_id, registration_id)
+    if registration.status == RegistrationStatus.CONFIRMED:
+        return Outcome(registration, [], changed=False)
+    if registration.status != RegistrationStatus.WAITLISTED:
+        raise RegistrationError("Only someone on the waitlist can be given a seat.")
+    if problem := organizer_change_problem(event, now):
+        raise RegistrationError(problem)
+    raised = None
+    if event.capacity is not None and event.confirmed_count >= event.capacity:
+        if expected_capacity != event.capacity:
+            raise RegistrationError(
+                f"The capacity changed to {event.capacity} in the meantime, so nothing was changed. "
+                "Please look at the list again."
+            )
+        raised = (event.capacity, event.capacity + 1)
+        event.capacity += 1
+    event.waitlist_count -= 1
+    _confirm(event, registration, now)
+    session.flush()
+    return Outcome(registration, [registration], capacity_raised=raised)
 
 
 def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> list[Registration]:

@@ -103,7 +103,8 @@ def undeliverable_mails(session: Session, event_id: int) -> dict[int, list[Outbo
         select(OutboxMail).where(OutboxMail.state == MailState.FAILED).order_by(OutboxMail.id)
     ):
         kind, _, rest = mail.dedup_key.partition(":")
-        if kind not in ("registration", REMINDER_KIND, CHANGED_KIND, CANCELLED_KIND):
+        # "event_message": the organizers' messages (webapp.organize.attendees), one per attendee.
+        if kind not in ("registration", REMINDER_KIND, CHANGED_KIND, CANCELLED_KIND, "event_message"):
             continue
         registration_id = rest.split(":", 1)[0]
         if registration_id.isdigit() and int(registration_id) in registration_ids:

@@ -1,0 +1,35 @@
+"""The form organizers write to their attendees with: checked on the server, typed values kept on errors."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+
+from webapp.organize.forms import _required
+from webapp.organize.models import MESSAGE_BODY_MAX, MESSAGE_SUBJECT_MAX, MessageAudience
+from webapp.proposals.forms import _at_most, _clean_text, _normalize_newlines, _one_line, _strip
+
+AUDIENCES = {MessageAudience.CONFIRMED.value: "Confirmed attendees",
+             MessageAudience.WAITLISTED.value: "People on the waitlist"}
+
+
+class MessageForm(FlaskForm):
+    # A new one for every blank form: the same form sent twice sends one message.
+    client_key = HiddenField()
+    audience = RadioField("Send to", choices=[SelectChoice(k, v) for k, v in AUDIENCES.items()],
+                          default=MessageAudience.CONFIRMED.value, validate_choice=False)
+    subject = StringField("Subject", filters=[_strip], validators=[
+        _required("Please give the message a subject."), _at_most(MESSAGE_SUBJECT_MAX), _one_line])
+    body = TextAreaField("Message", filters=[_normalize_newlines], validators=[
+        _required("Please write the message."), _at_most(MESSAGE_BODY_MAX), _clean_text])
+
+    def validate_audience(self, field) -> None:
+        if field.data not in AUDIENCES:
+            field.data = MessageAudience.CONFIRMED.value
+            raise ValidationError("Please choose who gets the message.")
+
+    @property
+    def audience_value(self) -> MessageAudience:
+        return MessageAudience(self.audience.data)

@@ -1,0 +1,350 @@
+"""An event's attendees as its organizers see them: the list and its search, what mail reached each
+person, check-in at the door and attendance afterwards, the CSV export, and messages to attendees.
+
+Seats and the waitlist are not decided here: removing someone and giving a seat by hand are
+webapp.registrations.services.remove/promote_by_hand, under the event's lock.
+Services flush and never commit; the actor and the clock are arguments.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import render_template
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, contains_eager, joinedload
+
+from webapp.accounts.models import User
+from webapp.display import format_date, format_time_range
+from webapp.events.calendar import event_url
+from webapp.events.models import Event, EventStatus
+from webapp.groups.services import reply_to_organizers
+from webapp.organize.models import EventMessage, MessageAudience
+from webapp.organize.services import OrganizeError
+from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.services import PENDING_KEY, queue_mail
+from webapp.registrations.mails import event_mail_links
+from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.reminders.models import Reminder
+from webapp.reminders.services import join_visits, undeliverable_mails
+
+log = logging.getLogger(__name__)
+
+SEARCH_MAX = 100
+MESSAGE_KIND = "event_message"
+
+
+# --- the list -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReminderStatus:
+    """Where this attendee's reminder (with their join link) is, for the current time of the event."""
+
+    state: str  # "sent", "queued", "failed", "dropped", "in_confirmation", "in_change_notice" or "none"
+    at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return {
+            "sent": "Sent",
+            "queued": "Queued",
+            "failed": "Failed",
+            "dropped": "Not sent",
+            "in_confirmation": "Not needed: the link came with their confirmation",
+            "in_change_notice": "Not needed: the link came with the new-time notice",
+            "none": "Not yet",
+        }[self.state]
+
+
+NO_REMINDER = ReminderStatus("none")
+
+
+@dataclass
+class AttendeeList:
+    confirmed: list[Registration]
+    waitlisted: list[Registration]
+    cancelled: list[Registration]
+    # Everyone's place in the whole line (a search shows some of them, with their real places).
+    places: dict[int, int] = field(default_factory=dict)
+    reminders: dict[int, ReminderStatus] = field(default_factory=dict)
+    joined: set[int] = field(default_factory=set)
+    mail_problems: dict[int, list[OutboxMail]] = field(default_factory=dict)
+    query: str = ""
+    # The whole event's numbers, whatever the search shows: confirmed, waitlisted, cancelled, checked_in.
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def shown(self) -> int:
+        return len(self.confirmed) + len(self.waitlisted) + len(self.cancelled)
+
+    def reminder(self, registration: Registration) -> ReminderStatus:
+        return self.reminders.get(registration.id, NO_REMINDER)
+
+    def rows(self):
+        """(status label, place in line or None, registration) in the page's order."""
+        for registration in self.confirmed:
+            yield "Confirmed", None, registration
+        for registration in self.waitlisted:
+            yield "Waitlisted", self.places.get(registration.id), registration
+        for registration in self.cancelled:
+            yield "Cancelled", None, registration
+
+
+def clean_query(value: str | None) -> str:
+    """A search as typed, trimmed and capped; control characters become spaces."""
+    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in (value or "")[:SEARCH_MAX])
+    return " ".join(text.split())
+
+
+def _matching(query: str):
+    """Name, institution or address contains the text (case-insensitive; % and _ mean themselves)."""
+    needle = query.lower()
+    return or_(*(func.lower(column).contains(needle, autoescape=True)
+                 for column in (User.display_name, User.institution, User.email)))
+
+
+def reminder_statuses(session: Session, event_id: int) -> dict[int, ReminderStatus]:
+    """Each registration's reminder for its current activation and the event's current time.
+
+    The `reminders` row says whether one was needed (or the link went in another mail); its
+    outbox row says how far the mail got. A moved event starts again at "not yet".
+    """
+    found = session.execute(
+        select(Reminder.registration_id, Reminder.reason, OutboxMail.state, OutboxMail.sent_at)
+        .join(Registration, Reminder.registration_id == Registration.id)
+        .join(Event, Registration.event_id == Event.id)
+        .outerjoin(OutboxMail, Reminder.outbox_mail_id == OutboxMail.id)
+        .where(Registration.event_id == event_id, Reminder.generation == Registration.generation,
+               Reminder.event_sequence == Event.sequence)
+    )
+    statuses = {}
+    for registration_id, reason, state, sent_at in found:
+        if reason == "confirmation":
+            statuses[registration_id] = ReminderStatus("in_confirmation")
+        elif reason != "reminder":  # "event_changed": the new-time notice carried the link
+            statuses[registration_id] = ReminderStatus("in_change_notice")
+        elif state == MailState.SENT:
+            statuses[registration_id] = ReminderStatus("sent", sent_at)
+        elif state in (MailState.FAILED, MailState.DROPPED):
+            statuses[registration_id] = ReminderStatus(state.value)
+        elif state is not None:
+            statuses[registration_id] = ReminderStatus("queued")
+    return statuses
+
+
+def attendee_list(session: Session, event_id: int, *, query: str = "") -> AttendeeList:
+    """Everyone who registered: confirmed first, then the waitlist in order, then those who cancelled.
+
+    With a query, only those whose name, institution or email address contains it.
+    """
+    statement = (
+        select(Registration).join(Registration.user)
+        .options(contains_eager(Registration.user), joinedload(Registration.cancelled_by))
+        .where(Registration.event_id == event_id)
+        .order_by(Registration.queue_number, Registration.created_at, Registration.id)
+    )
+    if query:
+        statement = statement.where(_matching(query))
+    registrations = list(session.scalars(statement))
+    by_status = {status: [r for r in registrations if r.status == status] for status in RegistrationStatus}
+    counts = dict(session.execute(
+        select(Registration.status, func.count()).where(Registration.event_id == event_id)
+        .group_by(Registration.status)
+    ).all())
+    totals = {status.value: counts.get(status, 0) for status in RegistrationStatus}
+    totals["checked_in"] = session.scalar(
+        select(func.count()).where(Registration.event_id == event_id,
+                                   Registration.status == RegistrationStatus.CONFIRMED,
+                                   Registration.checked_in_at.isnot(None))
+    ) or 0
+    line = session.scalars(
+        select(Registration.id)
+        .where(Registration.event_id == event_id, Registration.status == RegistrationStatus.WAITLISTED)
+        .order_by(Registration.queue_number)
+    )
+    return AttendeeList(
+        confirmed=by_status[RegistrationStatus.CONFIRMED],
+        waitlisted=sorted(by_status[RegistrationStatus.WAITLISTED], key=lambda r: r.queue_number or 0),
+        cancelled=by_status[RegistrationStatus.CANCELLED],
+        places={registration_id: place for place, registration_id in enumerate(line, start=1)},
+        reminders=reminder_statuses(session, event_id),
+        joined={visit.registration_id for visit in join_visits(session, event_id) if visit.outcome == "joined"},
+        mail_problems=undeliverable_mails(session, event_id),
+        query=query,
+        totals=totals,
+    )
+
+
+def event_is_over(event: Event, now: datetime) -> bool:
+    """From the end of the event on, check-ins read as attendance (attended / no-show)."""
+    return now >= event.ends_at
+
+
+# --- check-in ---------------------------------------------------------------------------------------
+
+def set_checked_in(session: Session, event_id: int, registration_id: int, *, checked_in: bool,
+                   now: datetime) -> Registration:
+    """Tick (or untick) a confirmed attendee as here. Asking for the state it is in changes nothing,
+    so a double tap keeps the first tap's time. One conditional UPDATE: a removal that commits
+    first wins, and the attendee is then refused as no longer confirmed."""
+    registration = session.get(Registration, registration_id)
+    if registration is None or registration.event_id != event_id:
+        raise OrganizeError("We couldn’t find that registration for this event.", status=404)
+    if registration.event.status != EventStatus.SCHEDULED:
+        raise OrganizeError("This event isn’t scheduled, so nobody can be checked in.", status=409)
+    conditions = [Registration.id == registration_id, Registration.status == RegistrationStatus.CONFIRMED]
+    conditions.append(Registration.checked_in_at.is_(None) if checked_in else Registration.checked_in_at.isnot(None))
+    session.execute(
+        update(Registration).where(*conditions).values(checked_in_at=now if checked_in else None)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(registration)
+    if registration.status != RegistrationStatus.CONFIRMED:
+        raise OrganizeError(
+            f"{registration.user.display_name or registration.user.email} isn’t confirmed for this event, "
+            "so they can’t be checked in.", status=409)
+    return registration
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+CSV_HEADER = [
+    "Status", "Place in line", "Name", "Email", "Institution", "Registered at", "Accessibility needs",
+    "Reminder", "Joined online", "Checked in at", "Attendance", "Mail problems",
+]
+
+
+def attendees_csv(attendees: AttendeeList, *, format_time, over: bool) -> str:
+    """The attendee list as CSV (quoted by the csv module, safe against formula injection).
+
+    Attendance (attended / no-show) is filled in once the event is `over`, for confirmed attendees.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for status, place, registration in attendees.rows():
+        user = registration.user
+        confirmed = registration.status == RegistrationStatus.CONFIRMED
+        reminder = attendees.reminder(registration) if confirmed else None
+        attendance = ("Attended" if registration.checked_in_at else "No-show") if confirmed and over else ""
+        problems = "; ".join(f"{mail.subject}: {mail.last_error or 'undeliverable'}"
+                             for mail in attendees.mail_problems.get(registration.id, []))
+        writer.writerow([spreadsheet_safe(cell) for cell in (
+            status, place or "", user.display_name or "", user.email, user.institution or "",
+            format_time(registration.created_at), registration.accessibility_needs or "",
+            (reminder.label + (f" {format_time(reminder.at)}" if reminder.at else "")) if reminder else "",
+            "Yes" if registration.id in attendees.joined else "No",
+            format_time(registration.checked_in_at) if registration.checked_in_at and confirmed else "",
+            attendance, problems,
+        )])
+    return out.getvalue()
+
+
+# --- messages to attendees ----------------------------------------------------------------------------
+
+@dataclass
+class MessageSent:
+    message: EventMessage
+    # False when this form's message had been sent before (a double submit): nothing new was queued.
+    created: bool = True
+
+
+def event_messages(session: Session, event_id: int) -> list[EventMessage]:
+    """What the organizers wrote to this event's attendees, newest first."""
+    return list(session.scalars(
+        select(EventMessage).options(joinedload(EventMessage.sender))
+        .where(EventMessage.event_id == event_id)
+        .order_by(EventMessage.created_at.desc(), EventMessage.id.desc())
+    ))
+
+
+def _message_by_key(session: Session, event_id: int, client_key: str) -> EventMessage | None:
+    return session.scalar(
+        select(EventMessage).where(EventMessage.event_id == event_id, EventMessage.client_key == client_key)
+    )
+
+
+def send_message(session: Session, event_id: int, *, sender, audience: MessageAudience, subject: str, body: str,
+                 client_key: str, now: datetime) -> MessageSent:
+    """Keep the message on the event and queue one mail per recipient plus a copy to the sender,
+    all in the caller's transaction. The same form sent twice (its `client_key`) sends once.
+
+    The mails carry the message as plain text and never the meeting link: confirmed attendees
+    get their own join link in their reminder. Replies go to the group's organizers.
+    """
+    if (existing := _message_by_key(session, event_id, client_key)) is not None:
+        return MessageSent(existing, created=False)
+    event = session.get(Event, event_id)
+    if event.meeting_url and (event.meeting_url in body or event.meeting_url in subject):
+        raise OrganizeError(
+            "Please take the meeting link out: each confirmed attendee gets their own join link "
+            "before the event, and this message may reach people without a seat.", field="body")
+    status = RegistrationStatus.CONFIRMED if audience is MessageAudience.CONFIRMED else RegistrationStatus.WAITLISTED
+    recipients = list(session.scalars(
+        select(Registration).options(joinedload(Registration.user))
+        .where(Registration.event_id == event_id, Registration.status == status)
+        .order_by(Registration.queue_number, Registration.id)
+    ))
+    if not recipients:
+        raise OrganizeError(f"There are no {audience.label} yet, so there’s nobody to send this to.",
+                            field="audience")
+    message = EventMessage(event_id=event_id, sender_id=sender.id, audience=audience, subject=subject, body=body,
+                           recipient_count=len(recipients), client_key=client_key, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError:
+        # The same form, sent at the same moment from a second tab: that one's mails are the mails.
+        return MessageSent(_message_by_key(session, event_id, client_key), created=False)
+    reply_to = reply_to_organizers(session, event.group)
+    mails = [
+        _queue_message_mail(session, message, registration.user, registration=registration, reply_to=reply_to,
+                            dedup_key=f"{MESSAGE_KIND}:{registration.id}:{message.id}", now=now)
+        for registration in recipients
+    ]
+    mails.append(_queue_message_mail(session, message, sender, registration=None, reply_to=reply_to,
+                                     dedup_key=f"{MESSAGE_KIND}:copy:{message.id}", now=now))
+    session.flush()  # every recipient's mail in a few INSERTs
+    session.info.setdefault(PENDING_KEY, []).extend(mail.id for mail in mails)
+    log.info("event %s: message %s to %d %s from %s", event_id, message.id, len(recipients), audience.value,
+             sender.email)
+    return MessageSent(message)
+
+
+def _queue_message_mail(session: Session, message: EventMessage, recipient, *, registration: Registration | None,
+                        reply_to: str | None, dedup_key: str, now: datetime) -> OutboxMail:
+    event = message.event
+    if registration is not None:
+        context = dict(event_mail_links(registration), copy=False)
+    else:  # the sender's copy: no manage link of a registration they may not have
+        context = dict(member=recipient, event=event, event_url=event_url(event), copy=True,
+                       when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}")
+    context.update(message=message, audience=message.audience.label, group=event.group)
+    subject = f"{event.title}: {message.subject}"
+    return queue_mail(
+        session,
+        kind=MESSAGE_KIND,
+        dedup_key=dedup_key,
+        recipient=recipient.email,
+        reply_to=reply_to,
+        subject=f"Copy: {subject}" if registration is None else subject,
+        body_text=render_template(f"mail/{MESSAGE_KIND}.txt", **context),
+        body_html=render_template(f"mail/{MESSAGE_KIND}.html", **context),
+        now=now,
+        flush=False,
+    )
