@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.db import db
-from webapp.rendering import render
+from webapp.rendering import render, wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,29 @@ MESSAGES = {
 }
 
 
-def _page(status: int, detail: str | None = None):
+# Form fields that carry no writing of the person's own.
+_NOT_TYPED = {"csrf_token", "client_key", "expected_state", "action", "audience", "q", "next", "send", "format"}
+
+
+def _typed_text(form) -> list[tuple[str, str]]:
+    """What a refused form carried that someone wrote (longer text), to show back for copying.
+
+    Only ever echoed as read-only text: re-sending it from here would let another site's form
+    through with one click, which is what the CSRF check exists to stop.
+    """
+    typed = []
+    for name, value in form.items(multi=True):
+        if name in _NOT_TYPED or not value.strip() or len(value.strip()) < 20:
+            continue
+        typed.append((name.replace("_", " ").replace("-", " ").capitalize(), value[:20_000]))
+    return typed[:12]
+
+
+def _page(status: int, detail: str | None = None, *, typed=()):
     title, text = MESSAGES.get(status, (f"Error {status}", ""))
     return render(
         "errors/error.html", "content", status=status, code=status, title=title,
-        text=detail or text,
+        text=detail or text, typed=typed,
     )
 
 
@@ -41,11 +59,18 @@ def register(app: Flask) -> None:
         if rescue is not None:
             db.session.rollback()
             return rescue()
-        return _page(
+        response = _page(
             400,
             "This form had expired or came from somewhere else, so nothing was changed. "
             "Please reload the page and try again.",
+            typed=_typed_text(request.form),
         )
+        if wants_fragment():
+            # htmx would drop a 400 silently: show the explanation in place of the page's content.
+            response.status_code = 200
+            response.headers["HX-Retarget"] = "#main > .wrap"
+            response.headers["HX-Reswap"] = "innerHTML show:window:top"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

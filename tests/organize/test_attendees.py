@@ -537,6 +537,24 @@ def test_a_form_without_its_key_is_refused(signed_in_client, world, session):
     assert mails(session, "event_message") == []
 
 
+def test_an_expired_form_sends_nothing_but_gives_back_what_was_written(signed_in_client, world, session):
+    client = signed_in_client(world["organizer"])
+    body = "We meet in room 204 <b>upstairs</b>.\nBring your laptop."
+    expired = client.post(url(world, "messages"), data={**message_form(body=body), "csrf_token": "stale"})
+    assert expired.status_code == 400
+    html = expired.get_data(as_text=True)
+    assert "nothing was changed" in html and "What you wrote" in html
+    assert "We meet in room 204 &lt;b&gt;upstairs&lt;/b&gt;.\nBring your laptop.</textarea>" in html
+    assert 'readonly' in html and "<form" not in html.split("What you wrote")[1].split("</main>")[0]
+    assert session.scalar(select(func.count(EventMessage.id))) == 0 and mails(session, "event_message") == []
+    # Through htmx, which swaps nothing on a 400: the explanation replaces the page's content.
+    fragment = client.post(url(world, "messages"), data={**message_form(body=body), "csrf_token": "stale"},
+                           headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and fragment.headers["HX-Retarget"] == "#main > .wrap"
+    assert "nothing was changed" in fragment.get_data(as_text=True) and "<html" not in fragment.get_data(as_text=True)
+    assert session.scalar(select(func.count(EventMessage.id))) == 0
+
+
 BAD_MESSAGES = [
     (dict(subject=""), "message-subject", "Please give the message a subject."),
     (dict(subject="s" * 151), "message-subject", "at most 150 characters"),

@@ -241,8 +241,12 @@ def test_bad_requests_get_clear_answers_and_change_nothing(signed_in_client, ses
     assert refused.status_code == 409 and "cancelled" in refused.get_data(as_text=True)
     too_long = press_register(client, "open", accessibility_needs="x" * 1200)
     assert too_long.status_code == 422 and "under 1000 characters" in too_long.get_data(as_text=True)
+    no_csrf = client.post("/events/open/register")
+    assert no_csrf.status_code == 400 and "nothing was changed" in no_csrf.get_data(as_text=True)
+    # htmx swaps no 400, so it gets the explanation as a 200 aimed at the page's content.
     no_csrf = client.post("/events/open/register", headers={"HX-Request": "true"})
-    assert no_csrf.status_code == 400
+    assert no_csrf.status_code == 200 and no_csrf.headers["HX-Retarget"] == "#main > .wrap"
+    assert "nothing was changed" in no_csrf.get_data(as_text=True)
     assert session.scalar(select(Registration.id)) is None
     assert mails(session) == []
 
