@@ -72,3 +72,22 @@ def test_organizer_drafts_previews_publishes_and_copies_an_event(live_server, se
     page.get_by_role("link", name="Attendees").click()
     expect(page.get_by_role("heading", name="Attendees: Linked Data Round-table")).to_be_visible()
     assert_accessible(page, "attendee list")
+
+    # Editing with a mistake: the message sits next to the field, what was typed stays.
+    page.goto(preview_url)
+    page.get_by_role("link", name="Edit event").click()
+    assert_accessible(page, "edit event form")
+    page.get_by_label("Ends").fill("2031-07-01T17:00")
+    page.get_by_label("Capacity").fill("-3")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_label("Capacity")).to_have_value("-3")
+    expect(page.locator("#event-ends_at-error, #event-ends-at-error, [id$='ends_at-error']").first).to_be_visible()
+    assert_accessible(page, "edit event form with errors")
+
+    # Cancelling asks first, then keeps the page up, marked cancelled.
+    page.goto(preview_url)
+    page.get_by_role("link", name="Cancel event").click()
+    assert_accessible(page, "cancel event: confirmation")
+    page.get_by_role("button", name="Cancel the event and tell attendees").click()
+    expect(page.get_by_text("cancelled", exact=False).first).to_be_visible()
+    assert_accessible(page, "cancelled event")

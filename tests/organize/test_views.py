@@ -218,6 +218,23 @@ def test_new_event_form_rejects_bad_input_next_to_the_field_and_keeps_what_was_t
         is None
 
 
+def test_event_form_through_htmx_answers_with_its_own_block_then_redirects(signed_in_client, world, session):
+    client = signed_in_client(world["organizer"])
+    htmx = {"HX-Request": "true"}
+    refused = client.post("/groups/metadata/events/new", headers=htmx,
+                          data={"csrf_token": csrf_token_for(client), **event_form(capacity="-3", then="draft")})
+    html = refused.get_data(as_text=True)
+    # 200: htmx swaps no 4xx; the form carries its problem next to the field.
+    assert refused.status_code == 200 and html.lstrip().startswith('<form id="event-form"')
+    assert "Capacity must be a whole number" in html and 'value="-3"' in html and "<html" not in html
+    saved = client.post("/groups/metadata/events/new", headers=htmx,
+                        data={"csrf_token": csrf_token_for(client), **event_form(then="draft")})
+    event = session.scalar(select(Event).where(Event.slug == "linked-data-round-table"))
+    assert saved.status_code == 200
+    assert saved.headers["HX-Redirect"] == "/events/linked-data-round-table/edit?done=saved"
+    assert event.status == "draft"
+
+
 def test_new_event_form_survives_garbage_without_a_500(signed_in_client, world):
     client = signed_in_client(world["organizer"])
     response = post(client, "/groups/metadata/events/new", dict(

@@ -18,7 +18,7 @@ from webapp.organize import services
 from webapp.organize.forms import FORMATS, EventForm
 from webapp.organize.services import OrganizeError, is_group_organizer
 from webapp.reminders.services import EventChangeError, cancel_event
-from webapp.rendering import render
+from webapp.rendering import form_status, go_to, render
 
 bp = Blueprint("organize", __name__)
 
@@ -71,9 +71,9 @@ def _form_page(form: EventForm, *, group, event=None, copied_from=None, status=2
         action_url = url_for("organize.new_event", slug=group.slug)
         back_url = url_for("groups.detail", slug=group.slug)
     drafts = services.group_drafts(db.session, group) if group and not event else []
-    return _private(render("organize/event_form.html", status=status, form=form, group=group, event=event,
-                           copied_from=copied_from, drafts=drafts, formats=FORMATS, notice=notice, saved=saved,
-                           action_url=action_url, back_url=back_url))
+    return _private(render("organize/event_form.html", "event_form", status=form_status(status), form=form,
+                           group=group, event=event, copied_from=copied_from, drafts=drafts, formats=FORMATS,
+                           notice=notice, saved=saved, action_url=action_url, back_url=back_url))
 
 
 def _place_error(form: EventForm, error: OrganizeError) -> None:
@@ -85,8 +85,8 @@ def _place_error(form: EventForm, error: OrganizeError) -> None:
 def _after_save(event: Event):
     """A draft: "Save and preview" shows it as members will see it, "Save draft" keeps the form."""
     if event.status == EventStatus.DRAFT and request.form.get("then") == "draft":
-        return redirect(url_for("organize.edit_event", slug=event.slug, done="saved"), code=303)
-    return redirect(url_for("events.detail", slug=event.slug), code=303)
+        return go_to(url_for("organize.edit_event", slug=event.slug, done="saved"))
+    return go_to(url_for("events.detail", slug=event.slug))
 
 
 def _create_draft(form: EventForm, group: Group | None, *, copied_from: Event | None = None):
