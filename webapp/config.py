@@ -99,6 +99,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SIGN_IN_LIMIT_PER_CLIENT": os.environ.get("SIGN_IN_LIMIT_PER_CLIENT") or "10 per hour",
         # Each invitation to co-organize mails someone: how many one organizer may send.
         "GROUP_INVITE_LIMIT": os.environ.get("GROUP_INVITE_LIMIT") or "10 per hour",
+        # Each proposal sent mails every reviewer: how many one member may send.
+        "PROPOSAL_SUBMIT_LIMIT": os.environ.get("PROPOSAL_SUBMIT_LIMIT") or "6 per hour",
     }
     settings.update(overrides)
     if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, current_app, request, url_for
+from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 
 from webapp.accounts.models import normalize_email
@@ -20,6 +20,7 @@ from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
 from webapp.rendering import render
+from webapp.throttle import over_limit
 
 bp = Blueprint("groups", __name__)
 log = logging.getLogger(__name__)
@@ -89,19 +90,7 @@ def _is_me(organizer: GroupOrganizer) -> bool:
 
 def _too_many_invitations(member_id: int) -> bool:
     """Each invitation mails someone: cap how many one organizer sends (GROUP_INVITE_LIMIT)."""
-    from limits import parse
-
-    from webapp import limiter
-
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return False
-    limit = parse(current_app.config["GROUP_INVITE_LIMIT"])
-    try:
-        return not limiter.limiter.hit(
-            limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "group-invitation", str(member_id))
-    except Exception:  # counters unavailable: an organizer inviting a colleague matters more than the cap
-        log.warning("group invitation rate limit storage unavailable; allowing the invitation", exc_info=True)
-        return False
+    return over_limit("GROUP_INVITE_LIMIT", "group-invitation", member_id)
 
 
 @bp.route("/groups/<slug>/edit", methods=["GET", "POST"])

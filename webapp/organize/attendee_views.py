@@ -28,13 +28,13 @@ from webapp.organize.attendees import (
 )
 from webapp.organize.models import EventMessage
 from webapp.organize.services import OrganizeError
-from webapp.organize.throttle import message_refused
 from webapp.organize.views import _managed_event, _me, _place_error, _private, bp
 from webapp.refusals import Refusal
 from webapp.registrations import services as registrations
 from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration
 from webapp.rendering import form_status, go_to, render, wants_fragment
+from webapp.throttle import over_limit
 
 _CLIENT_KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -243,7 +243,7 @@ def messages(slug: str):
     already = db.session.scalar(
         db.select(EventMessage.id).where(EventMessage.event_id == event.id,
                                          EventMessage.client_key == form.client_key.data))
-    if already is None and message_refused(me.id):
+    if already is None and over_limit("EVENT_MESSAGE_LIMIT_PER_SENDER", "event-message", me.id):
         return _messages_page(event, form, status=429, notice=TOO_MANY_MESSAGES)
     try:
         result = send_message(db.session, event.id, sender=me, audience=form.audience_value,

@@ -21,11 +21,11 @@ from webapp.proposals.models import (
     ProposalState,
 )
 from webapp.proposals.services import ProposalError, ProposalFields
-from webapp.proposals.throttle import submission_refused
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
 from webapp.rendering import render
+from webapp.throttle import over_limit
 
 bp = Blueprint("proposals", __name__)
 A, S = ProposalAction, ProposalState
@@ -191,7 +191,7 @@ def _handle_form_post(proposal=None):
             client_key=client_key or (proposal.client_key if proposal else ""), now=now,
         )
         if sending:
-            if submission_refused(me.id):
+            if over_limit("PROPOSAL_SUBMIT_LIMIT", "proposal-submit", me.id):
                 db.session.commit()  # keep what they typed; only the sending waits
                 return _form_page(
                     form, saved, status=_status(429),
@@ -328,7 +328,7 @@ def act(proposal_id: int):
         return _detail_page(proposal, form=form, status=_status(422))
     now = utcnow()
     if action in (A.SUBMIT, A.RESUBMIT) and action in services.allowed_actions(proposal, me):
-        if submission_refused(me.id):
+        if over_limit("PROPOSAL_SUBMIT_LIMIT", "proposal-submit", me.id):
             return _detail_page(proposal, form=form, status=_status(429), problem=(
                 "You’ve sent several proposals in a short time. Please try again in a little while."))
     try:

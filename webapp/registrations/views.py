@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 from htmx_flask import make_response as htmx_response
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from webapp.registrations.mails import may_see_meeting_link, queue_registration_
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, read_manage_token
 from webapp.rendering import render, wants_fragment
+from webapp.throttle import over_limit
 
 bp = Blueprint("registrations", __name__)
 
@@ -99,19 +100,7 @@ def register(slug: str):
 
 def _too_many_changes(member) -> bool:
     """Registering and cancelling send mail: cap how often one member can do it."""
-    from limits import parse
-
-    from webapp import limiter
-
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return False
-    limit = parse(current_app.config["REGISTRATION_LIMIT_PER_MEMBER"])
-    try:
-        return not limiter.limiter.hit(
-            limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "registration", str(member.id)
-        )
-    except Exception:  # counters unavailable: registering matters more than the cap
-        return False
+    return over_limit("REGISTRATION_LIMIT_PER_MEMBER", "registration", member.id)
 
 
 TOO_MANY = "You’ve changed your registrations many times in a short while. Please wait a few minutes and try again."
