@@ -11,22 +11,14 @@ from wtforms.validators import StopValidation, ValidationError
 from webapp.accounts.models import EMAIL_MAX
 from webapp.accounts.services import email_problem
 from webapp.groups.models import DESCRIPTION_MAX, EXTERNAL_URL_MAX, ORGANIZER_NAME_MAX
-from webapp.proposals.forms import (
-    _at_most,
-    _clean_text,
-    _no_markup,
-    _no_raw_html,
-    _normalize_newlines,
-    _one_line,
-    _strip,
-)
+from webapp.validators import at_most, clean_text, no_markup, no_raw_html, normalize_newlines, one_line, strip
 
 
 class GroupPageForm(FlaskForm):
-    description = TextAreaField("Description", filters=[_normalize_newlines], validators=[
-        _at_most(DESCRIPTION_MAX), _clean_text, _no_raw_html])
-    external_url = StringField("The group’s own website", filters=[_strip], validators=[
-        _at_most(EXTERNAL_URL_MAX), _one_line])
+    description = TextAreaField("Description", filters=[normalize_newlines], validators=[
+        at_most(DESCRIPTION_MAX), clean_text, no_raw_html])
+    external_url = StringField("The group’s own website", filters=[strip], validators=[
+        at_most(EXTERNAL_URL_MAX), one_line])
 
     def validate_external_url(self, field) -> None:
         if not field.data:
@@ -45,9 +37,9 @@ class GroupPageForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    name = StringField("Their name", filters=[_strip], validators=[_at_most(ORGANIZER_NAME_MAX), _one_line,
-                                                                   _no_markup])
-    email = StringField("Their email address", filters=[_strip], validators=[_at_most(EMAIL_MAX)])
+    name = StringField("Their name", filters=[strip], validators=[at_most(ORGANIZER_NAME_MAX), one_line,
+                                                                   no_markup])
+    email = StringField("Their email address", filters=[strip], validators=[at_most(EMAIL_MAX)])
 
     def validate_name(self, field) -> None:
         if not field.data:

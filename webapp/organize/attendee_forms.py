@@ -7,9 +7,8 @@ from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from webapp.organize.forms import _required
 from webapp.organize.models import MESSAGE_BODY_MAX, MESSAGE_SUBJECT_MAX, MessageAudience
-from webapp.proposals.forms import _at_most, _clean_text, _normalize_newlines, _one_line, _strip
+from webapp.validators import at_most, clean_text, normalize_newlines, one_line, required, strip
 
 AUDIENCES = {MessageAudience.CONFIRMED.value: "Confirmed attendees",
              MessageAudience.WAITLISTED.value: "People on the waitlist"}
@@ -20,10 +19,10 @@ class MessageForm(FlaskForm):
     client_key = HiddenField()
     audience = RadioField("Send to", choices=[SelectChoice(k, v) for k, v in AUDIENCES.items()],
                           default=MessageAudience.CONFIRMED.value, validate_choice=False)
-    subject = StringField("Subject", filters=[_strip], validators=[
-        _required("Please give the message a subject."), _at_most(MESSAGE_SUBJECT_MAX), _one_line])
-    body = TextAreaField("Message", filters=[_normalize_newlines], validators=[
-        _required("Please write the message."), _at_most(MESSAGE_BODY_MAX), _clean_text])
+    subject = StringField("Subject", filters=[strip], validators=[
+        required("Please give the message a subject."), at_most(MESSAGE_SUBJECT_MAX), one_line])
+    body = TextAreaField("Message", filters=[normalize_newlines], validators=[
+        required("Please write the message."), at_most(MESSAGE_BODY_MAX), clean_text])
 
     def validate_audience(self, field) -> None:
         if field.data not in AUDIENCES:

@@ -10,18 +10,10 @@ from zoneinfo import ZoneInfo
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import StopValidation, ValidationError
+from wtforms.validators import ValidationError
 
 from webapp.organize.services import EventFields
-from webapp.proposals.forms import (
-    _at_most,
-    _clean_text,
-    _no_markup,
-    _no_raw_html,
-    _normalize_newlines,
-    _one_line,
-    _strip,
-)
+from webapp.validators import at_most, clean_text, no_markup, no_raw_html, normalize_newlines, one_line, required, strip
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000
@@ -52,32 +44,24 @@ def parse_local(value: str, zone: ZoneInfo) -> datetime:
     return aware
 
 
-def _required(message: str):
-    def check(form, field) -> None:
-        if not (field.data or "").strip():
-            raise StopValidation(message)
-
-    return check
-
-
 class EventForm(FlaskForm):
-    title = StringField("Title", filters=[_strip], validators=[
-        _required("Please give the event a title."), _at_most(TITLE_MAX), _one_line, _no_markup])
-    description = TextAreaField("Description", filters=[_normalize_newlines], validators=[
-        _at_most(DESCRIPTION_MAX), _clean_text, _no_raw_html])
-    starts_at = StringField("Starts", filters=[_strip], validators=[_required("Please enter when the event starts.")])
-    ends_at = StringField("Ends", filters=[_strip], validators=[_required("Please enter when the event ends.")])
+    title = StringField("Title", filters=[strip], validators=[
+        required("Please give the event a title."), at_most(TITLE_MAX), one_line, no_markup])
+    description = TextAreaField("Description", filters=[normalize_newlines], validators=[
+        at_most(DESCRIPTION_MAX), clean_text, no_raw_html])
+    starts_at = StringField("Starts", filters=[strip], validators=[required("Please enter when the event starts.")])
+    ends_at = StringField("Ends", filters=[strip], validators=[required("Please enter when the event ends.")])
     meeting_format = RadioField("Format", choices=[SelectChoice(k, v) for k, v in FORMATS.items()],
                                 default="online", validate_choice=False)
-    meeting_url = StringField("Meeting link", filters=[_strip], validators=[_at_most(URL_MAX), _one_line])
-    venue_name = StringField("Venue", filters=[_strip], validators=[_at_most(VENUE_NAME_MAX), _one_line, _no_markup])
-    venue_address = StringField("Address", filters=[_strip],
-                                validators=[_at_most(VENUE_ADDRESS_MAX), _one_line, _no_markup])
-    venue_accessibility = TextAreaField("Accessibility of the venue", filters=[_normalize_newlines], validators=[
-        _at_most(VENUE_ACCESSIBILITY_MAX), _clean_text, _no_markup])
-    capacity = StringField("Capacity", filters=[_strip], validators=[_at_most(10)])
-    registration_opens_at = StringField("Registration opens", filters=[_strip])
-    registration_closes_at = StringField("Registration closes", filters=[_strip])
+    meeting_url = StringField("Meeting link", filters=[strip], validators=[at_most(URL_MAX), one_line])
+    venue_name = StringField("Venue", filters=[strip], validators=[at_most(VENUE_NAME_MAX), one_line, no_markup])
+    venue_address = StringField("Address", filters=[strip],
+                                validators=[at_most(VENUE_ADDRESS_MAX), one_line, no_markup])
+    venue_accessibility = TextAreaField("Accessibility of the venue", filters=[normalize_newlines], validators=[
+        at_most(VENUE_ACCESSIBILITY_MAX), clean_text, no_markup])
+    capacity = StringField("Capacity", filters=[strip], validators=[at_most(10)])
+    registration_opens_at = StringField("Registration opens", filters=[strip])
+    registration_closes_at = StringField("Registration closes", filters=[strip])
 
     def __init__(self, *args, zone: ZoneInfo, **kwargs):
         super().__init__(*args, **kwargs)

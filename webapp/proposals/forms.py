@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_wtf import FlaskForm
 from wtforms import (
     FieldList,
@@ -16,9 +14,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, StopValidation, ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
-from webapp.accounts.services import email_problem, has_control_characters
+from webapp.accounts.services import email_problem
 from webapp.proposals.guidelines import COMMITMENTS, GUIDELINES
 from webapp.proposals.models import (
     CADENCE_MAX,
@@ -31,8 +29,7 @@ from webapp.proposals.models import (
     PERSON_NAME_MAX,
     TOPIC_MAX,
 )
-
-_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
+from webapp.validators import at_most, clean_text, no_markup, no_raw_html, normalize_newlines, one_line, strip
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -41,41 +38,6 @@ class MultiCheckboxField(SelectMultipleField):
     def pre_validate(self, form) -> None:
         known = {choice.value for choice in self.choices}
         self.data = [value for value in (self.data or []) if value in known]
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _normalize_newlines(value):
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
-
-
-def _at_most(limit: int) -> Length:
-    return Length(max=limit, message=f"Please use at most {limit:,} characters.")
-
-
-def _one_line(form, field) -> None:
-    if field.data and has_control_characters(field.data):
-        raise ValidationError("Please remove line breaks and other special control characters.")
-
-
-def _clean_text(form, field) -> None:
-    """Long fields may have line breaks and tabs, never other control characters."""
-    if field.data and has_control_characters(field.data.replace("\n", "").replace("\t", "")):
-        raise ValidationError("Please remove special control characters (they may come from copying and pasting).")
-
-
-def _no_markup(form, field) -> None:
-    if field.data and _MARKUP.search(field.data):
-        raise ValidationError("Please write plain text: HTML tags like <b> aren’t allowed here.")
-
-
-def _no_raw_html(form, field) -> None:
-    if field.data and _MARKUP.search(field.data):
-        raise ValidationError(
-            "HTML isn’t allowed here. Use Markdown instead: **bold**, *italic*, [a link](https://…), - lists."
-        )
 
 
 def required_to_submit(message: str):
@@ -91,10 +53,10 @@ def required_to_submit(message: str):
 class CoorganizerForm(Form):
     """One co-organizer row. A row left wholly blank is dropped, not an error."""
 
-    name = StringField("Name", filters=[_strip], validators=[_at_most(PERSON_NAME_MAX), _one_line, _no_markup])
-    email = StringField("Email address", filters=[_strip])
-    institution = StringField("Institution", filters=[_strip],
-                              validators=[_at_most(INSTITUTION_MAX), _one_line, _no_markup])
+    name = StringField("Name", filters=[strip], validators=[at_most(PERSON_NAME_MAX), one_line, no_markup])
+    email = StringField("Email address", filters=[strip])
+    institution = StringField("Institution", filters=[strip],
+                              validators=[at_most(INSTITUTION_MAX), one_line, no_markup])
 
     @property
     def is_blank(self) -> bool:
@@ -111,33 +73,33 @@ class CoorganizerForm(Form):
             raise ValidationError(problem.replace("Enter your email address.", "Please enter their email address."))
 
 
-LONG = dict(filters=[_normalize_newlines])
+LONG = dict(filters=[normalize_newlines])
 
 
 class ProposalForm(FlaskForm):
     client_key = HiddenField()
-    name = StringField("Group name", filters=[_strip], validators=[
-        required_to_submit("Please enter a name for the group."), _at_most(NAME_MAX), _one_line, _no_markup])
-    topic = StringField("Topic", filters=[_strip], validators=[
-        required_to_submit("Please say in a few words what the group is about."), _at_most(TOPIC_MAX), _one_line,
-        _no_markup])
+    name = StringField("Group name", filters=[strip], validators=[
+        required_to_submit("Please enter a name for the group."), at_most(NAME_MAX), one_line, no_markup])
+    topic = StringField("Topic", filters=[strip], validators=[
+        required_to_submit("Please say in a few words what the group is about."), at_most(TOPIC_MAX), one_line,
+        no_markup])
     description = TextAreaField("Description", **LONG, validators=[
-        required_to_submit("Please describe the group: it becomes the group’s page."), _at_most(LONG_TEXT_MAX),
-        _clean_text, _no_raw_html])
+        required_to_submit("Please describe the group: it becomes the group’s page."), at_most(LONG_TEXT_MAX),
+        clean_text, no_raw_html])
     need = TextAreaField("The need it serves, and for whom", **LONG, validators=[
-        required_to_submit("Please tell us who the group is for and what it gives them."), _at_most(LONG_TEXT_MAX),
-        _clean_text, _no_raw_html])
+        required_to_submit("Please tell us who the group is for and what it gives them."), at_most(LONG_TEXT_MAX),
+        clean_text, no_raw_html])
     difference = TextAreaField("How it differs from existing groups", **LONG, validators=[
         required_to_submit("Please tell us how it differs from the groups we have (or say there is none like it)."),
-        _at_most(LONG_TEXT_MAX), _clean_text, _no_raw_html])
+        at_most(LONG_TEXT_MAX), clean_text, no_raw_html])
     meeting_format = RadioField("Format", choices=[SelectChoice(k.value, v) for k, v in FORMAT_LABELS.items()],
                                 validate_choice=False)
-    cadence = StringField("How often you’ll meet", filters=[_strip], validators=[
-        required_to_submit("Please tell us how often the group will meet."), _at_most(CADENCE_MAX), _one_line,
-        _no_markup])
+    cadence = StringField("How often you’ll meet", filters=[strip], validators=[
+        required_to_submit("Please tell us how often the group will meet."), at_most(CADENCE_MAX), one_line,
+        no_markup])
     first_event = TextAreaField("A first event idea", **LONG, validators=[
-        required_to_submit("Please describe an idea for the first event."), _at_most(LONG_TEXT_MAX), _clean_text,
-        _no_raw_html])
+        required_to_submit("Please describe an idea for the first event."), at_most(LONG_TEXT_MAX), clean_text,
+        no_raw_html])
     acknowledged = MultiCheckboxField("Organizers’ commitments", choices=[SelectChoice(g.anchor, g.acknowledgement)
                                                                          for g in COMMITMENTS])
     coorganizers = FieldList(FormField(CoorganizerForm), min_entries=1, max_entries=MAX_COORGANIZERS)
@@ -190,5 +152,5 @@ class ActionForm(FlaskForm):
     """A message and a button: comment, ask for changes, approve, decline, withdraw, resubmit."""
 
     expected_state = HiddenField()
-    message = TextAreaField("Message", **LONG, validators=[_at_most(MESSAGE_MAX), _clean_text, _no_raw_html])
+    message = TextAreaField("Message", **LONG, validators=[at_most(MESSAGE_MAX), clean_text, no_raw_html])
     guidelines = MultiCheckboxField("Point at guidelines", choices=ACTION_GUIDELINES)

@@ -1,0 +1,57 @@
+"""Filters and validators the site's forms share: trimming, length, one line, no control characters,
+no markup. Each message says what to change, for the field it sits next to."""
+
+from __future__ import annotations
+
+import re
+
+from wtforms.validators import Length, StopValidation, ValidationError
+
+from webapp.accounts.services import has_control_characters
+
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def normalize_newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
+
+
+def at_most(limit: int) -> Length:
+    return Length(max=limit, message=f"Please use at most {limit:,} characters.")
+
+
+def one_line(form, field) -> None:
+    if field.data and has_control_characters(field.data):
+        raise ValidationError("Please remove line breaks and other special control characters.")
+
+
+def clean_text(form, field) -> None:
+    """Long fields may have line breaks and tabs, never other control characters."""
+    if field.data and has_control_characters(field.data.replace("\n", "").replace("\t", "")):
+        raise ValidationError("Please remove special control characters (they may come from copying and pasting).")
+
+
+def no_markup(form, field) -> None:
+    if field.data and _MARKUP.search(field.data):
+        raise ValidationError("Please write plain text: HTML tags like <b> aren’t allowed here.")
+
+
+def no_raw_html(form, field) -> None:
+    if field.data and _MARKUP.search(field.data):
+        raise ValidationError(
+            "HTML isn’t allowed here. Use Markdown instead: **bold**, *italic*, [a link](https://…), - lists."
+        )
+
+
+def required(message: str):
+    """A required field, with a message in the site's words (blank or only spaces is missing)."""
+
+    def check(form, field) -> None:
+        if not (field.data or "").strip():
+            raise StopValidation(message)
+
+    return check
