@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Every request (GET and POST alike) sends it, as a browser would; the session identifier uses it.
+USER_AGENT = "registration-burst/1"
 
 
 def prepare(members: int, capacity: int) -> tuple[str, list[tuple[str, str]]]:
@@ -53,13 +55,17 @@ def prepare(members: int, capacity: int) -> tuple[str, list[tuple[str, str]]]:
         serializer = app.session_interface.get_signing_serializer(app)
         credentials = []
         for user in users:
-            # The cookie Flask-Login would set after sign-in, and a CSRF token bound to it.
-            with app.test_request_context("/"):
+            # The session the emailed sign-in link leaves (login_user: the user id, fresh, and the
+            # session-protection identifier of this client's address and User-Agent), and a CSRF
+            # token bound to it. Without the identifier Flask-Login would mark every request's
+            # session stale and send a new cookie, which no signed-in member's browser causes.
+            with app.test_request_context("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                          headers={"User-Agent": USER_AGENT}):
                 from flask import g, session
+                from flask_login import login_user
 
                 g.pop("csrf_token", None)  # Flask-WTF caches the token on g, shared by this loop
-                session["_user_id"] = str(user.id)
-                session["_fresh"] = True
+                login_user(user)
                 token = generate_csrf()
                 cookie = serializer.dumps(dict(session))
             credentials.append((cookie, token))
@@ -122,11 +128,11 @@ def main() -> int:
             except OSError:
                 time.sleep(0.1)
         time.sleep(1)
-        gets = burst(args.port, [("GET", f"/events/{slug}", {}, None)] * args.members)
+        gets = burst(args.port, [("GET", f"/events/{slug}", {"User-Agent": USER_AGENT}, None)] * args.members)
         posts = burst(args.port, [
             ("POST", f"/events/{slug}/register",
              {"Cookie": f"session={cookie}", "Content-Type": "application/x-www-form-urlencoded",
-              "HX-Request": "true"},
+              "HX-Request": "true", "User-Agent": USER_AGENT},
              f"csrf_token={token}")
             for cookie, token in credentials
         ])

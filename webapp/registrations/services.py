@@ -116,14 +116,8 @@ def register(
     else:
         registration.status = RegistrationStatus.WAITLISTED
         registration.waitlisted_at = now
-        registration.queue_number = 1 + (
-            session.scalar(
-                select(func.max(Registration.queue_number)).where(
-                    Registration.event_id == event.id
-                )
-            )
-            or 0
-        )
+        registration.queue_number = event.next_queue_number
+        event.next_queue_number += 1
         event.waitlist_count += 1
     session.flush()
     position = event.waitlist_count if registration.status == RegistrationStatus.WAITLISTED else None

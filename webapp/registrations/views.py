@@ -8,7 +8,7 @@ from htmx_flask import make_response as htmx_response
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from webapp.db import db, utcnow
+from webapp.db import commit_keeping_loaded, db, utcnow
 from webapp.events.models import Event
 from webapp.events.services import LISTED, get_event_by_slug
 from webapp.registrations import services
@@ -20,15 +20,20 @@ from webapp.rendering import render, wants_fragment
 bp = Blueprint("registrations", __name__)
 
 
-def panel_context(event: Event, *, now, registration=None, error=None, accessibility_needs=""):
-    """Everything the registration panel of an event page needs, for the current member."""
+def panel_context(event: Event, *, now, registration=None, position=None, error=None, accessibility_needs=""):
+    """Everything the registration panel of an event page needs, for the current member.
+
+    `position`: the member's place in line when the caller knows it already (they just joined).
+    """
     if registration is None:
         registration = services.registration_for(db.session, event.id, current_user)
+    if position is None and registration is not None:
+        position = services.waitlist_position(db.session, registration)
     return dict(
         event=event,
         now=now,
         registration=registration,
-        position=services.waitlist_position(db.session, registration) if registration else None,
+        position=position,
         meeting_url=join_url(registration) if may_see_meeting_link(registration, now=now) else None,
         window_problem=services.registration_window_problem(event, now),
         error=error,
@@ -85,16 +90,17 @@ def register(slug: str):
         return _panel(event, status=429, error=TOO_MANY, accessibility_needs=accessibility_needs[:2000])
     now = utcnow()
     try:
-        register_member(event, current_user, accessibility_needs=accessibility_needs, now=now)
+        outcome = register_member(event, current_user, accessibility_needs=accessibility_needs, now=now)
     except services.RegistrationError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug)
         return _panel(event, status=error.status, error=error.message,
                       accessibility_needs=accessibility_needs[:2000])
-    db.session.commit()
+    # The panel shows the event and the registration as this commit left them: no reading back.
+    commit_keeping_loaded(db.session)
     if not wants_fragment():
         return redirect(url_for("events.detail", slug=slug), code=303)
-    return _panel(get_event_by_slug(db.session, slug))
+    return _panel(event, registration=outcome.registration, position=outcome.position)
 
 
 def _too_many_changes(member) -> bool:
