@@ -334,7 +334,7 @@ def test_a_registration_is_a_few_statements_and_reads_nothing_back(app, signed_i
 
     assert "You’re on the waitlist, number 1 in line." in response.get_data(as_text=True)
     assert statements == [
-        ("SELECT", "events"), ("SELECT", "users"),  # before the lock: the page's event, the member
+        ("SELECT", "events"), ("SELECT", "users"),  # before the lock: the event's id, the member
         ("UPDATE", "events"),  # the lock, returning the event as locked
         ("SELECT", "registrations"), ("UPDATE", "events"), ("INSERT", "registrations"),
         ("INSERT", "outbox_mails"),

@@ -32,6 +32,9 @@ class Outcome:
     changed: bool = True
     # The place in line of a member who just joined the waitlist (they are last).
     position: int | None = None
+    # The event as the lock returned it. Holding it keeps it in the session (whose identity map
+    # holds unchanged objects weakly), so the mail and the page use it without loading it again.
+    event: Event | None = None
 
 
 def lock_event(session: Session, event_id: int) -> Event:
@@ -98,7 +101,7 @@ def register(
         )
     )
     if registration is not None and registration.is_active:
-        return Outcome(registration, [], changed=False)
+        return Outcome(registration, [], changed=False, event=event)
     problem = registration_window_problem(event, now)
     if problem:
         raise RegistrationError(problem)
@@ -121,7 +124,7 @@ def register(
         event.waitlist_count += 1
     session.flush()
     position = event.waitlist_count if registration.status == RegistrationStatus.WAITLISTED else None
-    return Outcome(registration, [], position=position)
+    return Outcome(registration, [], position=position, event=event)
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
@@ -129,7 +132,7 @@ def cancel(session: Session, registration: Registration, *, now: datetime) -> Ou
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
     if registration.status == RegistrationStatus.CANCELLED:
-        return Outcome(registration, [], changed=False)
+        return Outcome(registration, [], changed=False, event=event)
     if registration.status == RegistrationStatus.CONFIRMED:
         event.confirmed_count -= 1
     else:
@@ -138,7 +141,7 @@ def cancel(session: Session, registration: Registration, *, now: datetime) -> Ou
     registration.cancelled_at = now
     session.flush()
     promoted = promote_from_waitlist(session, event, now=now)
-    return Outcome(registration, promoted)
+    return Outcome(registration, promoted, event=event)
 
 
 def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> list[Registration]:

@@ -122,7 +122,7 @@ def _reply_to(event: Event) -> str | None:
     from webapp.db import db
     from webapp.groups.services import reply_to_organizers
 
-    return reply_to_organizers(db.session, event.group)
+    return reply_to_organizers(db.session, event.group_id)
 
 
 def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
