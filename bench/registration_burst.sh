@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# 500 members register for one 20-seat event at once, on PostgreSQL under gunicorn.
+# 500 members register for one 20-seat event at once, on PostgreSQL under gunicorn (3 sync workers,
+# as the Dockerfile runs it); compared with 500 anonymous GETs of the event page. See docs/benchmarks.md.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -47,6 +47,29 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def commit_keeping_loaded(session) -> None:
+    """Commit, and keep the loaded objects as this transaction wrote them instead of expiring them.
+
+    For a response that shows exactly what was just committed: it renders from memory rather than
+    reading every row back in a new transaction. Anything not loaded yet still loads as usual.
+    """
+    session = session() if callable(session) else session  # the request's Session behind db.session
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
+def insert_on_conflict(session):
+    """The database's own INSERT, which has `on_conflict_do_nothing` (PostgreSQL and SQLite alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def lock_row(session, model, row_id: int, column):
     """Take a row's lock for the rest of the transaction and return the row fresh (None if missing).
 
@@ -62,10 +85,9 @@ def lock_row(session, model, row_id: int, column):
     )
     if level == "AUTOCOMMIT":
         raise RuntimeError("a row lock must be taken inside a transaction, not in autocommit")
-    result = session.execute(
-        update(model).where(model.id == row_id).values({column: column})
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        return None
-    return session.get(model, row_id, populate_existing=True)
+    # RETURNING hands back the row as locked, in the same round trip: under a burst every
+    # statement while the lock is held delays everyone queued behind it.
+    return session.scalars(
+        update(model).where(model.id == row_id).values({column: column}).returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()

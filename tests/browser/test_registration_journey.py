@@ -83,8 +83,7 @@ def test_register_by_mail_link_then_cancel_promotes_the_next_in_line(
         assert any(part.get_filename() == "invite.ics" for part in confirmation.iter_attachments())
 
         # Bea arrives later and waits in line.
-        register_member(db.session.get(type(event), event.id), waiting_member, accessibility_needs="",
-                        now=utcnow())
+        register_member(event.id, waiting_member, accessibility_needs="", now=utcnow())
         db.session.commit()
         wait_for_mail(smtp_sink, "bea@example.org", "waitlist")
 

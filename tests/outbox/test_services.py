@@ -29,6 +29,41 @@ def test_the_same_dedup_key_is_queued_once(session):
     assert session.query(OutboxMail).count() == 1
 
 
+def test_queued_mail_is_the_stored_row_and_changes_to_it_are_saved(session):
+    mail = queue(session, subject="Hello\r\nagain")
+    mail.attempts = 3
+    session.commit()
+    session.expire_all()
+    stored = session.get(OutboxMail, mail.id)
+    assert (stored.subject, stored.state, stored.attempts) == ("Hello again", MailState.QUEUED, 3)
+    assert stored.last_error is None
+
+
+def test_a_key_another_transaction_is_queueing_waits_for_it_instead_of_failing(app, session, db_kind):
+    """ON CONFLICT DO NOTHING: the second writer waits for the first, then queues nothing."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    with Session(db.engine) as first:
+        assert queue(first, key="same") is not None  # not committed yet
+        results = []
+
+        def second_writer():
+            with app.app_context(), Session(db.engine) as second:
+                results.append(queue(second, key="same"))
+                second.commit()
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # waiting on the first transaction's key
+        first.commit()
+        thread.join(timeout=30)
+    assert results == [None]
+    assert session.query(OutboxMail).filter_by(dedup_key="same").count() == 1
+
+
 def test_rolled_back_mail_is_neither_stored_nor_dispatched(app, session, monkeypatch):
     sent = []
     monkeypatch.setattr(app.extensions["celery"], "send_task", lambda *a, **k: sent.append(a))

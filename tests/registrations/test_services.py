@@ -98,6 +98,21 @@ def test_cancel_then_register_again_goes_to_the_back_of_the_line(session):
     assert services.waitlist_position(session, again) == 2
 
 
+def test_places_in_line_come_from_the_event_and_are_never_handed_out_twice(session):
+    event = create_event(capacity=1)
+    register(session, event, create_user())
+    me = create_user()
+    first, mine = register(session, event, create_user()), register(session, event, me)
+    assert (first.queue_number, mine.queue_number) == (1, 2)
+    services.cancel(session, mine, now=utcnow())
+    again = register(session, event, me)
+    newcomer = register(session, event, create_user())
+    # The last number was freed by a cancellation, yet nobody gets it again.
+    assert (again.queue_number, newcomer.queue_number) == (3, 4)
+    assert event.next_queue_number == 5
+    assert [services.waitlist_position(session, r) for r in (first, again, newcomer)] == [1, 2, 3]
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

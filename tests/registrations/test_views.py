@@ -302,3 +302,51 @@ def test_replies_to_registration_mail_reach_the_groups_organizers(signed_in_clie
     group_mail, metro_mail = mails(session, member.email)
     assert group_mail.reply_to == "esther@example.org, co@example.org"
     assert metro_mail.reply_to is None
+
+
+def test_a_registration_is_a_few_statements_and_reads_nothing_back(app, signed_in_client, session):
+    """Issue 3: in a burst everyone queues behind the event's lock, so each statement counts.
+
+    Under the lock: the lock itself (returning the event), the member's registration, the counts,
+    the new row and its mail (no max(queue_number), no dedup SELECT). After the commit nothing is
+    read back: the panel shows what was just written.
+    """
+    from sqlalchemy import event as sa_event
+
+    from webapp.db import db
+    from webapp.events.models import Event
+
+    event_id = create_event(slug="burst", capacity=1).id
+    first, second = create_user(), create_user()
+    session.commit()
+    press_register(signed_in_client(first), "burst")
+    client = signed_in_client(second)
+    data = {"csrf_token": csrf_token_for(client)}
+    session.remove()  # a request of its own, as in production: nothing loaded yet
+    statements = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()  # SELECT ... FROM t / INSERT INTO t / UPDATE t
+        table = words[words.index("FROM") + 1] if words[0] == "SELECT" else words[2 if words[0] == "INSERT" else 1]
+        statements.append((words[0], table))
+
+    sa_event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = client.post("/events/burst/register", data=data, headers={"HX-Request": "true"})
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", note)
+
+    assert "You’re on the waitlist, number 1 in line." in response.get_data(as_text=True)
+    assert statements == [
+        ("SELECT", "events"), ("SELECT", "users"),  # before the lock: the event's id, the member
+        ("UPDATE", "events"),  # the lock, returning the event as locked
+        ("SELECT", "registrations"), ("UPDATE", "events"), ("INSERT", "registrations"),
+        ("INSERT", "outbox_mails"),
+        # After the commit, in a transaction of its own: the page cache's version (in Redis when
+        # there is one, as in production; the tests have none).
+        ("UPDATE", "content_versions"),
+    ]
+    registration = registration_of(session, second, session.get(Event, event_id))
+    assert (registration.status, registration.queue_number) == (RegistrationStatus.WAITLISTED, 1)
+    assert session.get(Event, event_id).next_queue_number == 2
+    assert len(mails(session, second.email)) == 1

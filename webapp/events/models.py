@@ -69,6 +69,9 @@ class Event(db.Model):
     # Kept by the registration service under the event's row lock.
     confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
     waitlist_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The place in line the next waitlisted member gets: handed out and raised under the same
+    # lock, so numbers only grow (never reused, even after cancellations) without scanning the line.
+    next_queue_number: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # iCalendar SEQUENCE: raised on every change attendees are told about (moved, new place, cancelled),

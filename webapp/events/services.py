@@ -158,6 +158,11 @@ def get_event_by_slug(session: Session, slug: str, *, include_drafts: bool = Fal
     )
 
 
+def event_id_by_slug(session: Session, slug: str) -> int | None:
+    """Only the id of a listed event: for a change that locks the event and reads it fresh anyway."""
+    return session.scalar(select(Event.id).where(Event.slug == slug, Event.status.in_(LISTED)))
+
+
 def get_event_by_id(session: Session, event_id: int) -> Event | None:
     return session.scalar(select(Event).where(Event.id == event_id, Event.status.in_(LISTED)))
 

@@ -91,14 +91,17 @@ def group_choices(session: Session) -> list[tuple[str, str]]:
     return [(slug, name) for slug, name in session.execute(select(Group.slug, Group.name).order_by(Group.name))]
 
 
-def organizer_addresses(session: Session, group: Group | None) -> list[str]:
-    """The organizers' mail addresses we know (their account's, else the one they were invited at)."""
-    if group is None:
+def organizer_addresses(session: Session, group_id: int | None) -> list[str]:
+    """The organizers' mail addresses we know (their account's, else the one they were invited at).
+
+    Takes the group's id, so callers holding only an event (event.group_id) load no group for it.
+    """
+    if group_id is None:
         return []
     rows = session.execute(
         select(GroupOrganizer.email, User.email)
         .outerjoin(User, User.id == GroupOrganizer.user_id)
-        .where(GroupOrganizer.group_id == group.id)
+        .where(GroupOrganizer.group_id == group_id)
         .order_by(GroupOrganizer.position)
     ).all()
     addresses: list[str] = []
@@ -109,9 +112,9 @@ def organizer_addresses(session: Session, group: Group | None) -> list[str]:
     return addresses
 
 
-def reply_to_organizers(session: Session, group: Group | None) -> str | None:
+def reply_to_organizers(session: Session, group_id: int | None) -> str | None:
     """A Reply-To header value: replies to event mail reach the people who run the group."""
-    return ", ".join(organizer_addresses(session, group)) or None
+    return ", ".join(organizer_addresses(session, group_id)) or None
 
 
 # --- The group's page ------------------------------------------------------------------------------
@@ -317,7 +320,7 @@ def _queue_group_invitation_mail(session: Session, invitation: OrganizerInvitati
     )
     queue_mail(
         session, kind="group_invitation", dedup_key=f"organizer-invitation:{invitation.id}",
-        recipient=invitation.email, reply_to=reply_to_organizers(session, group),
+        recipient=invitation.email, reply_to=reply_to_organizers(session, group.id),
         subject=f"You’re invited to co-organize {group.name}",
         body_text=render_template("mail/group_invitation.txt", **context),
         body_html=render_template("mail/group_invitation.html", **context),

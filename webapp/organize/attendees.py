@@ -311,7 +311,7 @@ def send_message(session: Session, event_id: int, *, sender, audience: MessageAu
     except IntegrityError:
         # The same form, sent at the same moment from a second tab: that one's mails are the mails.
         return MessageSent(_message_by_key(session, event_id, client_key), created=False)
-    reply_to = reply_to_organizers(session, event.group)
+    reply_to = reply_to_organizers(session, event.group_id)
     mails = [
         _queue_message_mail(session, message, registration.user, registration=registration, reply_to=reply_to,
                             dedup_key=f"{MESSAGE_KIND}:{registration.id}:{message.id}", now=now)

@@ -28,9 +28,9 @@ from pathlib import Path
 from flask import current_app
 from flask_mail import Message
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from webapp.db import utcnow
+from webapp.db import insert_on_conflict, utcnow
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.refusals import Refusal
 
@@ -95,12 +95,8 @@ def queue_mail(
     `flush=False` is for callers that queue many mails whose keys they already made unique
     (the reminder sweep): they flush once and hand the ids to PENDING_KEY themselves.
     """
-    if flush:
-        existing = session.scalar(select(OutboxMail.id).where(OutboxMail.dedup_key == dedup_key))
-        if existing is not None:
-            return None
     now = now or utcnow()
-    mail = OutboxMail(
+    values = dict(
         kind=kind,
         dedup_key=dedup_key,
         recipient=header_safe(recipient),
@@ -114,10 +110,26 @@ def queue_mail(
         created_at=now,
         next_attempt_at=now,
     )
+    if not flush:
+        mail = OutboxMail(**values)
+        session.add(mail)
+        return mail
+    # One statement instead of a SELECT for the key and then an INSERT: the unique key decides,
+    # also against a transaction that queued it and has not committed yet (this one waits for it).
+    # Callers often hold a row lock here, so every round trip saved is saved for all who wait.
+    # (A table-level INSERT: the ORM's own INSERT ... RETURNING entity costs twice the CPU here.)
+    mail_id = session.scalar(
+        insert_on_conflict(session)(OutboxMail.__table__).values(values)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(OutboxMail.__table__.c.id)
+    )
+    if mail_id is None:
+        return None
+    # The row exactly as written, in the session as if loaded, so callers can read and change it.
+    mail = OutboxMail(id=mail_id, last_error=None, message_id=None, claimed_at=None, sent_at=None, **values)
+    make_transient_to_detached(mail)
     session.add(mail)
-    if flush:
-        session.flush()
-        session.info.setdefault(PENDING_KEY, []).append(mail.id)
+    session.info.setdefault(PENDING_KEY, []).append(mail_id)
     return mail
 
 

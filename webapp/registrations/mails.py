@@ -67,7 +67,7 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         kind=f"registration_{kind}",
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
         recipient=member.email,
-        reply_to=reply_to_organizers(session, event.group),
+        reply_to=reply_to_organizers(session, event.group_id),
         subject=SUBJECTS[kind].format(title=event.title),
         body_text=render_template(f"mail/registration_{kind}.txt", **context),
         body_html=render_template(f"mail/registration_{kind}.html", **context),

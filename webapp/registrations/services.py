@@ -34,6 +34,9 @@ class Outcome:
     position: int | None = None
     # A seat given by hand that needed one more: the capacity before and after.
     capacity_raised: tuple[int, int] | None = None
+    # The event as the lock returned it. Holding it keeps it in the session (whose identity map
+    # holds unchanged objects weakly), so the mail and the page use it without loading it again.
+    event: Event | None = None
 
 
 def lock_event(session: Session, event_id: int) -> Event:
@@ -100,7 +103,7 @@ def register(
         )
     )
     if registration is not None and registration.is_active:
-        return Outcome(registration, [], changed=False)
+        return Outcome(registration, [], changed=False, event=event)
     problem = registration_window_problem(event, now)
     if problem:
         raise RegistrationError(problem)
@@ -120,18 +123,12 @@ def register(
     else:
         registration.status = RegistrationStatus.WAITLISTED
         registration.waitlisted_at = now
-        registration.queue_number = 1 + (
-            session.scalar(
-                select(func.max(Registration.queue_number)).where(
-                    Registration.event_id == event.id
-                )
-            )
-            or 0
-        )
+        registration.queue_number = event.next_queue_number
+        event.next_queue_number += 1
         event.waitlist_count += 1
     session.flush()
     position = event.waitlist_count if registration.status == RegistrationStatus.WAITLISTED else None
-    return Outcome(registration, [], position=position)
+    return Outcome(registration, [], position=position, event=event)
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
@@ -139,7 +136,7 @@ def cancel(session: Session, registration: Registration, *, now: datetime) -> Ou
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
     if registration.status == RegistrationStatus.CANCELLED:
-        return Outcome(registration, [], changed=False)
+        return Outcome(registration, [], changed=False, event=event)
     return _give_up(session, event, registration, now=now)
 
 
@@ -155,7 +152,7 @@ def _give_up(session: Session, event: Event, registration: Registration, *, now:
     registration.cancelled_by_id = by.id if by is not None else None
     session.flush()
     promoted = promote_from_waitlist(session, event, now=now)
-    return Outcome(registration, promoted)
+    return Outcome(registration, promoted, event=event)
 
 
 def _locked_registration(session: Session, event_id: int, registration_id: int) -> tuple[Event, Registration]:

@@ -8,9 +8,9 @@ from htmx_flask import make_response as htmx_response
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from webapp.db import db, utcnow
+from webapp.db import commit_keeping_loaded, db, utcnow
 from webapp.events.models import Event
-from webapp.events.services import LISTED, get_event_by_slug
+from webapp.events.services import LISTED, event_id_by_slug, get_event_by_slug
 from webapp.registrations import services
 from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
@@ -21,15 +21,20 @@ from webapp.throttle import over_limit
 bp = Blueprint("registrations", __name__)
 
 
-def panel_context(event: Event, *, now, registration=None, error=None, accessibility_needs=""):
-    """Everything the registration panel of an event page needs, for the current member."""
+def panel_context(event: Event, *, now, registration=None, position=None, error=None, accessibility_needs=""):
+    """Everything the registration panel of an event page needs, for the current member.
+
+    `position`: the member's place in line when the caller knows it already (they just joined).
+    """
     if registration is None:
         registration = services.registration_for(db.session, event.id, current_user)
+    if position is None and registration is not None:
+        position = services.waitlist_position(db.session, registration)
     return dict(
         event=event,
         now=now,
         registration=registration,
-        position=services.waitlist_position(db.session, registration) if registration else None,
+        position=position,
         meeting_url=join_url(registration) if may_see_meeting_link(registration, now=now) else None,
         window_problem=services.registration_window_problem(event, now),
         error=error,
@@ -58,10 +63,10 @@ def queue_outcome_mails(outcome: services.Outcome, *, now, kind: str) -> None:
         queue_registration_mail(db.session, promoted, "promoted", now=now)
 
 
-def register_member(event: Event, member, *, accessibility_needs: str, now) -> services.Outcome:
+def register_member(event_id: int, member, *, accessibility_needs: str, now) -> services.Outcome:
     """Register and queue the mail; shared by the Register button and the sign-in intent."""
     outcome = services.register(
-        db.session, event.id, member=member, accessibility_needs=accessibility_needs, now=now
+        db.session, event_id, member=member, accessibility_needs=accessibility_needs, now=now
     )
     if outcome.changed:
         queue_outcome_mails(outcome, now=now, kind="registered")
@@ -70,32 +75,35 @@ def register_member(event: Event, member, *, accessibility_needs: str, now) -> s
 
 @bp.post("/events/<slug>/register")
 def register(slug: str):
-    event = get_event_by_slug(db.session, slug)
-    if event is None:
+    # Only the id before the lock: registering locks the event and reads it fresh from there.
+    event_id = event_id_by_slug(db.session, slug)
+    if event_id is None:
         abort(404)
     accessibility_needs = request.form.get("accessibility_needs", "")
     if not current_user.is_authenticated:
         # Keep the intent: the emailed sign-in link lands the member back here, registered.
         target = url_for(
-            "accounts.sign_in", next=url_for("events.detail", slug=slug), intent=f"register:{event.id}"
+            "accounts.sign_in", next=url_for("events.detail", slug=slug), intent=f"register:{event_id}"
         )
         if wants_fragment():
             return htmx_response(redirect=target)
         return redirect(target, code=303)
     if _too_many_changes(current_user):
-        return _panel(event, status=429, error=TOO_MANY, accessibility_needs=accessibility_needs[:2000])
+        return _panel(get_event_by_slug(db.session, slug), status=429, error=TOO_MANY,
+                      accessibility_needs=accessibility_needs[:2000])
     now = utcnow()
     try:
-        register_member(event, current_user, accessibility_needs=accessibility_needs, now=now)
+        outcome = register_member(event_id, current_user, accessibility_needs=accessibility_needs, now=now)
     except services.RegistrationError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug)
         return _panel(event, status=error.status, error=error.message,
                       accessibility_needs=accessibility_needs[:2000])
-    db.session.commit()
+    # The panel shows the event and the registration as this commit left them: no reading back.
+    commit_keeping_loaded(db.session)
     if not wants_fragment():
         return redirect(url_for("events.detail", slug=slug), code=303)
-    return _panel(get_event_by_slug(db.session, slug))
+    return _panel(outcome.event, registration=outcome.registration, position=outcome.position)
 
 
 def _too_many_changes(member) -> bool:
@@ -203,6 +211,6 @@ def register_after_sign_in(member, argument: str, *, now) -> None:
         return
     try:
         with db.session.begin_nested():
-            register_member(event, member, accessibility_needs="", now=now)
+            register_member(event.id, member, accessibility_needs="", now=now)
     except services.RegistrationError:
         pass  # the event page explains why (closed, cancelled) when they land on it

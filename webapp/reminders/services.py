@@ -17,6 +17,7 @@ from flask import render_template
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from webapp.db import insert_on_conflict
 from webapp.events.calendar import event_ics
 from webapp.events.models import Event, EventStatus
 from webapp.outbox.models import MailState, OutboxMail
@@ -122,7 +123,7 @@ def _reply_to(event: Event) -> str | None:
     from webapp.db import db
     from webapp.groups.services import reply_to_organizers
 
-    return reply_to_organizers(db.session, event.group)
+    return reply_to_organizers(db.session, event.group_id)
 
 
 def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
@@ -191,12 +192,8 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> dict[int,
     scheduler's sweep waits for the first one's rows and then skips them, without an error and
     in one statement for the whole chunk.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     statement = (
-        insert(Reminder).values(rows)
+        insert_on_conflict(session)(Reminder).values(rows)
         .on_conflict_do_nothing(index_elements=["registration_id", "generation", "event_sequence"])
         .returning(Reminder.registration_id, Reminder.id)
     )
