@@ -1,5 +1,7 @@
 """End to end: a committed outbox row reaches a real SMTP server through Redis and a real worker."""
 
+import time
+
 import redis
 
 from tests.conftest import REDIS_TEST_URL, make_test_app
@@ -32,8 +34,14 @@ def test_worker_delivers_committed_mail_through_redis_to_smtp(migrated, tmp_path
             assert [m["Subject"] for m in messages] == ["Wiring works"]
             assert messages[0]["To"] == "ada@example.org"
             assert "Hello from the worker." in messages[0].get_body(("plain",)).get_content()
-            row = db.session.scalar(db.select(OutboxMail).where(OutboxMail.dedup_key == "wiring-1"))
-            db.session.refresh(row)
+            # The sink has the message a moment before the worker commits "sent": wait for that.
+            deadline = time.monotonic() + 15
+            while True:
+                db.session.rollback()
+                row = db.session.scalar(db.select(OutboxMail).where(OutboxMail.dedup_key == "wiring-1"))
+                if row.state is MailState.SENT or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             assert row.state is MailState.SENT and row.message_id
         finally:
             db.session.execute(db.delete(OutboxMail))
