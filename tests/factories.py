@@ -98,3 +98,10 @@ def create_proposal(proposer=None, state=None, **fields):
     db.session.add(proposal)
     db.session.flush()
     return proposal
+
+
+def organizer_of(group: Group, **fields):
+    """A member account that organizes `group` (linked by account and address)."""
+    user = create_user(**fields)
+    group.organizers.append(GroupOrganizer(name=user.display_name, user_id=user.id, email=user.email, position=9))
+    return user

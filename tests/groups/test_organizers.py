@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_for
-from tests.factories import create_group, create_user
+from tests.conftest import post_form as post
+from tests.factories import create_group, create_user, organizer_of
 from webapp import mail as mail_ext
 from webapp.accounts.models import Role, User
 from webapp.db import utcnow
@@ -22,14 +23,6 @@ from webapp.proposals.models import OrganizerInvitation
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 
 
-def post(client, url, data=None):
-    return client.post(url, data={"csrf_token": csrf_token_for(client), **(data or {})})
-
-
-def organizer_of(group, **fields):
-    user = create_user(**fields)
-    group.organizers.append(GroupOrganizer(name=user.display_name, user_id=user.id, email=user.email, position=9))
-    return user
 
 
 @pytest.fixture

@@ -11,9 +11,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token_for
-from tests.factories import create_event, create_group, create_user
-from tests.organize.test_views import organizer_of
+from tests.conftest import post_form as post
+from tests.factories import create_event, create_group, create_user, organizer_of
 from webapp.accounts.models import Role
 from webapp.db import db, utcnow
 from webapp.events.models import Event, EventStatus
@@ -49,9 +48,6 @@ def world(session):
     return dict(group=group, event=event, people=people, organizer=organizer, other_organizer=other_organizer,
                 member=people[0], admin=admin)
 
-
-def post(client, url, data=None, headers=None):
-    return client.post(url, data={"csrf_token": csrf_token_for(client), **(data or {})}, headers=headers or {})
 
 
 def reg(session, person) -> Registration:

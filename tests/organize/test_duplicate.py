@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import create_event, create_group, create_user
-from tests.organize.test_views import all_mails, event_form, fresh_event, local_input, organizer_of, post
+from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.organize.test_views import all_mails, event_form, fresh_event, local_input, post
 from webapp.accounts.models import Role
 from webapp.events.models import Event, EventStatus
 from webapp.organize.services import next_month_copy, same_weekday_next_month, shift_wall_clock

@@ -8,8 +8,7 @@ import redis
 from sqlalchemy import select
 
 from tests.conftest import REDIS_TEST_URL, csrf_token_for
-from tests.factories import create_event, create_group, create_user
-from tests.organize.test_views import organizer_of
+from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.support.worker import celery_worker
 from webapp.db import utcnow
 from webapp.outbox.models import MailState, OutboxMail

@@ -10,8 +10,8 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.factories import create_event, create_group, create_user
-from tests.organize.test_views import all_mails, edit_form, fresh_event, local_input, organizer_of, post
+from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.organize.test_views import all_mails, edit_form, fresh_event, local_input, post
 from webapp import mail as mail_ext
 from webapp.accounts.models import Role
 from webapp.db import utcnow

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.factories import create_event, create_group, create_user
-from tests.organize.test_views import edit_form, event_form, fresh_event, organizer_of, post
+from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.organize.test_views import edit_form, event_form, fresh_event, post
 from webapp.db import utcnow
 from webapp.events.models import Event
 from webapp.outbox.models import OutboxMail

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import csrf_token_for
-from tests.factories import create_event, create_group, create_user
+from tests.conftest import post_form as post
+from tests.factories import create_event, create_group, create_user, organizer_of
 from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
@@ -41,14 +42,6 @@ def event_form(**changes) -> dict:
     return data
 
 
-def post(client, url, data=None):
-    return client.post(url, data={"csrf_token": csrf_token_for(client), **(data or {})})
-
-
-def organizer_of(group, **fields):
-    user = create_user(**fields)
-    group.organizers.append(GroupOrganizer(name=user.display_name, user_id=user.id, email=user.email, position=9))
-    return user
 
 
 @pytest.fixture
