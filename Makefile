@@ -48,7 +48,8 @@ vendor:
 lint: install-test
 	$(BIN)/ruff check .
 
-bench: install-test services
+bench: install-test
+	bash scripts/bench_services.sh
 	bash bench/run.sh
 
 clean:

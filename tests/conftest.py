@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from pathlib import Path
 
@@ -12,14 +11,17 @@ import pytest
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from tests.support.servers import OwnRedis, PrivatePostgres, free_port
 from webapp import create_app
 from webapp.db import db
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test"
-)
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The suite starts a PostgreSQL cluster and a Redis of its own (tests/support/servers.py) unless
+# these name others, which it then owns for the run: it empties them.
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+__all__ = ["free_port"]
 
 
 def pytest_addoption(parser):
@@ -37,15 +39,42 @@ def db_kind(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(db_kind, tmp_path_factory) -> str:
+def postgres_url():
+    """The run's own PostgreSQL: a cluster in a temp folder on a free port, removed afterwards."""
+    if POSTGRES_URL:
+        yield POSTGRES_URL
+        return
+    server = PrivatePostgres().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """The run's own redis-server on a free port (the drills start their own besides)."""
+    if REDIS_URL:
+        yield REDIS_URL
+        return
+    server = OwnRedis(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind, tmp_path_factory, request) -> str:
     if db_kind == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-    engine = create_engine(POSTGRES_URL)
+    url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    return POSTGRES_URL
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -113,12 +142,6 @@ def session(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import REDIS_TEST_URL, _empty_all_tables, csrf_token_for, make_test_app
+from tests.conftest import _empty_all_tables, csrf_token_for, make_test_app
 from tests.factories import create_user
 from webapp.accounts.models import SignInRequest, User
 from webapp.db import db, utcnow
@@ -430,14 +430,14 @@ def test_the_pending_intent_is_handed_to_its_domain_once_signed_in(app, client, 
     assert press_sign_in(client, link_path(session)).status_code == 303
 
 
-def test_the_limits_are_counted_in_redis_when_there_is_one(migrated, tmp_path, db_kind):
+def test_the_limits_are_counted_in_redis_when_there_is_one(redis_url, migrated, tmp_path, db_kind):
     """Several web processes share one count: a second app sees the first one's links."""
     settings = dict(
-        REDIS_URL=REDIS_TEST_URL, RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
+        REDIS_URL=redis_url, RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
         SIGN_IN_LIMIT_PER_ADDRESS="1 per 15 minutes", MAIL_FILE_DIR=str(tmp_path),
     )
     first = make_test_app(migrated, tmp_path, **settings)
-    assert first.config["RATELIMIT_STORAGE_URI"] == REDIS_TEST_URL
+    assert first.config["RATELIMIT_STORAGE_URI"] == redis_url
     try:
         with first.app_context():
             assert ask_for_link(first.test_client(), "ada@example.org").status_code == 200

@@ -15,7 +15,6 @@ import redis
 from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible
-from tests.conftest import REDIS_TEST_URL
 from tests.factories import create_event, create_group, create_user
 from tests.support.worker import celery_worker
 from webapp.db import db, utcnow
@@ -23,9 +22,9 @@ from webapp.registrations.views import register_member
 
 
 @pytest.fixture
-def app_overrides(smtp_sink):
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    return {"REDIS_URL": REDIS_TEST_URL, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_sink.port}
+def app_overrides(redis_url, smtp_sink):
+    redis.Redis.from_url(redis_url).flushdb()
+    return {"REDIS_URL": redis_url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_sink.port}
 
 
 def text_of(message) -> str:
@@ -49,6 +48,7 @@ def wait_for_mail(smtp_sink, address, subject_part, timeout=30):
 
 
 def test_register_by_mail_link_then_cancel_promotes_the_next_in_line(
+    redis_url,
     app, migrated, tmp_path, live_server, smtp_sink, page, problems
 ):
     event = create_event(create_group(name="Prison Library Support Network"),
@@ -56,7 +56,7 @@ def test_register_by_mail_link_then_cancel_promotes_the_next_in_line(
     waiting_member = create_user(email="bea@example.org", display_name="Bea")
     db.session.commit()
     env = {
-        "DATABASE_URL": migrated, "REDIS_URL": REDIS_TEST_URL, "MAIL_SERVER": "127.0.0.1",
+        "DATABASE_URL": migrated, "REDIS_URL": redis_url, "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_sink.port), "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp_path),
     }
     with celery_worker(env):

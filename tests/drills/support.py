@@ -13,8 +13,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import redis
-
+from tests.support.servers import OwnRedis  # noqa: F401  (the drills stop and start it)
 from tests.support.smtp import RecordingHandler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,40 +80,6 @@ def smtp_server(handler=None):
         yield handler
     finally:
         controller.stop()
-
-
-class OwnRedis:
-    """A redis-server of the test's own, on a free port, that the test may stop and start."""
-
-    def __init__(self, folder: Path) -> None:
-        from tests.conftest import free_port
-
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.folder = folder
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if redis.Redis.from_url(self.url, socket_connect_timeout=0.5).ping():
-                    return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
 
 
 class Worker:

@@ -7,7 +7,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from tests.conftest import REDIS_TEST_URL, csrf_token_for
+from tests.conftest import csrf_token_for
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.support.worker import celery_worker
 from webapp.db import utcnow
@@ -18,12 +18,13 @@ ZOOM = "https://zoom.us/j/5550001111"
 
 
 @pytest.fixture
-def app_overrides(smtp_sink):
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()  # no tasks or rate-limit counters from earlier runs
-    return {"REDIS_URL": REDIS_TEST_URL, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_sink.port}
+def app_overrides(redis_url, smtp_sink):
+    redis.Redis.from_url(redis_url).flushdb()  # no tasks or rate-limit counters from earlier runs
+    return {"REDIS_URL": redis_url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_sink.port}
 
 
 def test_message_to_attendees_is_delivered_with_a_copy_to_the_sender(
+    redis_url,
         app, migrated, tmp_path, session, signed_in_client, smtp_sink):
     group = create_group(slug="metadata", organizers=[])
     event = create_event(group, slug="round-table", title="Linked Data Round-table", capacity=1, meeting_url=ZOOM)
@@ -33,7 +34,7 @@ def test_message_to_attendees_is_delivered_with_a_copy_to_the_sender(
         registrations.register(session, event.id, member=member, now=utcnow())
     session.commit()
     env = {
-        "DATABASE_URL": migrated, "REDIS_URL": REDIS_TEST_URL, "MAIL_SERVER": "127.0.0.1",
+        "DATABASE_URL": migrated, "REDIS_URL": redis_url, "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_sink.port), "SECRET_KEY": "test-secret", "INSTANCE_PATH": str(tmp_path),
     }
     with celery_worker(env):

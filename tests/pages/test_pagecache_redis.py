@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from tests.conftest import REDIS_TEST_URL, csrf_token_for
+from tests.conftest import csrf_token_for
 from tests.factories import create_event, create_group, create_user
 from tests.support.queries import count_queries
 from webapp.db import db
@@ -15,9 +15,9 @@ pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 
 
 @pytest.fixture
-def app_overrides():
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    return {"REDIS_URL": REDIS_TEST_URL}
+def app_overrides(redis_url):
+    redis.Redis.from_url(redis_url).flushdb()
+    return {"REDIS_URL": redis_url}
 
 
 @pytest.fixture
@@ -55,8 +55,8 @@ def test_edits_and_registrations_show_on_the_very_next_request(app, session, sig
     assert "4 of 5 seats left" in visitor.get("/events/hack-night").get_data(as_text=True)
 
 
-def test_a_lost_version_starts_again_far_from_the_old_numbers(client, session, event):
-    store = redis.Redis.from_url(REDIS_TEST_URL)
+def test_a_lost_version_starts_again_far_from_the_old_numbers(client, session, event, redis_url):
+    store = redis.Redis.from_url(redis_url)
     client.get("/events/hack-night")
     client.get("/events/hack-night")
     before = int(store.get(REDIS_KEY))

@@ -4,24 +4,24 @@ import time
 
 import redis
 
-from tests.conftest import REDIS_TEST_URL, make_test_app
+from tests.conftest import make_test_app
 from tests.support.worker import celery_worker
 from webapp.db import db
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.services import queue_mail
 
 
-def test_worker_delivers_committed_mail_through_redis_to_smtp(migrated, tmp_path, smtp_sink):
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
+def test_worker_delivers_committed_mail_through_redis_to_smtp(redis_url, migrated, tmp_path, smtp_sink):
+    redis.Redis.from_url(redis_url).flushdb()
     env = {
         "DATABASE_URL": migrated,
-        "REDIS_URL": REDIS_TEST_URL,
+        "REDIS_URL": redis_url,
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp_sink.port),
         "SECRET_KEY": "test-secret",
         "INSTANCE_PATH": str(tmp_path),
     }
-    app = make_test_app(migrated, tmp_path, REDIS_URL=REDIS_TEST_URL,
+    app = make_test_app(migrated, tmp_path, REDIS_URL=redis_url,
                         MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_sink.port)
     with celery_worker(env), app.app_context():
         try:
