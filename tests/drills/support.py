@@ -38,6 +38,7 @@ class ProgrammableHandler(RecordingHandler):
         self.mail_commands = 0
         self.connections = 0
         self.refused = 0
+        self.envelopes: list[tuple[str, list[str], list[str]]] = []  # (MAIL FROM, RCPT TOs, options)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
@@ -62,19 +63,25 @@ class ProgrammableHandler(RecordingHandler):
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options)))
+        return await super().handle_DATA(server, session, envelope)
+
     def recipients(self) -> list[str]:
         with self._lock:
             return [m["To"] for m in self.messages]
 
 
 @contextmanager
-def smtp_server(handler=None):
+def smtp_server(handler=None, **options):
+    """A sink on a free port; `options` go to aiosmtpd (e.g. enable_SMTPUTF8=True)."""
     from aiosmtpd.controller import Controller
 
     from tests.conftest import free_port
 
     handler = handler or ProgrammableHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     handler.port = controller.port
     try:
