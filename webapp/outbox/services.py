@@ -615,6 +615,8 @@ class OutboxHealth:
     oldest_waiting_age: timedelta | None
     alert_after: timedelta
     failed: list[OutboxMail]
+    # Sent after a claim took them over mid-send: the one case the design cannot rule out.
+    maybe_twice: list[OutboxMail] = field(default_factory=list)
 
     @property
     def is_stuck(self) -> bool:
@@ -633,12 +635,19 @@ def outbox_health(session: Session, *, now: datetime, failed_limit: int = 50) ->
             .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()).limit(failed_limit)
         )
     )
+    maybe_twice = list(
+        session.scalars(
+            select(OutboxMail).where(OutboxMail.state == MailState.SENT, OutboxMail.lease_takeovers > 0)
+            .order_by(OutboxMail.sent_at.desc(), OutboxMail.id.desc()).limit(failed_limit)
+        )
+    ) if failed_limit else []
     return OutboxHealth(
         counts=counts,
         oldest_waiting_at=oldest,
         oldest_waiting_age=(now - oldest) if oldest else None,
         alert_after=timedelta(minutes=_setting("OUTBOX_ALERT_MINUTES", 10)),
         failed=failed,
+        maybe_twice=maybe_twice,
     )
 
 
