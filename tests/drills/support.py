@@ -128,12 +128,12 @@ class Worker:
     """A real `celery -A tasks worker` process (optionally with the beat scheduler)."""
 
     def __init__(self, env: dict[str, str], folder: Path, name: str, *, beat: bool = False,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, app: str = "tasks") -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "INSTANCE_PATH": str(folder)}
         self.env.pop("FLASK_DEBUG", None)
         self.cmd = [
-            str(Path(sys.executable).parent / "celery"), "-A", "tasks", "worker", "--loglevel=INFO",
+            str(Path(sys.executable).parent / "celery"), "-A", app, "worker", "--loglevel=INFO",
             f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
             "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
         ]
@@ -164,6 +164,12 @@ class Worker:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+    def kill_pool(self) -> None:
+        """SIGKILL the pool process running the task (as the OOM killer would); the worker lives on."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        assert len(children) == 1, f"expected one pool process, found {children}"
+        os.kill(int(children[0]), signal.SIGKILL)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
