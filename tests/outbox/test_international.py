@@ -166,3 +166,27 @@ def test_only_the_same_task_redelivered_takes_its_rows_back_before_the_lease_end
     session.commit()
     stored = row(session, mail_id)
     assert (stored.attempts, stored.lease_takeovers, stored.claim_token) == (2, 1, "task-1")
+
+
+def test_the_task_running_out_of_time_mid_send_releases_the_rest_and_flags_the_one_on_the_wire(
+        app, session, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    real_send = services._SmtpConnection.send
+
+    def send(self, message):
+        real_send(self, message)
+        if message.recipients == ["b@example.org"]:  # the server has it; then the time is up
+            raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services._SmtpConnection, "send", send)
+    with smtp_server() as sink:
+        use_smtp(app, sink.port)
+        ids = queue_all(session, ["a@example.org", "b@example.org", "c@example.org"])
+        with pytest.raises(SoftTimeLimitExceeded):
+            services.send_outbox_batch(session, ids)
+    a, b, c = (row(session, i) for i in ids)
+    assert a.state is MailState.SENT
+    assert (b.state, b.lease_takeovers) == (MailState.RETRYING, 1)  # may arrive twice: the page will say so
+    assert (c.state, c.lease_takeovers, c.attempts) == (MailState.RETRYING, 0, 0)
+    assert sink.recipients() == ["a@example.org", "b@example.org"]

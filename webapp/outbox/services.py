@@ -31,6 +31,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -443,11 +444,17 @@ def _release(session: Session, mails: list[_Outgoing], now: datetime, reason: st
     session.commit()
 
 
-def _release_ids(session: Session, mail_ids: list[int], now: datetime, reason: str) -> None:
-    """After an error no row explains: every row still claimed goes back untried, never left `sending`."""
+def _release_ids(session: Session, mail_ids: list[int], now: datetime, reason: str, in_flight: int | None) -> None:
+    """After an error no row explains: every row still claimed goes back untried, never left `sending`.
+
+    The one that was being sent when it struck may have reached the server: it counts as a
+    takeover mid-send, so the outbox page lists it if it is sent again.
+    """
     session.rollback()
     rows = session.execute(select(OutboxMail.id, OutboxMail.recipient, OutboxMail.attempts)
                            .where(OutboxMail.id.in_(mail_ids), OutboxMail.state == MailState.SENDING)).all()
+    if in_flight is not None and in_flight in {row.id for row in rows}:
+        _set(session, in_flight, lease_takeovers=OutboxMail.lease_takeovers + 1)
     _release(session, [_Outgoing(*row) for row in rows], now, reason)
 
 
@@ -464,7 +471,7 @@ def _prepare(session: Session, mail: OutboxMail, now: datetime, result: BatchRes
             result.dropped.append(mail.id)
             return None
         outgoing.message = build_message(mail)
-    except DBAPIError:
+    except (DBAPIError, SoftTimeLimitExceeded):
         raise  # the database, not this row: the whole batch goes back
     except Exception as exc:  # this row's data: it fails alone, the others go on
         log.warning("outbox mail %s: its message could not be built: %r", mail.id, exc)
@@ -483,18 +490,20 @@ def send_claimed(session: Session, mail_ids: list[int], *, now: datetime) -> Bat
     """
     result = BatchResult()
     unsettled = set(mail_ids)
+    in_flight: list[int] = []  # the row whose message is on the wire right now
     try:
-        _send_claimed(session, mail_ids, now, result, unsettled)
+        _send_claimed(session, mail_ids, now, result, unsettled, in_flight)
     finally:
         if unsettled:
             log.error("outbox batch broke off; releasing %d claimed mails", len(unsettled), exc_info=True)
-            _release_ids(session, sorted(unsettled), now, "the batch broke off on an unexpected error")
+            _release_ids(session, sorted(unsettled), now, "the batch broke off on an unexpected error",
+                         in_flight[-1] if in_flight else None)
             result.retrying.extend(sorted(unsettled))
     return result
 
 
 def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: BatchResult,
-                  unsettled: set[int]) -> None:
+                  unsettled: set[int], in_flight: list[int]) -> None:
     mails = session.scalars(select(OutboxMail).where(OutboxMail.id.in_(mail_ids)).order_by(OutboxMail.id)).all()
     prepared = [p for p in (_prepare(session, mail, now, result) for mail in mails) if p]
     session.commit()  # the drops and the Message-IDs, before anything leaves
@@ -521,9 +530,13 @@ def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: 
         return
     try:
         for position, mail in enumerate(outgoing):
+            in_flight[:] = [mail.id]
             try:
                 connection.send(mail.message)
+            except SoftTimeLimitExceeded:
+                raise  # the task's time is up, not this row's fault: the finally releases the rest
             except Exception as exc:  # any failure of this one message is this row's
+                in_flight.clear()
                 _record_failure(session, mail, exc, now, result)
                 session.commit()
                 unsettled.discard(mail.id)
@@ -539,6 +552,7 @@ def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: 
             _set(session, mail.id, state=MailState.SENT, sent_at=utcnow(), last_error=None, claim_token=None)
             session.commit()
             unsettled.discard(mail.id)
+            in_flight.clear()
             result.sent.append(mail.id)
     finally:
         try:
