@@ -23,7 +23,8 @@ def own_redis(tmp_path):
 
 @pytest.fixture
 def sink():
-    with smtp_server() as handler:
+    # Like many relays, it does not offer SMTPUTF8 (aiosmtpd's Controller would, unless told not to).
+    with smtp_server(enable_SMTPUTF8=False) as handler:
         yield handler
 
 
@@ -56,8 +57,8 @@ def start_worker(app, worker_env, tmp_path):
     """start_worker("a", beat=True): a real worker process, stopped before the tables are emptied."""
     started: list[Worker] = []
 
-    def start(name: str, *, beat: bool = False, **env) -> Worker:
-        worker = Worker({**worker_env, **env}, tmp_path / name, name, beat=beat)
+    def start(name: str, *, beat: bool = False, app: str = "tasks", **env) -> Worker:
+        worker = Worker({**worker_env, **env}, tmp_path / name, name, beat=beat, app=app)
         started.append(worker)
         return worker.start()
 

@@ -37,6 +37,7 @@ class ProgrammableHandler(RecordingHandler):
         self.mail_commands = 0
         self.connections = 0
         self.refused = 0
+        self.envelopes: list[tuple[str, list[str], list[str]]] = []  # (MAIL FROM, RCPT TOs, options)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
@@ -61,19 +62,25 @@ class ProgrammableHandler(RecordingHandler):
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options)))
+        return await super().handle_DATA(server, session, envelope)
+
     def recipients(self) -> list[str]:
         with self._lock:
             return [m["To"] for m in self.messages]
 
 
 @contextmanager
-def smtp_server(handler=None):
+def smtp_server(handler=None, **options):
+    """A sink on a free port; `options` go to aiosmtpd (e.g. enable_SMTPUTF8=True)."""
     from aiosmtpd.controller import Controller
 
     from tests.conftest import free_port
 
     handler = handler or ProgrammableHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
     controller.start()
     handler.port = controller.port
     try:
@@ -86,12 +93,12 @@ class Worker:
     """A real `celery -A tasks worker` process (optionally with the beat scheduler)."""
 
     def __init__(self, env: dict[str, str], folder: Path, name: str, *, beat: bool = False,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, app: str = "tasks") -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "INSTANCE_PATH": str(folder)}
         self.env.pop("FLASK_DEBUG", None)
         self.cmd = [
-            str(Path(sys.executable).parent / "celery"), "-A", "tasks", "worker", "--loglevel=INFO",
+            str(Path(sys.executable).parent / "celery"), "-A", app, "worker", "--loglevel=INFO",
             f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
             "--without-heartbeat", "-n", f"{name}-{os.getpid()}@%h",
         ]
@@ -122,6 +129,12 @@ class Worker:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+    def kill_pool(self) -> None:
+        """SIGKILL the pool process running the task (as the OOM killer would); the worker lives on."""
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        assert len(children) == 1, f"expected one pool process, found {children}"
+        os.kill(int(children[0]), signal.SIGKILL)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

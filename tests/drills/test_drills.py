@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tests.conftest import csrf_token_for
 from tests.drills.support import wait_until
 from tests.factories import create_event, create_user
+from webapp.accounts.models import Role
 from webapp.db import db, utcnow
 from webapp.outbox import services as outbox
 from webapp.outbox.models import MailState, OutboxMail
@@ -59,12 +60,18 @@ def test_drill_1_worker_killed_mid_reminder_batch_and_restarted(session, sink, s
     sink.stall_at_mail = None
     assert len(sink.messages) == 4
     assert states(session) == Counter({MailState.SENT: 4, MailState.SENDING: 8})
+    # The Message-IDs were committed before anything left: the resend must use the same ones.
+    abandoned = dict(session.execute(select(OutboxMail.recipient, OutboxMail.message_id)
+                                     .where(OutboxMail.state == MailState.SENDING)).all())
 
     start_worker("w1-again", beat=True)  # the sweep takes the dead worker's rows once its lease ends
 
     assert wait_until(lambda: len(sink.messages) >= 12, timeout=25)
     assert wait_until(lambda: states(session) == Counter({MailState.SENT: 12}), timeout=10)
     assert_each_once(sink, expected, subject_start="Reminder:")
+    assert {m["To"]: m["Message-ID"] for m in sink.messages if m["To"] in abandoned} == abandoned
+    takeovers = dict(session.execute(select(OutboxMail.recipient, OutboxMail.lease_takeovers)).all())
+    assert {r for r, n in takeovers.items() if n} == set(abandoned)  # flagged "may have been sent twice"
 
 
 def test_drill_2_redis_stopped_while_members_register(app, session, sink, own_redis, start_worker,
@@ -150,6 +157,81 @@ def test_drill_5_the_same_send_task_delivered_twice(app, session, sink, start_wo
                       >= 1 + 4, timeout=20), worker.log()[-3000:]
     assert_each_once(sink, ["one@example.org", "b0@example.org", "b1@example.org", "b2@example.org"])
     assert states(session) == Counter({MailState.SENT: 4})
+
+
+def test_drill_6_poisoned_rows_between_good_ones(session, sink, start_worker, signed_in_client):
+    """A mail no path can build (a domain IDNA cannot encode) and one the server cannot take (a
+    non-ASCII local part, and this sink offers no SMTPUTF8), queued as one batch between good ones."""
+    recipients = ["good0@example.org", "josé@example.org", "good1@example.org",
+                  "ada@" + "ä" * 64 + ".org", "good2@example.org"]
+    for n, address in enumerate(recipients):
+        outbox.queue_mail(session, kind="test", dedup_key=f"drill6-{n}", recipient=address,
+                          subject=f"Drill 6 #{n}", body_text="Hello")
+    session.commit()  # one batch task, in this order
+    worker = start_worker("w6", beat=True)
+
+    good = recipients[0::2]
+    assert wait_until(lambda: states(session) == Counter({MailState.SENT: 3, MailState.FAILED: 2}),
+                      timeout=20), worker.log()[-3000:]
+    assert_each_once(sink, good)
+    staff = create_user(roles=[Role.STAFF])
+    session.commit()
+    html = signed_in_client(staff).get("/outbox").get_data(as_text=True)
+    assert "the mail server does not accept international addresses (SMTPUTF8)" in html
+    assert "the address’s domain cannot be encoded for mail (IDNA" in html
+    # A few more sweeps: nothing is claimed again, nothing sent twice.
+    swept = beat_sent_outbox(worker)
+    assert wait_until(lambda: beat_sent_outbox(worker) >= swept + 2, timeout=10)
+    assert_each_once(sink, good)
+    assert states(session) == Counter({MailState.SENT: 3, MailState.FAILED: 2})
+
+
+def beat_sent_outbox(worker) -> int:
+    return worker.log().count("Scheduler: Sending due task sweep-outbox")
+
+
+def pool_killed_mid_send(session, sink, worker) -> list[str]:
+    """Three mails in one batch task; the pool process dies while the second stalls at MAIL FROM."""
+    expected = [f"reader{n}@example.org" for n in range(3)]
+    sink.stall_at_mail = 2
+    for n, address in enumerate(expected):
+        outbox.queue_mail(session, kind="test", dedup_key=f"lost-{n}", recipient=address,
+                          subject=f"Lost #{n}", body_text="Hello")
+    session.commit()
+    assert sink.stalled.wait(20), worker.log()[-3000:]
+    worker.kill_pool()
+    sink.stall_at_mail = None
+    return expected
+
+
+# No beat and a lease of ten minutes: within these drills, nothing but the broker can bring the
+# task back. (OUTBOX_CLAIM_LEASE_SECONDS is 600 in production too.)
+NO_SWEEP = {"OUTBOX_CLAIM_LEASE_SECONDS": "600"}
+
+
+def test_drill_7_a_task_lost_with_its_pool_process_is_redelivered_by_the_broker(session, sink, start_worker):
+    worker = start_worker("w7", **NO_SWEEP)
+    expected = pool_killed_mid_send(session, sink, worker)
+
+    # task_acks_late + task_reject_on_worker_lost: the task goes back to Redis, a new pool
+    # process runs it again, and its claim token lets it take back the rows its first run held.
+    assert wait_until(lambda: states(session) == Counter({MailState.SENT: 3}), timeout=20), worker.log()[-3000:]
+    assert "WorkerLostError" in worker.log()
+    assert_each_once(sink, expected)
+    assert "Scheduler" not in worker.log()  # no sweep ran
+
+
+def test_drill_8_without_acks_late_the_same_task_is_lost_until_a_sweep(app, session, sink, start_worker):
+    worker = start_worker("w8", app="tests.drills.lossy_tasks", **NO_SWEEP)
+    expected = pool_killed_mid_send(session, sink, worker)
+
+    assert wait_until(lambda: "WorkerLostError" in worker.log(), timeout=10), worker.log()[-3000:]
+    assert not wait_until(lambda: len(sink.messages) > 1, timeout=4)  # acknowledged, gone with the process
+    assert states(session) == Counter({MailState.SENT: 1, MailState.SENDING: 2})
+
+    # Only the sweep, once the lease has run out, brings the rest.
+    assert outbox.sweep_outbox(session, now=utcnow() + timedelta(seconds=601)) == 2
+    assert_each_once(sink, expected)
 
 
 @pytest.fixture(autouse=True)

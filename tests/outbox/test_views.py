@@ -76,3 +76,18 @@ def test_retry_needs_the_csrf_token_and_hands_the_mail_to_a_worker(app, signed_i
     assert sent == [("tasks.mail.send_outbox_mail", [mail.id])]
     again = staff_client.post(f"/outbox/{mail.id}/retry", data={"csrf_token": csrf_token_for(staff_client)})
     assert again.status_code == 409 and "already on its way" in again.get_data(as_text=True)
+
+
+def test_mails_sent_again_after_a_takeover_mid_send_are_shown_as_maybe_sent_twice(signed_in_client, session):
+    twice = services.queue_mail(session, kind="test", dedup_key="t1", recipient="twice@example.org",
+                                subject="Taken over", body_text="x")
+    once = services.queue_mail(session, kind="test", dedup_key="t2", recipient="once@example.org",
+                               subject="Plain", body_text="x")
+    for mail in (twice, once):
+        mail.state, mail.sent_at = MailState.SENT, utcnow()
+    twice.lease_takeovers = 1
+    staff = create_user(roles=[Role.STAFF])
+    session.commit()
+    html = signed_in_client(staff).get("/outbox").get_data(as_text=True)
+    section = html.split("May have been sent twice", 1)[1]
+    assert "twice@example.org" in section and "once@example.org" not in html

@@ -58,6 +58,12 @@ def email_problem(value: str | None) -> str | None:
         return "Enter your email address."
     if len(email) > EMAIL_MAX or has_control_characters(email) or not _EMAIL_SHAPE.fullmatch(email):
         return "Enter an email address like name@example.org."
+    # International addresses are welcome (josé@exämple.org: the outbox sends them, RFC 6531),
+    # but a domain that has no IDNA form could never be mailed.
+    try:
+        email.rpartition("@")[2].encode("idna")
+    except UnicodeError:
+        return "Enter an email address like name@example.org."
     return None
 
 

@@ -48,6 +48,12 @@ class OutboxMail(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The id of the task that claimed it: that task, redelivered after its worker was lost, may
+    # take the row back at once instead of waiting for the lease to run out.
+    claim_token: Mapped[str | None] = mapped_column(String(155))
+    # How often a claim took the row over mid-send (it was still `sending`): the earlier attempt
+    # may have reached the server, so the mail may have arrived twice (the outbox page says so).
+    lease_takeovers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:

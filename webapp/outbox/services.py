@@ -9,6 +9,10 @@ The delivery rules, in one place:
   the server accepted it, before the next message starts;
 - temporary failures (4xx, lost connection) retry with exponential backoff and jitter; permanent
   ones (5xx, refused recipient) stop, with the server's answer kept;
+- whatever goes wrong with one message (its building, its sending, any exception) is recorded on
+  that row; nothing is ever left claimed: what was not tried is released (`finally`);
+- international addresses: the domain goes IDNA-encoded; a non-ASCII local part goes only with
+  SMTPUTF8 to a server that offers it, otherwise the row fails for good with a plain reason;
 - a mail whose cause is no longer true at send time (see `register_recheck`) is dropped.
 """
 
@@ -22,12 +26,15 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
+from email import policy
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from flask_mail import Message
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from webapp.db import insert_on_conflict, utcnow
@@ -126,7 +133,8 @@ def queue_mail(
     if mail_id is None:
         return None
     # The row exactly as written, in the session as if loaded, so callers can read and change it.
-    mail = OutboxMail(id=mail_id, last_error=None, message_id=None, claimed_at=None, sent_at=None, **values)
+    mail = OutboxMail(id=mail_id, last_error=None, message_id=None, claimed_at=None, sent_at=None,
+                      claim_token=None, lease_takeovers=0, **values)
     make_transient_to_detached(mail)
     session.add(mail)
     session.info.setdefault(PENDING_KEY, []).append(mail_id)
@@ -163,38 +171,46 @@ def forget_pending(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
 
 
-def _due(now: datetime):
-    """Waiting and due, or abandoned mid-send by a worker that died (its lease ran out)."""
-    return or_(
+def _due(now: datetime, token: str | None = None):
+    """Waiting and due, or abandoned mid-send: by a worker that died (its lease ran out), or by an
+    earlier run of this very task (`token`, the task id) that the broker handed out again because
+    its worker was lost (Redis redelivers only after its visibility timeout, far past any live run)."""
+    conditions = [
         OutboxMail.state.in_(WAITING) & (OutboxMail.next_attempt_at <= now),
         (OutboxMail.state == MailState.SENDING) & (OutboxMail.claimed_at < now - claim_lease()),
-    )
+    ]
+    if token:
+        conditions.append((OutboxMail.state == MailState.SENDING) & (OutboxMail.claim_token == token))
+    return or_(*conditions)
 
 
-def claim_many(session: Session, mail_ids: list[int], *, now: datetime) -> list[int]:
+def claim_many(session: Session, mail_ids: list[int], *, now: datetime, token: str | None = None) -> list[int]:
     """Atomically move those of these rows that are due to `sending`; returns the ids won.
 
     The condition is re-evaluated by the UPDATE itself, so of two workers given the same id
-    only one gets it back, on any database.
+    only one gets it back, on any database. A row taken over mid-send (it was `sending`) counts a
+    `lease_takeover`: its earlier attempt may have reached the server, so it may arrive twice.
     """
     if not mail_ids:
         return []
     won = session.scalars(
         update(OutboxMail)
-        .where(OutboxMail.id.in_(mail_ids), _due(now))
-        .values(state=MailState.SENDING, claimed_at=now, attempts=OutboxMail.attempts + 1)
+        .where(OutboxMail.id.in_(mail_ids), _due(now, token))
+        .values(state=MailState.SENDING, claimed_at=now, claim_token=token, attempts=OutboxMail.attempts + 1,
+                lease_takeovers=OutboxMail.lease_takeovers
+                + case((OutboxMail.state == MailState.SENDING, 1), else_=0))
         .returning(OutboxMail.id)
         .execution_options(synchronize_session=False)
     )
     return sorted(won)
 
 
-def claim(session: Session, mail_id: int, *, now: datetime) -> bool:
+def claim(session: Session, mail_id: int, *, now: datetime, token: str | None = None) -> bool:
     """Claim one row; only one worker can win it."""
-    return claim_many(session, [mail_id], now=now) == [mail_id]
+    return claim_many(session, [mail_id], now=now, token=token) == [mail_id]
 
 
-def claim_due(session: Session, *, now: datetime, limit: int | None = None) -> list[int]:
+def claim_due(session: Session, *, now: datetime, limit: int | None = None, token: str | None = None) -> list[int]:
     """Claim up to `limit` due rows, oldest first. Several sweeping workers take disjoint rows.
 
     On PostgreSQL, SKIP LOCKED lets each worker pass over the rows another is claiming instead of
@@ -203,37 +219,86 @@ def claim_due(session: Session, *, now: datetime, limit: int | None = None) -> l
     candidates = list(
         session.scalars(
             select(OutboxMail.id)
-            .where(_due(now))
+            .where(_due(now, token))
             .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
             .limit(limit or batch_size())
             .with_for_update(skip_locked=True)
         )
     )
-    return claim_many(session, candidates, now=now)
+    return claim_many(session, candidates, now=now, token=token)
 
 
-def build_message(mail: OutboxMail) -> Message:
+SMTPUTF8_REFUSED = "the mail server does not accept international addresses (SMTPUTF8)"
+
+
+class PermanentFailure(Exception):
+    """A message that can never go as it is: fail the row at once with this plain reason."""
+
+
+def encode_address(address: str) -> tuple[str, bool]:
+    """(the address as it goes on the wire, whether it needs SMTPUTF8).
+
+    The domain is IDNA-encoded (`exämple.org` -> `xn--exmple-cua.org`), which every server takes;
+    a non-ASCII local part (`josé@`) has no ASCII form and needs a server that offers SMTPUTF8
+    (RFC 6531). Raises PermanentFailure for a domain that IDNA cannot encode.
+    """
+    local, at, domain = header_safe(address).rpartition("@")
+    if not at:
+        local, domain = domain, ""
+    try:
+        # Python's codec is IDNA 2003 (no idna package here); it also checks label lengths.
+        domain = domain.encode("idna").decode("ascii") if domain else domain
+    except UnicodeError as exc:
+        raise PermanentFailure(f"the address’s domain cannot be encoded for mail (IDNA: {exc})") from exc
+    return f"{local}{at}{domain}", not local.isascii()
+
+
+class OutboxMessage(EmailMessage):
+    """One outbox row as a message, with the envelope it goes in.
+
+    Built with the standard library, not Flask-Mail's Message: that one cannot represent a
+    non-ASCII local part at all (its formataddr raises UnicodeEncodeError).
+    """
+
+    sender: str
+    envelope_from: str
+    recipients: list[str]
+    smtputf8: bool
+    msgId: str
+
+
+def build_message(mail: OutboxMail) -> OutboxMessage:
+    """The message for a row; raises PermanentFailure (or anything else) when it cannot be built."""
     if not mail.message_id:
         domain = current_app.config["SITE_URL"].split("//")[-1].split("/")[0].split(":")[0]
         mail.message_id = make_msgid(idstring=f"outbox{mail.id}", domain=domain or "localhost")
-    msg = Message(
-        subject=header_safe(mail.subject),
-        recipients=[header_safe(mail.recipient)],
-        body=mail.body_text,
-        html=mail.body_html,
-        reply_to=header_safe(mail.reply_to) if mail.reply_to else None,
-    )
+    recipient, smtputf8 = encode_address(mail.recipient)
+    sender = header_safe(current_app.config["MAIL_DEFAULT_SENDER"])
+    # SMTPUTF8 messages carry their headers as UTF-8; the others are pure ASCII (RFC 2047 words).
+    msg = OutboxMessage(policy=policy.SMTPUTF8 if smtputf8 else policy.SMTP)
+    msg.sender, msg.envelope_from, msg.recipients, msg.smtputf8 = sender, parseaddr(sender)[1], [recipient], smtputf8
+    msg["Subject"] = header_safe(mail.subject)
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Date"] = formatdate(localtime=True)
     # The same Message-ID on every attempt, so a receiving server can spot a repeat.
-    msg.msgId = mail.message_id
+    msg["Message-ID"] = msg.msgId = mail.message_id
+    if mail.reply_to:
+        msg["Reply-To"] = header_safe(mail.reply_to)
+    msg.set_content(mail.body_text)
+    if mail.body_html:
+        msg.add_alternative(mail.body_html, subtype="html")
     if mail.ics:
-        msg.attach("invite.ics", "text/calendar; method=PUBLISH", mail.ics.encode("utf-8"))
+        msg.add_attachment(mail.ics.encode("utf-8"), maintype="text", subtype="calendar",
+                           params={"method": "PUBLISH"}, filename="invite.ics")
+    msg.as_bytes()  # render it now, so a message that cannot be written fails here, as this row's
     return msg
 
 
 class _FileConnection:
     """The developer's transport: each message becomes one .eml file in MAIL_FILE_DIR."""
 
-    def send(self, message: Message) -> None:
+    def send(self, message: OutboxMessage) -> None:
         folder = Path(current_app.config["MAIL_FILE_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
@@ -242,15 +307,52 @@ class _FileConnection:
         tmp.write_bytes(message.as_bytes())
         tmp.replace(target)  # readers never see half a file
 
+    def reset(self) -> None:
+        pass
+
+
+class _SmtpConnection:
+    """Flask-Mail's connection (TLS, SSL, login from the config), with our own envelope.
+
+    Flask-Mail's own `Connection.send` would rebuild the envelope with formataddr, which raises
+    on a non-ASCII local part; this passes SMTPUTF8 when the message needs it and the server
+    offers it, and refuses the message for good when the server does not.
+    """
+
+    def __init__(self) -> None:
+        self._inner = current_app.extensions["mail"].connect()
+        self.host: smtplib.SMTP | None = None
+
+    def __enter__(self) -> _SmtpConnection:
+        self.host = self._inner.__enter__().host
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._inner.__exit__(*exc_info)
+
+    def send(self, message: OutboxMessage) -> None:
+        host = self.host
+        options = []
+        if message.smtputf8:
+            host.ehlo_or_helo_if_needed()
+            if not host.has_extn("smtputf8"):
+                raise PermanentFailure(SMTPUTF8_REFUSED)
+            options.append("SMTPUTF8")
+        host.sendmail(message.envelope_from, message.recipients, message.as_bytes(), options)
+
+    def reset(self) -> None:
+        """After an unexpected error mid-message: RSET, or raise if the connection is gone."""
+        self.host.rset()
+
 
 def open_connection():
     """One SMTP connection for a whole batch (a context manager with .send(message))."""
     if current_app.config["MAIL_BACKEND"] == "file":
         return nullcontext(_FileConnection())
-    return current_app.extensions["mail"].connect()
+    return _SmtpConnection()
 
 
-def deliver(message: Message) -> None:
+def deliver(message: OutboxMessage) -> None:
     """Send one message on its own connection (the batch path shares one instead)."""
     with open_connection() as connection:
         connection.send(message)
@@ -273,7 +375,12 @@ def _text(value) -> str:
 
 
 def classify_failure(exc: Exception) -> tuple[bool, str]:
-    """(permanent?, the server's answer) for an exception raised while sending one message."""
+    """(permanent?, the server's answer) for an exception raised while building or sending one message.
+
+    Anything unforeseen is temporary: it is retried, and counts toward OUTBOX_MAX_ATTEMPTS.
+    """
+    if isinstance(exc, PermanentFailure):
+        return True, str(exc)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         answers = [(code, f"{address}: {code} {_text(msg)}") for address, (code, msg) in exc.recipients.items()]
         return all(code >= 500 for code, _ in answers), "; ".join(text for _, text in answers)
@@ -307,7 +414,8 @@ class _Outgoing:
     id: int
     recipient: str
     attempts: int
-    message: Message
+    message: OutboxMessage | None = None
+    problem: Exception | None = None  # why its message could not be built
 
 
 def _set(session: Session, mail_id: int, **values) -> None:
@@ -318,11 +426,11 @@ def _set(session: Session, mail_id: int, **values) -> None:
 def _record_failure(session: Session, mail: _Outgoing, exc: Exception, now: datetime, result: BatchResult) -> None:
     permanent, answer = classify_failure(exc)
     if permanent or mail.attempts >= max_attempts():
-        _set(session, mail.id, state=MailState.FAILED, last_error=answer[:2000])
+        _set(session, mail.id, state=MailState.FAILED, last_error=answer[:2000], claim_token=None)
         result.failed.append(mail.id)
         log.warning("outbox mail %s to %s failed for good: %s", mail.id, mail.recipient, answer)
     else:
-        _set(session, mail.id, state=MailState.RETRYING, last_error=answer[:2000],
+        _set(session, mail.id, state=MailState.RETRYING, last_error=answer[:2000], claim_token=None,
              next_attempt_at=now + retry_delay(mail.attempts))
         result.retrying.append(mail.id)
 
@@ -332,31 +440,85 @@ def _release(session: Session, mails: list[_Outgoing], now: datetime, reason: st
     for mail in mails:
         attempts = max(mail.attempts - 1, 0)
         _set(session, mail.id, state=MailState.RETRYING, attempts=attempts, last_error=f"not tried: {reason}"[:2000],
-             next_attempt_at=now + retry_delay(max(attempts, 1)))
+             claim_token=None, next_attempt_at=now + retry_delay(max(attempts, 1)))
     session.commit()
+
+
+def _release_ids(session: Session, mail_ids: list[int], now: datetime, reason: str, in_flight: int | None) -> None:
+    """After an error no row explains: every row still claimed goes back untried, never left `sending`.
+
+    The one that was being sent when it struck may have reached the server: it counts as a
+    takeover mid-send, so the outbox page lists it if it is sent again.
+    """
+    session.rollback()
+    rows = session.execute(select(OutboxMail.id, OutboxMail.recipient, OutboxMail.attempts)
+                           .where(OutboxMail.id.in_(mail_ids), OutboxMail.state == MailState.SENDING)).all()
+    if in_flight is not None and in_flight in {row.id for row in rows}:
+        _set(session, in_flight, lease_takeovers=OutboxMail.lease_takeovers + 1)
+    _release(session, [_Outgoing(*row) for row in rows], now, reason)
+
+
+def _prepare(session: Session, mail: OutboxMail, now: datetime, result: BatchResult) -> _Outgoing | None:
+    """The row's re-check and message; a row whose message cannot be built carries its problem."""
+    outgoing = _Outgoing(mail.id, mail.recipient, mail.attempts)
+    try:
+        recheck = _RECHECKS.get(mail.kind)
+        reason = recheck(session, mail, now) if recheck else None
+        if reason:
+            mail.state = MailState.DROPPED
+            mail.last_error = f"dropped: {reason}"[:2000]
+            mail.claim_token = None
+            result.dropped.append(mail.id)
+            return None
+        outgoing.message = build_message(mail)
+    except (DBAPIError, SoftTimeLimitExceeded):
+        raise  # the database, not this row: the whole batch goes back
+    except Exception as exc:  # this row's data: it fails alone, the others go on
+        log.warning("outbox mail %s: its message could not be built: %r", mail.id, exc)
+        outgoing.problem = exc if isinstance(exc, PermanentFailure) else PermanentFailure(
+            f"the message could not be built: {type(exc).__name__}: {exc}")
+    return outgoing
 
 
 def send_claimed(session: Session, mail_ids: list[int], *, now: datetime) -> BatchResult:
     """Send rows this worker has claimed, over one connection, committing after each one.
 
     Commits: a row is marked sent right after the server accepted it, so a worker killed
-    mid-batch leaves the rows it already delivered marked, and only those it had not.
+    mid-batch leaves the rows it already delivered marked, and only those it had not. Whatever
+    happens, no row is left claimed by a worker that lives on: an exception that no one row
+    explains releases every row not yet settled (the `finally`) before it propagates.
     """
     result = BatchResult()
-    outgoing: list[_Outgoing] = []
+    unsettled = set(mail_ids)
+    in_flight: list[int] = []  # the row whose message is on the wire right now
+    try:
+        _send_claimed(session, mail_ids, now, result, unsettled, in_flight)
+    finally:
+        if unsettled:
+            log.error("outbox batch broke off; releasing %d claimed mails", len(unsettled), exc_info=True)
+            _release_ids(session, sorted(unsettled), now, "the batch broke off on an unexpected error",
+                         in_flight[-1] if in_flight else None)
+            result.retrying.extend(sorted(unsettled))
+    return result
+
+
+def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: BatchResult,
+                  unsettled: set[int], in_flight: list[int]) -> None:
     mails = session.scalars(select(OutboxMail).where(OutboxMail.id.in_(mail_ids)).order_by(OutboxMail.id)).all()
-    for mail in mails:
-        recheck = _RECHECKS.get(mail.kind)
-        reason = recheck(session, mail, now) if recheck else None
-        if reason:
-            mail.state = MailState.DROPPED
-            mail.last_error = f"dropped: {reason}"[:2000]
-            result.dropped.append(mail.id)
-            continue
-        outgoing.append(_Outgoing(mail.id, mail.recipient, mail.attempts, build_message(mail)))
+    prepared = [p for p in (_prepare(session, mail, now, result) for mail in mails) if p]
     session.commit()  # the drops and the Message-IDs, before anything leaves
+    unsettled.difference_update(result.dropped)
+    unsettled.difference_update(set(mail_ids) - {mail.id for mail in mails})  # gone meanwhile
+    outgoing = []
+    for mail in prepared:
+        if mail.problem is None:
+            outgoing.append(mail)
+            continue
+        _record_failure(session, mail, mail.problem, now, result)
+        session.commit()
+        unsettled.discard(mail.id)
     if not outgoing:
-        return result
+        return
     try:
         connection_manager = open_connection()
         connection = connection_manager.__enter__()
@@ -364,42 +526,71 @@ def send_claimed(session: Session, mail_ids: list[int], *, now: datetime) -> Bat
         for mail in outgoing:
             _record_failure(session, mail, exc, now, result)
         session.commit()
-        return result
+        unsettled.difference_update(mail.id for mail in outgoing)
+        return
     try:
         for position, mail in enumerate(outgoing):
+            in_flight[:] = [mail.id]
             try:
                 connection.send(mail.message)
-            except (smtplib.SMTPException, OSError) as exc:
+            except SoftTimeLimitExceeded:
+                raise  # the task's time is up, not this row's fault: the finally releases the rest
+            except Exception as exc:  # any failure of this one message is this row's
+                in_flight.clear()
                 _record_failure(session, mail, exc, now, result)
                 session.commit()
-                if _connection_lost(exc):
+                unsettled.discard(mail.id)
+                if not _connection_usable(connection, exc):
                     rest = outgoing[position + 1:]
                     _release(session, rest, now, classify_failure(exc)[1])
                     result.retrying.extend(m.id for m in rest)
+                    unsettled.difference_update(m.id for m in rest)
                     break
                 continue
-            _set(session, mail.id, state=MailState.SENT, sent_at=utcnow(), last_error=None)
+            # The window: the server has the message, the row is not marked yet. A crash here
+            # leaves it `sending`; it is sent again, with the same Message-ID, after its lease.
+            _set(session, mail.id, state=MailState.SENT, sent_at=utcnow(), last_error=None, claim_token=None)
             session.commit()
+            unsettled.discard(mail.id)
+            in_flight.clear()
             result.sent.append(mail.id)
     finally:
         try:
             connection_manager.__exit__(None, None, None)
         except (smtplib.SMTPException, OSError):
             pass  # QUIT on a broken connection: everything is recorded already
-    return result
 
 
-def send_outbox_batch(session: Session, mail_ids: list[int], *, now: datetime | None = None) -> BatchResult:
-    """Claim those of these rows still due (a redelivered task finds none) and send them."""
+def _connection_usable(connection, exc: Exception) -> bool:
+    """May the next message go over this connection after `exc`?"""
+    if isinstance(exc, PermanentFailure):
+        return True  # refused before anything was said to the server
+    if isinstance(exc, (smtplib.SMTPException, OSError)):
+        return not _connection_lost(exc)
+    try:  # unforeseen: the conversation may be anywhere, so start it over, or give up on it
+        connection.reset()
+    except Exception:
+        return False
+    return True
+
+
+def send_outbox_batch(session: Session, mail_ids: list[int], *, now: datetime | None = None,
+                      token: str | None = None) -> BatchResult:
+    """Claim those of these rows still due and send them.
+
+    A second task for the same rows finds them claimed or sent, and sends nothing; the same task
+    redelivered (`token`: its id) after its worker was lost takes its own rows back at once.
+    """
     now = now or utcnow()
-    claimed = claim_many(session, list(mail_ids), now=now)
+    claimed = claim_many(session, list(mail_ids), now=now, token=token)
     session.commit()  # the claim must be visible to other workers before anything is sent
     return send_claimed(session, claimed, now=now)
 
 
-def send_outbox_mail(session: Session, mail_id: int, *, now: datetime | None = None) -> MailState | None:
+def send_outbox_mail(session: Session, mail_id: int, *, now: datetime | None = None,
+                     token: str | None = None) -> MailState | None:
     """Claim, send and record one outbox row; None when it was not ours to send."""
-    result = send_outbox_batch(session, [mail_id], now=now)
+    result = send_outbox_batch(session, [mail_id], now=now, token=token)
     for state, ids in ((MailState.SENT, result.sent), (MailState.RETRYING, result.retrying),
                        (MailState.FAILED, result.failed), (MailState.DROPPED, result.dropped)):
         if mail_id in ids:
@@ -416,12 +607,13 @@ def due_mail_ids(session: Session, *, now: datetime, limit: int = 100) -> list[i
     )
 
 
-def sweep_outbox(session: Session, *, now: datetime | None = None, max_batches: int = 20) -> int:
+def sweep_outbox(session: Session, *, now: datetime | None = None, max_batches: int = 20,
+                 token: str | None = None) -> int:
     """Send whatever is due, batch by batch; returns how many were sent."""
     now = now or utcnow()
     sent = 0
     for _ in range(max_batches):
-        claimed = claim_due(session, now=now)
+        claimed = claim_due(session, now=now, token=token)
         session.commit()
         if not claimed:
             break
@@ -437,6 +629,8 @@ class OutboxHealth:
     oldest_waiting_age: timedelta | None
     alert_after: timedelta
     failed: list[OutboxMail]
+    # Sent after a claim took them over mid-send: the one case the design cannot rule out.
+    maybe_twice: list[OutboxMail] = field(default_factory=list)
 
     @property
     def is_stuck(self) -> bool:
@@ -455,12 +649,19 @@ def outbox_health(session: Session, *, now: datetime, failed_limit: int = 50) ->
             .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc()).limit(failed_limit)
         )
     )
+    maybe_twice = list(
+        session.scalars(
+            select(OutboxMail).where(OutboxMail.state == MailState.SENT, OutboxMail.lease_takeovers > 0)
+            .order_by(OutboxMail.sent_at.desc(), OutboxMail.id.desc()).limit(failed_limit)
+        )
+    ) if failed_limit else []
     return OutboxHealth(
         counts=counts,
         oldest_waiting_at=oldest,
         oldest_waiting_age=(now - oldest) if oldest else None,
         alert_after=timedelta(minutes=_setting("OUTBOX_ALERT_MINUTES", 10)),
         failed=failed,
+        maybe_twice=maybe_twice,
     )
 
 
