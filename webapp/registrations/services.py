@@ -16,12 +16,17 @@ from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
 from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.validators import too_long_message
 
 ACCESSIBILITY_NEEDS_MAX = 1000
 
 
 class RegistrationError(Refusal):
     """Registration refused: the window is closed, the event cancelled, the input too long."""
+
+
+class NeedsTooLong(RegistrationError):
+    """The accessibility needs are over the limit: the page shows this next to that field."""
 
 
 @dataclass
@@ -93,9 +98,8 @@ def register(
     """
     accessibility_needs = (accessibility_needs or "").strip()
     if len(accessibility_needs) > ACCESSIBILITY_NEEDS_MAX:
-        raise RegistrationError(
-            f"Please keep accessibility needs under {ACCESSIBILITY_NEEDS_MAX} characters.", 422
-        )
+        raise NeedsTooLong(too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX,
+                                            len(accessibility_needs)), 422)
     event = lock_event(session, event_id)
     registration = session.scalar(
         select(Registration).where(

@@ -15,13 +15,16 @@ from webapp.registrations import services
 from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, read_manage_token
-from webapp.rendering import render, wants_fragment
+from webapp.rendering import form_status, render, wants_fragment
 from webapp.throttle import over_limit
 
 bp = Blueprint("registrations", __name__)
+# What a refused form shows back of the accessibility needs typed (well over the limit, to copy from).
+TYPED_MAX = 20_000
 
 
-def panel_context(event: Event, *, now, registration=None, position=None, error=None, accessibility_needs=""):
+def panel_context(event: Event, *, now, registration=None, position=None, error=None, accessibility_needs="",
+                  needs_error=None):
     """Everything the registration panel of an event page needs, for the current member.
 
     `position`: the member's place in line when the caller knows it already (they just joined).
@@ -39,6 +42,7 @@ def panel_context(event: Event, *, now, registration=None, position=None, error=
         window_problem=services.registration_window_problem(event, now),
         error=error,
         accessibility_needs=accessibility_needs,
+        needs_error=needs_error,
     )
 
 
@@ -90,15 +94,18 @@ def register(slug: str):
         return redirect(target, code=303)
     if _too_many_changes(current_user):
         return _panel(get_event_by_slug(db.session, slug), status=429, error=TOO_MANY,
-                      accessibility_needs=accessibility_needs[:2000])
+                      accessibility_needs=accessibility_needs[:TYPED_MAX])
     now = utcnow()
     try:
         outcome = register_member(event_id, current_user, accessibility_needs=accessibility_needs, now=now)
     except services.RegistrationError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug)
-        return _panel(event, status=error.status, error=error.message,
-                      accessibility_needs=accessibility_needs[:2000])
+        # Too long: the message goes next to the field, which keeps everything that was typed.
+        field_error = isinstance(error, services.NeedsTooLong)
+        return _panel(event, status=form_status(error.status), error=None if field_error else error.message,
+                      needs_error=error.message if field_error else None,
+                      accessibility_needs=accessibility_needs[:TYPED_MAX])
     # The panel shows the event and the registration as this commit left them: no reading back.
     commit_keeping_loaded(db.session)
     if not wants_fragment():
