@@ -71,6 +71,25 @@ def registration_window_problem(event: Event, now: datetime) -> str | None:
     return None
 
 
+def cancellation_problem(registration: Registration, event: Event, now: datetime) -> str | None:
+    """Why the member can't cancel this registration now, or None when they can.
+
+    The one rule the event page, "My events", the mail's cancel link and `cancel` all ask: a
+    member may cancel until the event starts. Until then a freed seat goes to the next in line;
+    from the start promotion stops, so cancelling would give nobody a seat, and after the end
+    the registration (and its check-in) is the attendance record.
+    """
+    if not registration.is_active:
+        return "This registration is already cancelled."
+    if event.status == EventStatus.CANCELLED:
+        return "This event was cancelled, so there is no registration left to cancel."
+    if now >= event.ends_at:
+        return "This event has ended, so the registration can no longer be cancelled."
+    if now >= event.starts_at:
+        return "This event has started, so the registration can no longer be cancelled."
+    return None
+
+
 def _has_free_seat(event: Event) -> bool:
     # The waitlist comes first: while anyone waits, a newcomer joins the line.
     if event.capacity is None:
@@ -136,11 +155,16 @@ def register(
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
-    """Give up a seat or a place in line; a freed seat goes to the head of the line at once."""
+    """Give up a seat or a place in line; a freed seat goes to the head of the line at once.
+
+    Cancelling again changes nothing (a double click is harmless); after the start it is refused.
+    """
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
     if registration.status == RegistrationStatus.CANCELLED:
         return Outcome(registration, [], changed=False, event=event)
+    if problem := cancellation_problem(registration, event, now):
+        raise RegistrationError(problem)
     return _give_up(session, event, registration, now=now)
 
 
