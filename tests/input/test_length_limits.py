@@ -153,3 +153,12 @@ def test_attendee_message(signed_in_client, world, field, limit, name):
         "subject": "Hello", "body": "See you soon.", field: long(limit + 1)})
     assert_too_long(response, f"{name} can be at most {limit:,} characters", long(limit + 1))
     assert row_counts() == before
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_event_search(client, world, htmx):
+    response = client.get("/events?q=" + "k" * 250, headers={"HX-Request": "true"} if htmx else {})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Search can be at most 200 characters (this had 250), so we searched for the first 200." in html
+    assert "Search can be at most" not in client.get("/events?q=knit").get_data(as_text=True)
