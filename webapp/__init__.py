@@ -103,6 +103,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(organize_bp)
     errors.register(app)
+    from webapp import requests
+
+    requests.register(app)
     if app.debug or app.testing:
         from webapp.pages.dev import bp as dev_bp
 

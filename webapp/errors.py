@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError
@@ -10,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.db import db
 from webapp.rendering import render, wants_fragment
+from webapp.requests import BadCharacters
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,24 @@ def _typed_text(form) -> list[tuple[str, str]]:
     """
     typed = []
     for name, value in form.items(multi=True):
+        value = _CONTROL.sub("", value)
         if name in _NOT_TYPED or not value.strip() or len(value.strip()) < 20:
             continue
         typed.append((name.replace("_", " ").replace("-", " ").capitalize(), value[:20_000]))
     return typed[:12]
+
+
+# What _typed_text drops before echoing: the characters a refused request may have been refused for.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _in_place(response):
+    """htmx would drop a 4xx silently: show the explanation in place of the page's content."""
+    if wants_fragment():
+        response.status_code = 200
+        response.headers["HX-Retarget"] = "#main > .wrap"
+        response.headers["HX-Reswap"] = "innerHTML show:window:top"
+    return response
 
 
 def _page(status: int, detail: str | None = None, *, typed=()):
@@ -65,12 +81,17 @@ def register(app: Flask) -> None:
             "Please reload the page and try again.",
             typed=_typed_text(request.form),
         )
-        if wants_fragment():
-            # htmx would drop a 400 silently: show the explanation in place of the page's content.
-            response.status_code = 200
-            response.headers["HX-Retarget"] = "#main > .wrap"
-            response.headers["HX-Reswap"] = "innerHTML show:window:top"
-        return response
+        return _in_place(response)
+
+    @app.errorhandler(BadCharacters)
+    def bad_characters(error: BadCharacters):
+        from flask import request
+
+        # Raised before any view ran: nothing was written. What was typed is shown for copying.
+        db.session.rollback()
+        typed = _typed_text(request.form) if request.method == "POST" else ()
+        detail = f"{error.description} Nothing was changed. Please remove it and try again."
+        return _in_place(_page(400, detail, typed=typed))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

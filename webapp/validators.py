@@ -20,8 +20,31 @@ def normalize_newlines(value):
     return value.replace("\r\n", "\n").replace("\r", "\n").strip() if isinstance(value, str) else value
 
 
-def at_most(limit: int) -> Length:
-    return Length(max=limit, message=f"Please use at most {limit:,} characters.")
+class AtMost(Length):
+    """A maximum length, checked on the server, whose message names the field and the limit.
+
+    Still a Length, so WTForms renders the matching maxlength attribute for the browser too.
+    """
+
+    def __init__(self, limit: int, name: str | None = None):
+        super().__init__(max=limit)
+        self.name = name
+
+    def __call__(self, form, field) -> None:
+        length = len(field.data or "")
+        if length > self.max:
+            raise ValidationError(too_long_message(self.name or field.label.text, self.max, length))
+
+
+def too_long_message(name: str, limit: int, length: int | None = None) -> str:
+    """ "Accessibility needs can be at most 1,000 characters (this has 1,204)." """
+    has = f" (this has {length:,})" if length is not None else ""
+    return f"{name} can be at most {limit:,} characters{has}."
+
+
+def at_most(limit: int, name: str | None = None) -> AtMost:
+    """`name` when the field's label doesn't read well in "… can be at most N characters"."""
+    return AtMost(limit, name)
 
 
 def one_line(form, field) -> None:

@@ -345,12 +345,12 @@ def test_the_account_page_shows_and_saves_the_profile(signed_in_client, session)
     [
         ("display_name", "", "Please enter the name to show other members."),
         ("display_name", "   ", "Please enter the name to show other members."),
-        ("display_name", "x" * 101, "Please use at most 100 characters."),
+        ("display_name", "x" * 101, "Display name can be at most 100 characters (this has 101)."),
         ("display_name", "Ada\nLovelace", "control characters"),
         ("display_name", "Ada\u202eecalevol", "control characters"),
-        ("institution", "x" * 201, "Please use at most 200 characters."),
-        ("institution", "BPL\x00", "control characters"),
-        ("pronouns", "x" * 51, "Please use at most 50 characters."),
+        ("institution", "x" * 201, "Institution can be at most 200 characters"),
+        ("institution", "B\x85PL", "control characters"),
+        ("pronouns", "x" * 51, "Pronouns can be at most 50 characters"),
         ("pronouns", "she\therself", "control characters"),
     ],
 )

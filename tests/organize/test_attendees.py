@@ -225,8 +225,11 @@ def test_search_that_matches_nobody_says_so(signed_in_client, world):
 
 def test_search_survives_garbage(signed_in_client, world):
     client = signed_in_client(world["organizer"])
-    assert client.get("/events/round-table/attendees", query_string={"q": "\x00<script>" + "x" * 5000}
+    assert client.get("/events/round-table/attendees", query_string={"q": "\x85<script>" + "x" * 1500}
                       ).status_code == 200
+    # A NUL, or a value no form of ours sends, is refused before the search (tests/input).
+    assert client.get("/events/round-table/attendees", query_string={"q": "\x00<script>" + "x" * 5000}
+                      ).status_code == 400
 
 
 # --- the reminder column ------------------------------------------------------------------------------
@@ -557,7 +560,7 @@ BAD_MESSAGES = [
     (dict(subject="Room\nchange"), "message-subject", "Please remove line breaks"),
     (dict(body="   "), "message-body", "Please write the message."),
     (dict(body="b" * 5001), "message-body", "at most 5,000 characters"),
-    (dict(body="Hello\x07there"), "message-body", "Please remove special control characters"),
+    (dict(body="Hello\x85there"), "message-body", "Please remove special control characters"),
     (dict(body=f"Join here: {ZOOM}"), "message-body", "Please take the meeting link out"),
     (dict(audience="everyone"), "message-audience", "Please choose who gets the message."),
 ]

@@ -193,7 +193,8 @@ def test_bad_input_in_the_copy_is_refused_and_kept(signed_in_client, world, sess
                     copy_form(title="", venue_accessibility="x" * 1001))
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "Please give the event a title." in html
-    assert "Please use at most 1,000 characters." in html and 'action="/events/map-night/duplicate"' in html
+    assert "The venue’s accessibility can be at most 1,000 characters" in html
+    assert 'action="/events/map-night/duplicate"' in html
     assert events_count(session) == before
 
 

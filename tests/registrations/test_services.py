@@ -80,7 +80,11 @@ def test_promotion_stops_when_the_event_starts(session):
     seat = register(session, event, create_user())
     waiting = register(session, event, create_user())
 
-    services.cancel(session, seat, now=start + timedelta(minutes=5))
+    # A member can no longer cancel once it has started (see test_cancel_rule.py) ...
+    with pytest.raises(services.RegistrationError, match="has started"):
+        services.cancel(session, seat, now=start + timedelta(minutes=5))
+    # ... and a seat freed any other way (a capacity raised) goes to nobody from the start.
+    assert services.change_capacity(session, event.id, 2, now=start + timedelta(minutes=5)) == []
 
     assert waiting.status == RegistrationStatus.WAITLISTED
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Optional, ValidationError
 
 from webapp.accounts.models import DISPLAY_NAME_MAX, INSTITUTION_MAX, PRONOUNS_MAX
 from webapp.accounts.services import email_problem, has_control_characters
+from webapp.validators import at_most
 
 
 def _strip(value):
@@ -22,10 +23,6 @@ def _valid_email(form, field) -> None:
 def _no_control_characters(form, field) -> None:
     if field.data and has_control_characters(field.data):
         raise ValidationError("Please remove line breaks and other special control characters.")
-
-
-def _at_most(limit: int) -> Length:
-    return Length(max=limit, message=f"Please use at most {limit} characters.")
 
 
 class SignInForm(FlaskForm):
@@ -45,7 +42,7 @@ class ProfileForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired("Please enter the name to show other members."),
-            _at_most(DISPLAY_NAME_MAX),
+            at_most(DISPLAY_NAME_MAX),
             _no_control_characters,
         ],
     )
@@ -54,7 +51,7 @@ class ProfileForm(FlaskForm):
         filters=[_strip],
         validators=[
             Optional(),
-            _at_most(INSTITUTION_MAX),
+            at_most(INSTITUTION_MAX),
             _no_control_characters,
         ],
     )
@@ -63,7 +60,7 @@ class ProfileForm(FlaskForm):
         filters=[_strip],
         validators=[
             Optional(),
-            _at_most(PRONOUNS_MAX),
+            at_most(PRONOUNS_MAX),
             _no_control_characters,
         ],
     )

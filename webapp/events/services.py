@@ -16,6 +16,9 @@ LISTED = (EventStatus.SCHEDULED, EventStatus.CANCELLED)
 FORMATS = {"online": True, "in-person": False}
 
 
+SEARCH_MAX = 200
+
+
 @dataclass
 class EventFilters:
     """What a member can narrow the events page by; every field is a query parameter."""
@@ -28,15 +31,21 @@ class EventFilters:
     past: bool = False
     page: int = 1
     errors: dict[str, str] = field(default_factory=dict)
+    # Set when the search was longer than SEARCH_MAX: the page says it searched for the start of it.
+    q_shortened: str | None = None
 
     @classmethod
     def from_args(cls, args) -> EventFilters:
+        typed = (args.get("q") or "").strip()
         filters = cls(
-            q=(args.get("q") or "").strip()[:200],
+            q=typed[:SEARCH_MAX],
             group=(args.get("group") or "").strip()[:80],
             format=(args.get("format") or "").strip(),
             past=args.get("when") == "past",
         )
+        if len(typed) > SEARCH_MAX:
+            filters.q_shortened = (f"Search can be at most {SEARCH_MAX} characters (this had {len(typed):,}), "
+                                   f"so we searched for the first {SEARCH_MAX}.")
         if filters.format not in FORMATS:
             filters.format = ""
         for name in ("start", "end"):

@@ -18,7 +18,7 @@ class GroupPageForm(FlaskForm):
     description = TextAreaField("Description", filters=[normalize_newlines], validators=[
         at_most(DESCRIPTION_MAX), clean_text, no_raw_html])
     external_url = StringField("The group’s own website", filters=[strip], validators=[
-        at_most(EXTERNAL_URL_MAX), one_line])
+        at_most(EXTERNAL_URL_MAX, "The website address"), one_line])
 
     def validate_external_url(self, field) -> None:
         if not field.data:
@@ -37,9 +37,9 @@ class GroupPageForm(FlaskForm):
 
 
 class InviteForm(FlaskForm):
-    name = StringField("Their name", filters=[strip], validators=[at_most(ORGANIZER_NAME_MAX), one_line,
+    name = StringField("Their name", filters=[strip], validators=[at_most(ORGANIZER_NAME_MAX, "Their name"), one_line,
                                                                    no_markup])
-    email = StringField("Their email address", filters=[strip], validators=[at_most(EMAIL_MAX)])
+    email = StringField("Their email address", filters=[strip], validators=[at_most(EMAIL_MAX, "Their email address")])
 
     def validate_name(self, field) -> None:
         if not field.data:

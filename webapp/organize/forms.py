@@ -53,13 +53,15 @@ class EventForm(FlaskForm):
     ends_at = StringField("Ends", filters=[strip], validators=[required("Please enter when the event ends.")])
     meeting_format = RadioField("Format", choices=[SelectChoice(k, v) for k, v in FORMATS.items()],
                                 default="online", validate_choice=False)
-    meeting_url = StringField("Meeting link", filters=[strip], validators=[at_most(URL_MAX), one_line])
-    venue_name = StringField("Venue", filters=[strip], validators=[at_most(VENUE_NAME_MAX), one_line, no_markup])
+    meeting_url = StringField("Meeting link", filters=[strip], validators=[
+        at_most(URL_MAX, "The meeting link"), one_line])
+    venue_name = StringField("Venue", filters=[strip], validators=[
+        at_most(VENUE_NAME_MAX, "The venue’s name"), one_line, no_markup])
     venue_address = StringField("Address", filters=[strip],
-                                validators=[at_most(VENUE_ADDRESS_MAX), one_line, no_markup])
+                                validators=[at_most(VENUE_ADDRESS_MAX, "The address"), one_line, no_markup])
     venue_accessibility = TextAreaField("Accessibility of the venue", filters=[normalize_newlines], validators=[
-        at_most(VENUE_ACCESSIBILITY_MAX), clean_text, no_markup])
-    capacity = StringField("Capacity", filters=[strip], validators=[at_most(10)])
+        at_most(VENUE_ACCESSIBILITY_MAX, "The venue’s accessibility"), clean_text, no_markup])
+    capacity = StringField("Capacity", filters=[strip])  # validate_capacity caps it at 9 digits
     registration_opens_at = StringField("Registration opens", filters=[strip])
     registration_closes_at = StringField("Registration closes", filters=[strip])
 

@@ -53,10 +53,12 @@ def required_to_submit(message: str):
 class CoorganizerForm(Form):
     """One co-organizer row. A row left wholly blank is dropped, not an error."""
 
-    name = StringField("Name", filters=[strip], validators=[at_most(PERSON_NAME_MAX), one_line, no_markup])
+    name = StringField("Name", filters=[strip], validators=[
+        at_most(PERSON_NAME_MAX, "A co-organizer’s name"), one_line, no_markup])
     email = StringField("Email address", filters=[strip])
     institution = StringField("Institution", filters=[strip],
-                              validators=[at_most(INSTITUTION_MAX), one_line, no_markup])
+                              validators=[at_most(INSTITUTION_MAX, "A co-organizer’s institution"), one_line,
+                                          no_markup])
 
     @property
     def is_blank(self) -> bool:
@@ -87,19 +89,21 @@ class ProposalForm(FlaskForm):
         required_to_submit("Please describe the group: it becomes the group’s page."), at_most(LONG_TEXT_MAX),
         clean_text, no_raw_html])
     need = TextAreaField("The need it serves, and for whom", **LONG, validators=[
-        required_to_submit("Please tell us who the group is for and what it gives them."), at_most(LONG_TEXT_MAX),
+        required_to_submit("Please tell us who the group is for and what it gives them."),
+        at_most(LONG_TEXT_MAX, "The need it serves"),
         clean_text, no_raw_html])
     difference = TextAreaField("How it differs from existing groups", **LONG, validators=[
         required_to_submit("Please tell us how it differs from the groups we have (or say there is none like it)."),
-        at_most(LONG_TEXT_MAX), clean_text, no_raw_html])
+        at_most(LONG_TEXT_MAX, "How it differs"), clean_text, no_raw_html])
     meeting_format = RadioField("Format", choices=[SelectChoice(k.value, v) for k, v in FORMAT_LABELS.items()],
                                 validate_choice=False)
     cadence = StringField("How often you’ll meet", filters=[strip], validators=[
-        required_to_submit("Please tell us how often the group will meet."), at_most(CADENCE_MAX), one_line,
-        no_markup])
+        required_to_submit("Please tell us how often the group will meet."), at_most(CADENCE_MAX, "How often you meet"),
+        one_line, no_markup])
     first_event = TextAreaField("A first event idea", **LONG, validators=[
-        required_to_submit("Please describe an idea for the first event."), at_most(LONG_TEXT_MAX), clean_text,
-        no_raw_html])
+        required_to_submit("Please describe an idea for the first event."),
+        at_most(LONG_TEXT_MAX, "The first event idea"),
+        clean_text, no_raw_html])
     acknowledged = MultiCheckboxField("Organizers’ commitments", choices=[SelectChoice(g.anchor, g.acknowledgement)
                                                                          for g in COMMITMENTS])
     coorganizers = FieldList(FormField(CoorganizerForm), min_entries=1, max_entries=MAX_COORGANIZERS)

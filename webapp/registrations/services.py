@@ -16,12 +16,17 @@ from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
 from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.validators import too_long_message
 
 ACCESSIBILITY_NEEDS_MAX = 1000
 
 
 class RegistrationError(Refusal):
     """Registration refused: the window is closed, the event cancelled, the input too long."""
+
+
+class NeedsTooLong(RegistrationError):
+    """The accessibility needs are over the limit: the page shows this next to that field."""
 
 
 @dataclass
@@ -66,6 +71,25 @@ def registration_window_problem(event: Event, now: datetime) -> str | None:
     return None
 
 
+def cancellation_problem(registration: Registration, event: Event, now: datetime) -> str | None:
+    """Why the member can't cancel this registration now, or None when they can.
+
+    The one rule the event page, "My events", the mail's cancel link and `cancel` all ask: a
+    member may cancel until the event starts. Until then a freed seat goes to the next in line;
+    from the start promotion stops, so cancelling would give nobody a seat, and after the end
+    the registration (and its check-in) is the attendance record.
+    """
+    if not registration.is_active:
+        return "This registration is already cancelled."
+    if event.status == EventStatus.CANCELLED:
+        return "This event was cancelled, so there is no registration left to cancel."
+    if now >= event.ends_at:
+        return "This event has ended, so the registration can no longer be cancelled."
+    if now >= event.starts_at:
+        return "This event has started, so the registration can no longer be cancelled."
+    return None
+
+
 def _has_free_seat(event: Event) -> bool:
     # The waitlist comes first: while anyone waits, a newcomer joins the line.
     if event.capacity is None:
@@ -93,9 +117,8 @@ def register(
     """
     accessibility_needs = (accessibility_needs or "").strip()
     if len(accessibility_needs) > ACCESSIBILITY_NEEDS_MAX:
-        raise RegistrationError(
-            f"Please keep accessibility needs under {ACCESSIBILITY_NEEDS_MAX} characters.", 422
-        )
+        raise NeedsTooLong(too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX,
+                                            len(accessibility_needs)), 422)
     event = lock_event(session, event_id)
     registration = session.scalar(
         select(Registration).where(
@@ -132,11 +155,16 @@ def register(
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
-    """Give up a seat or a place in line; a freed seat goes to the head of the line at once."""
+    """Give up a seat or a place in line; a freed seat goes to the head of the line at once.
+
+    Cancelling again changes nothing (a double click is harmless); after the start it is refused.
+    """
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
     if registration.status == RegistrationStatus.CANCELLED:
         return Outcome(registration, [], changed=False, event=event)
+    if problem := cancellation_problem(registration, event, now):
+        raise RegistrationError(problem)
     return _give_up(session, event, registration, now=now)
 
 

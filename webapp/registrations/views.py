@@ -15,13 +15,16 @@ from webapp.registrations import services
 from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, read_manage_token
-from webapp.rendering import render, wants_fragment
+from webapp.rendering import form_status, render, wants_fragment
 from webapp.throttle import over_limit
 
 bp = Blueprint("registrations", __name__)
+# What a refused form shows back of the accessibility needs typed (well over the limit, to copy from).
+TYPED_MAX = 20_000
 
 
-def panel_context(event: Event, *, now, registration=None, position=None, error=None, accessibility_needs=""):
+def panel_context(event: Event, *, now, registration=None, position=None, error=None, accessibility_needs="",
+                  needs_error=None):
     """Everything the registration panel of an event page needs, for the current member.
 
     `position`: the member's place in line when the caller knows it already (they just joined).
@@ -37,8 +40,11 @@ def panel_context(event: Event, *, now, registration=None, position=None, error=
         position=position,
         meeting_url=join_url(registration) if may_see_meeting_link(registration, now=now) else None,
         window_problem=services.registration_window_problem(event, now),
+        cancel_problem=(services.cancellation_problem(registration, event, now)
+                        if registration is not None and registration.is_active else None),
         error=error,
         accessibility_needs=accessibility_needs,
+        needs_error=needs_error,
     )
 
 
@@ -90,15 +96,18 @@ def register(slug: str):
         return redirect(target, code=303)
     if _too_many_changes(current_user):
         return _panel(get_event_by_slug(db.session, slug), status=429, error=TOO_MANY,
-                      accessibility_needs=accessibility_needs[:2000])
+                      accessibility_needs=accessibility_needs[:TYPED_MAX])
     now = utcnow()
     try:
         outcome = register_member(event_id, current_user, accessibility_needs=accessibility_needs, now=now)
     except services.RegistrationError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug)
-        return _panel(event, status=error.status, error=error.message,
-                      accessibility_needs=accessibility_needs[:2000])
+        # Too long: the message goes next to the field, which keeps everything that was typed.
+        field_error = isinstance(error, services.NeedsTooLong)
+        return _panel(event, status=form_status(error.status), error=None if field_error else error.message,
+                      needs_error=error.message if field_error else None,
+                      accessibility_needs=accessibility_needs[:TYPED_MAX])
     # The panel shows the event and the registration as this commit left them: no reading back.
     commit_keeping_loaded(db.session)
     if not wants_fragment():
@@ -123,8 +132,13 @@ def _own_registration(registration_id: int) -> Registration:
 
 
 def _cancel(registration: Registration) -> None:
+    """Cancel and queue the mails; RegistrationError (rolled back) when the rule refuses it."""
     now = utcnow()
-    outcome = services.cancel(db.session, registration, now=now)
+    try:
+        outcome = services.cancel(db.session, registration, now=now)
+    except services.RegistrationError:
+        db.session.rollback()
+        raise
     if outcome.changed:
         queue_outcome_mails(outcome, now=now, kind="cancelled")
     db.session.commit()
@@ -139,7 +153,15 @@ def cancel(registration_id: int):
         if wants_fragment():
             return _panel(registration.event, status=429, error=TOO_MANY)
         abort(429)
-    _cancel(registration)
+    try:
+        _cancel(registration)
+    except services.RegistrationError as error:
+        event = get_event_by_slug(db.session, event_slug)
+        if wants_fragment():
+            return _panel(event, status=200, error=error.message)
+        from webapp.events.views import event_page
+
+        return event_page(event, status=error.status, error=error.message)
     if wants_fragment():
         return _panel(get_event_by_slug(db.session, event_slug))
     back = request.form.get("back")
@@ -160,22 +182,32 @@ def _registration_from_token(token: str) -> Registration:
 def manage(token: str):
     """The page a mail's cancel link opens: nothing changes until the button is pressed."""
     registration = _registration_from_token(token)
+    return _manage_page(registration, token)
+
+
+def _manage_page(registration: Registration, token: str, *, error=None, status=200):
+    now = utcnow()
     return render(
         "registrations/manage.html",
+        status=status,
         registration=registration,
         event=registration.event,
         position=services.waitlist_position(db.session, registration),
         token=token,
-        now=utcnow(),
+        problem=(services.cancellation_problem(registration, registration.event, now)
+                 if registration.is_active else None),
+        error=error,
     )
 
 
 @bp.post("/r/<token>")
 def manage_cancel(token: str):
     registration = _registration_from_token(token)
-    if registration.event.starts_at <= utcnow():
-        abort(409)
-    _cancel(registration)
+    try:
+        _cancel(registration)
+    except services.RegistrationError as error:
+        return _manage_page(db.session.get(Registration, registration.id), token, error=error.message,
+                            status=error.status)
     return redirect(url_for("registrations.manage", token=token), code=303)
 
 
@@ -198,8 +230,9 @@ def my_events():
         r.id: services.waitlist_position(db.session, r)
         for r in upcoming if r.status == RegistrationStatus.WAITLISTED
     }
+    cancellable = {r.id for r in upcoming if services.cancellation_problem(r, r.event, now) is None}
     return render("registrations/my_events.html", upcoming=upcoming, past=past, positions=positions,
-                  now=now)
+                  cancellable=cancellable)
 
 
 def register_after_sign_in(member, argument: str, *, now) -> None:

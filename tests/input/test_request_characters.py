@@ -1,0 +1,228 @@
+"""A NUL byte (or another control character) anywhere in a request: a 400 on the site's error
+page, never a 500 (PostgreSQL refuses NUL in text), and nothing written."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import csrf_token_for
+from tests.factories import create_event, create_group, create_proposal, create_user, organizer_of
+from webapp.accounts.models import Role
+from webapp.db import db
+from webapp.registrations.models import Registration, RegistrationStatus
+
+pytestmark = pytest.mark.usefixtures("fresh_request_globals")
+
+NUL_MESSAGE = "The address or form contained a character we can’t accept (a NUL byte)."
+
+# Every query argument each GET route reads (a new route must be added here: see the test below).
+GET_ARGS = {
+    "/": [], "/about": [], "/account": ["welcome", "next"], "/dev/mail": [], "/dev/mail/<name>": [],
+    "/events": ["q", "group", "format", "when", "start", "end", "page"],
+    "/events/<slug>": ["done"],
+    "/events/<slug>/attendees": ["done", "who", "seated", "raised", "q"],
+    "/events/<slug>/attendees.csv": ["q"],
+    "/events/<slug>/attendees/<int:registration_id>/remove": ["q"],
+    "/events/<slug>/calendar.ics": [], "/events/<slug>/cancel-event": [], "/events/<slug>/duplicate": [],
+    "/events/<slug>/edit": ["done"], "/events/<slug>/messages": ["sent"],
+    "/groups": [], "/groups/<slug>": ["done"], "/groups/<slug>/drafts": [], "/groups/<slug>/edit": [],
+    "/groups/<slug>/events/new": [], "/groups/<slug>/organizers": ["done"],
+    "/groups/<slug>/organizers/<int:organizer_id>/remove": [],
+    "/guidelines": [], "/healthz": [], "/hello": [], "/invitations/<token>": [], "/join/<token>": [],
+    "/my/events": [], "/outbox": [], "/proposals": [], "/proposals/<int:proposal_id>": ["done"],
+    "/proposals/<int:proposal_id>/edit": [], "/proposals/new": [], "/r/<token>": [], "/review": ["state"],
+    "/sign-in": ["next", "intent"], "/sign-in/<token>": [], "/static/<path:filename>": [],
+}
+
+# The fields each POST route's form sends (one gets the NUL in turn).
+POST_FIELDS = {
+    "/account": ["display_name", "institution", "pronouns"],
+    "/dev/mail/clear": ["x"],
+    "/events/<slug>/attendees/<int:registration_id>/check-in": ["checked_in", "q"],
+    "/events/<slug>/attendees/<int:registration_id>/promote": ["capacity", "q"],
+    "/events/<slug>/attendees/<int:registration_id>/remove": ["q"],
+    "/events/<slug>/cancel-event": ["x"],
+    "/events/<slug>/duplicate": ["title", "description"],
+    "/events/<slug>/edit": ["title", "description", "venue_name", "venue_accessibility", "meeting_url",
+                            "capacity", "starts_at"],
+    "/events/<slug>/messages": ["subject", "body", "audience", "client_key"],
+    "/events/<slug>/publish": ["x"],
+    "/events/<slug>/register": ["accessibility_needs"],
+    "/groups/<slug>/edit": ["description", "external_url"],
+    "/groups/<slug>/events/new": ["title", "description"],
+    "/groups/<slug>/invitations/<int:invitation_id>/withdraw": ["x"],
+    "/groups/<slug>/organizers": ["name", "email"],
+    "/groups/<slug>/organizers/<int:organizer_id>/remove": ["x"],
+    "/invitations/<token>": ["x"],
+    "/outbox/<int:mail_id>/retry": ["x"],
+    "/proposals/<int:proposal_id>/act": ["message", "action", "expected_state"],
+    "/proposals/<int:proposal_id>/edit": ["name", "topic", "description", "coorganizers-0-name"],
+    "/proposals/new": ["name", "topic", "description", "need", "cadence", "coorganizers-0-email"],
+    "/proposals/similar": ["name", "topic"],
+    "/proposals/validate": ["name"],
+    "/r/<token>": ["x"],
+    "/registrations/<int:registration_id>/cancel": ["back"],
+    "/sign-in": ["email", "next", "intent"],
+    "/sign-in/<token>": ["remember"],
+    "/sign-out": ["x"],
+}
+
+
+@pytest.fixture
+def world(session):
+    """One of everything a route names, and a member who organizes, reviews and is staff."""
+    from webapp.registrations.tokens import manage_token
+
+    group = create_group(slug="knit")
+    event = create_event(group, slug="knit-night", capacity=5)
+    me = organizer_of(group, email="ada@example.org", roles=[Role.STAFF, Role.REVIEWER, Role.ADMIN])
+    registration = Registration(event_id=event.id, user_id=me.id, status=RegistrationStatus.CONFIRMED)
+    session.add(registration)
+    event.confirmed_count = 1
+    proposal = create_proposal(proposer=me)
+    session.commit()
+    values = {"slug": event.slug, "registration_id": registration.id, "organizer_id": group.organizers[0].id,
+              "invitation_id": 1, "mail_id": 1, "proposal_id": proposal.id, "name": "x",
+              "token": manage_token(registration), "filename": "site.css"}
+    return dict(me=me, values=values, group_slug=group.slug)
+
+
+def fill(rule: str, values: dict, group_slug: str) -> str:
+    if rule.startswith("/groups/<slug>"):
+        values = {**values, "slug": group_slug}
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule)
+
+
+def row_counts() -> dict[str, int]:
+    return {table.name: db.session.scalar(select(func.count()).select_from(table))
+            for table in db.metadata.sorted_tables}
+
+
+def assert_refused(response, message=NUL_MESSAGE):
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400, html[:500]
+    assert message in html and "Nothing was changed" in html
+    assert '<h1 id="error-title">' in html  # the site's error page, not a bare 400
+
+
+def test_every_route_is_in_the_matrix(app):
+    rules = {(rule.rule, method) for rule in app.url_map.iter_rules() for method in rule.methods
+             if method in ("GET", "POST")}
+    assert {r for r, m in rules if m == "GET"} == set(GET_ARGS)
+    assert {r for r, m in rules if m == "POST"} == set(POST_FIELDS)
+
+
+def test_nul_in_the_path_of_every_get_route(client, signed_in_client, world, app):
+    client = signed_in_client(world["me"])
+    for rule in GET_ARGS:
+        # A NUL in each place the path carries a value, or at the end of a path that has none.
+        values = {k: f"{v}%00" for k, v in world["values"].items()}
+        path = fill(rule, values, world["group_slug"] + "%00")
+        if path == rule:
+            path += "%00"
+        assert_refused(client.get(path))
+
+
+@pytest.mark.parametrize("path", ["/events/%00", "/groups/%00", "/events/knit%00night", "/%00"])
+def test_nul_in_the_path_signed_out(client, world, path):
+    assert_refused(client.get(path))
+
+
+def test_nul_in_every_query_argument_of_every_get_route(signed_in_client, world):
+    client = signed_in_client(world["me"])
+    for rule, args in GET_ARGS.items():
+        path = fill(rule, world["values"], world["group_slug"])
+        for arg in args:
+            assert_refused(client.get(f"{path}?{arg}=a%00b"))
+        assert_refused(client.get(f"{path}?unknown%00=1"))
+
+
+@pytest.mark.parametrize("arg", ["q", "group"])
+def test_the_issue_examples_signed_out(client, world, arg):
+    assert_refused(client.get(f"/events?{arg}=%00"))
+
+
+def test_nul_in_every_field_of_every_post_form_writes_nothing(signed_in_client, world):
+    client = signed_in_client(world["me"])
+    before = row_counts()
+    for rule, fields in POST_FIELDS.items():
+        path = fill(rule, world["values"], world["group_slug"])
+        for field in fields:
+            data = {"csrf_token": csrf_token_for(client), **{f: "fine" for f in fields}, field: "bad\x00value"}
+            assert_refused(client.post(path, data=data))
+        assert_refused(client.post(path, data={"csrf_token": csrf_token_for(client), "odd\x00name": "1"}))
+    db.session.expire_all()
+    assert row_counts() == before
+
+
+def test_accessibility_needs_with_a_nul_registers_nobody(signed_in_client, session):
+    create_event(slug="quiet", capacity=3)
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+    response = client.post("/events/quiet/register", data={
+        "csrf_token": csrf_token_for(client), "accessibility_needs": "Step-free access\x00 please, a long note"})
+    assert_refused(response)
+    # What was typed comes back to copy, without the NUL.
+    assert "Step-free access please, a long note" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(func.count(Registration.id))) == 0
+
+
+def test_htmx_gets_the_explanation_in_place(signed_in_client, world):
+    client = signed_in_client(world["me"])
+    response = client.post("/events/knit-night/register", headers={"HX-Request": "true"}, data={
+        "csrf_token": csrf_token_for(client), "accessibility_needs": "\x00"})
+    # htmx swaps only 2xx: the page's content is replaced by the explanation.
+    assert response.status_code == 200
+    assert response.headers["HX-Retarget"] == "#main > .wrap"
+    html = response.get_data(as_text=True)
+    assert NUL_MESSAGE in html and "<html" not in html
+
+
+def test_a_nul_in_an_htmx_header_is_refused(client, world):
+    assert_refused(client.get("/events", headers={"HX-Request": "true", "HX-Current-URL": "/events?\x00",
+                                                  "HX-Boosted": "true"}))
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x08", "\x1b", "\x7f"])
+def test_other_control_characters_in_a_form_are_refused(signed_in_client, world, char):
+    client = signed_in_client(world["me"])
+    response = client.post("/account", data={"csrf_token": csrf_token_for(client), "display_name": f"Ada{char}"})
+    assert_refused(response, "an invisible control character")
+
+
+def test_tab_and_line_breaks_are_fine_in_a_form(signed_in_client, session):
+    create_event(slug="tabs", capacity=3)
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+    response = client.post("/events/tabs/register", data={
+        "csrf_token": csrf_token_for(client), "accessibility_needs": "Captions\tplease\r\nand a ramp"})
+    assert response.status_code == 303
+    session.expire_all()
+    assert "ramp" in session.scalar(select(Registration.accessibility_needs))
+
+
+@pytest.mark.parametrize("path", ["/events?q=%ff", "/events?group=%ff%fe", "/events/%ff", "/groups/%ff",
+                                  "/events?q=%c3%28", "/r/%ff", "/sign-in?next=%ff"])
+def test_invalid_utf8_is_never_a_500(client, world, path):
+    assert client.get(path).status_code in (200, 404)
+
+
+def test_invalid_utf8_in_a_form_is_never_a_500(signed_in_client, session):
+    create_event(slug="bytes", capacity=3)
+    member = create_user()
+    session.commit()
+    client = signed_in_client(member)
+    response = client.post("/events/bytes/register", data=b"csrf_token=" + csrf_token_for(client).encode()
+                           + b"&accessibility_needs=caf%e9", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 303
+
+
+def test_a_huge_query_value_is_refused_not_searched(client, world):
+    assert_refused(client.get("/events?q=" + "a" * 5000), "The address was too long")
+    assert client.get("/events?q=" + "a" * 1500).status_code == 200
