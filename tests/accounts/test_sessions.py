@@ -209,3 +209,60 @@ def test_a_remember_cookie_for_an_ended_session_is_cleared(app, client, session,
 def test_signing_out_when_already_signed_out_is_harmless(client):
     csrf_token_for(client)
     assert post_form(client, "/sign-out").status_code == 303
+
+
+# --- One link, two clicks at the same moment --------------------------------------------------
+
+
+@pytest.fixture
+def app_overrides():
+    return {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 5, "max_overflow": 5, "pool_timeout": 30}}
+
+
+def test_one_link_used_twice_at_the_same_moment_signs_in_once(app, session, db_kind, monkeypatch):
+    """Both requests pass the read-only check before either claims the link; the conditional
+    UPDATE (used_at IS NULL) lets exactly one through, on separate connections."""
+    if db_kind != "postgres":
+        pytest.skip("SQLite runs one writer at a time: the race needs PostgreSQL's row locks")
+    import threading
+
+    from webapp.accounts import services
+    from webapp.accounts.models import User
+
+    first = app.test_client()
+    ask_for_link(first)
+    path = link_path(session)
+    second = app.test_client()
+    forms = [{"csrf_token": csrf_token_for(c), "remember": "y"} for c in (first, second)]
+    session.commit()
+    session.remove()
+
+    barrier = threading.Barrier(2)
+    checked = services.check_sign_in_link
+
+    def check_then_wait(*args, **kwargs):
+        result = checked(*args, **kwargs)
+        barrier.wait(timeout=20)  # both have seen an unused link before either claims it
+        return result
+
+    monkeypatch.setattr(services, "check_sign_in_link", check_then_wait)
+    statuses: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def press(index, client):
+        try:
+            statuses[index] = client.post(path, data=forms[index]).status_code
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=press, args=(i, c)) for i, c in enumerate((first, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.undo()
+    assert not errors, errors
+    assert sorted(statuses.values()) == [303, 410]
+    assert session.scalar(select(func.count()).select_from(User)) == 1
+    assert session.scalar(select(func.count()).select_from(UserSession)) == 1
+    assert [is_signed_in(first), is_signed_in(second)].count(True) == 1
