@@ -131,11 +131,18 @@ def register(
     return Outcome(registration, [], position=position, event=event)
 
 
-def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
-    """Give up a seat or a place in line; a freed seat goes to the head of the line at once."""
+def cancel(session: Session, registration: Registration, *, now: datetime,
+           generation: int | None = None) -> Outcome:
+    """Give up a seat or a place in line; a freed seat goes to the head of the line at once.
+
+    With `generation` (a mail's cancel link), only that registration: if the member cancelled and
+    registered again meanwhile, nothing changes.
+    """
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
-    if registration.status == RegistrationStatus.CANCELLED:
+    if registration.status == RegistrationStatus.CANCELLED or (
+        generation is not None and registration.generation != generation
+    ):
         return Outcome(registration, [], changed=False, event=event)
     return _give_up(session, event, registration, now=now)
 

@@ -15,7 +15,7 @@ from webapp.registrations import services
 from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, read_manage_token
-from webapp.rendering import render, wants_fragment
+from webapp.rendering import no_store, render, wants_fragment
 from webapp.throttle import over_limit
 
 bp = Blueprint("registrations", __name__)
@@ -122,9 +122,9 @@ def _own_registration(registration_id: int) -> Registration:
     return registration
 
 
-def _cancel(registration: Registration) -> None:
+def _cancel(registration: Registration, generation: int | None = None) -> None:
     now = utcnow()
-    outcome = services.cancel(db.session, registration, now=now)
+    outcome = services.cancel(db.session, registration, now=now, generation=generation)
     if outcome.changed:
         queue_outcome_mails(outcome, now=now, kind="cancelled")
     db.session.commit()
@@ -148,34 +148,44 @@ def cancel(registration_id: int):
     return redirect(url_for("events.detail", slug=event_slug), code=303)
 
 
-def _registration_from_token(token: str) -> Registration:
+def _registration_from_token(token: str) -> tuple[Registration, int]:
     ids = read_manage_token(token)
     registration = db.session.get(Registration, ids[0]) if ids else None
     if registration is None or registration.user_id != ids[1]:
         abort(404)
-    return registration
+    return registration, ids[2]
+
+
+def _earlier_registration(registration: Registration):
+    """A link from a registration that was cancelled since: it shows nothing and cancels nothing."""
+    return no_store(render("registrations/manage.html", registration=registration, event=registration.event,
+                           earlier=True, status=410))
 
 
 @bp.get("/r/<token>")
 def manage(token: str):
     """The page a mail's cancel link opens: nothing changes until the button is pressed."""
-    registration = _registration_from_token(token)
-    return render(
+    registration, generation = _registration_from_token(token)
+    if registration.generation != generation:
+        return _earlier_registration(registration)
+    return no_store(render(
         "registrations/manage.html",
         registration=registration,
         event=registration.event,
         position=services.waitlist_position(db.session, registration),
         token=token,
         now=utcnow(),
-    )
+    ))
 
 
 @bp.post("/r/<token>")
 def manage_cancel(token: str):
-    registration = _registration_from_token(token)
+    registration, generation = _registration_from_token(token)
+    if registration.generation != generation:
+        return _earlier_registration(registration)
     if registration.event.starts_at <= utcnow():
         abort(409)
-    _cancel(registration)
+    _cancel(registration, generation)
     return redirect(url_for("registrations.manage", token=token), code=303)
 
 
