@@ -266,3 +266,33 @@ def test_one_link_used_twice_at_the_same_moment_signs_in_once(app, session, db_k
     assert session.scalar(select(func.count()).select_from(User)) == 1
     assert session.scalar(select(func.count()).select_from(UserSession)) == 1
     assert [is_signed_in(first), is_signed_in(second)].count(True) == 1
+
+
+# --- Pages for one member are never cached -----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/about", "/events", "/account", "/my/events"])
+def test_every_page_a_member_sees_is_no_store(signed_in_client, ada, path):
+    response = signed_in_client(ada).get(path)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_fragments_for_a_member_are_no_store_too(signed_in_client, ada):
+    response = signed_in_client(ada).get("/account", headers={"HX-Request": "true"})
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_anonymous_public_pages_are_still_cached_and_not_no_store(app, client, ada):
+    cache = app.extensions["pagecache"]
+    first = client.get("/about")
+    assert "no-store" not in (first.headers.get("Cache-Control") or "")
+    hits = cache.hits
+    again = client.get("/about")
+    assert again.status_code == 200 and cache.hits == hits + 1
+    assert "no-store" not in (again.headers.get("Cache-Control") or "")
+
+
+def test_static_files_stay_cacheable_for_members(signed_in_client, ada):
+    response = signed_in_client(ada).get("/static/app.css")
+    assert "no-store" not in (response.headers.get("Cache-Control") or "")
