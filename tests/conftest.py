@@ -199,14 +199,26 @@ def fresh_request_globals(app):
     request_started.disconnect(clear, app)
 
 
+def sign_in_as(client, user):
+    """Sign `client` in as `user` as a completed sign-in link does: an open `user_sessions` row,
+    and its id ("<user id>:<session key>") in the client's session. Commits."""
+    from webapp.accounts.services import start_session
+    from webapp.db import utcnow
+
+    start_session(db.session, user, now=utcnow())
+    session_id = user.get_id()
+    db.session.commit()
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = session_id
+        flask_session["_fresh"] = True
+    return client
+
+
 @pytest.fixture
 def signed_in_client(client, fresh_request_globals):
     """`signed_in_client(user)`: the test client, signed in as `user` (as Flask-Login keeps it)."""
 
     def sign_in(user):
-        with client.session_transaction() as flask_session:
-            flask_session["_user_id"] = str(user.id)
-            flask_session["_fresh"] = True
-        return client
+        return sign_in_as(client, user)
 
     return sign_in

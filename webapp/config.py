@@ -85,7 +85,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
         # Accounts: passwordless sign-in by emailed link; Flask-Login keeps members signed in.
         "SIGN_IN_LINK_MINUTES": _int("SIGN_IN_LINK_MINUTES", 15),
-        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
+        # A session ends on sign-out, on "sign out everywhere", or this many days after sign-in,
+        # checked on the server (README, "Accounts and roles"); the remember-me cookie lasts as long.
+        "SESSION_MAX_DAYS": _int("SESSION_MAX_DAYS", 30),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         # Flask-Limiter: shared counters in Redis when there is one, per process otherwise.
@@ -109,6 +111,7 @@ def load_settings(overrides: dict | None = None) -> dict:
             **settings["SQLALCHEMY_ENGINE_OPTIONS"], "connect_args": {"timeout": 30},
         }
     settings.setdefault("REMEMBER_COOKIE_SECURE", settings["SESSION_COOKIE_SECURE"])
+    settings.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=settings["SESSION_MAX_DAYS"]))
     settings["MAIL_BACKEND"] = "smtp" if settings["MAIL_SERVER"] else "file"
     if settings["MAIL_SERVER"] is None:
         settings["MAIL_SERVER"] = "localhost"

@@ -40,7 +40,8 @@ CACHEABLE_ENDPOINTS = frozenset(
 )
 # Rows no public page shows: changing them leaves every cached page valid.
 PRIVATE_TABLES = frozenset(
-    {"content_versions", "outbox_mails", "sign_in_requests", "reminders", "join_visits", "event_messages"}
+    {"content_versions", "outbox_mails", "sign_in_requests", "user_sessions", "reminders", "join_visits",
+     "event_messages"}
 )
 # Request headers that change what these views render (rendering.wants_fragment and htmx's targets).
 KEY_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request", "HX-Target")

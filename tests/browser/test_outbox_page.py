@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.browser.conftest import assert_accessible
+from tests.conftest import sign_in_as
 from tests.factories import create_user
 from webapp.accounts.models import Role
 from webapp.db import db, utcnow
@@ -21,9 +22,7 @@ def test_staff_outbox_page_is_accessible_and_retries_a_failed_mail(app, live_ser
     staff = create_user(roles=[Role.STAFF])
     db.session.commit()
     client = app.test_client()
-    with client.session_transaction() as flask_session:
-        flask_session["_user_id"] = str(staff.id)
-        flask_session["_fresh"] = True
+    sign_in_as(client, staff)
     page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value,
                                "url": live_server.url}])
 

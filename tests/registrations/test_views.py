@@ -353,3 +353,53 @@ def test_a_registration_is_a_few_statements_and_reads_nothing_back(app, signed_i
     assert (registration.status, registration.queue_number) == (RegistrationStatus.WAITLISTED, 1)
     assert session.get(Event, event_id).next_queue_number == 2
     assert len(mails(session, second.email)) == 1
+
+
+def test_a_mail_cancel_link_dies_with_its_registration(signed_in_client, client, session):
+    """A forwarded mail cannot cancel the member's later registration for the same event."""
+    event = create_event(slug="forwarded", capacity=5)
+    member = create_user()
+    session.commit()
+    member_client = signed_in_client(member)
+    press_register(member_client, "forwarded")
+    old_path = re.search(r"http://meetups\.test(/r/\S+)", mails(session)[0].body_text).group(1)
+    assert client.get(old_path).headers["Cache-Control"] == "no-store"  # personal: never cached
+    registration = registration_of(session, member, event)
+    member_client.post(f"/registrations/{registration.id}/cancel",
+                       data={"csrf_token": csrf_token_for(member_client)})
+    assert registration_of(session, member, event).status == RegistrationStatus.CANCELLED
+    press_register(member_client, "forwarded")  # registers again: the same row, a new generation
+    assert registration_of(session, member, event).status == RegistrationStatus.CONFIRMED
+
+    with client.session_transaction() as s:
+        s.clear()
+    page = client.get(old_path)
+    assert page.status_code == 410
+    assert "This link was for an earlier registration" in page.get_data(as_text=True)
+    assert "Cancel my registration" not in page.get_data(as_text=True)
+    refused = client.post(old_path, data={"csrf_token": csrf_token_for(client)})
+    assert refused.status_code == 410
+    assert registration_of(session, member, event).status == RegistrationStatus.CONFIRMED
+
+    new_path = re.search(r"http://meetups\.test(/r/\S+)", mails(session, member.email)[-1].body_text).group(1)
+    assert new_path != old_path
+    assert client.post(new_path, data={"csrf_token": csrf_token_for(client)}).status_code == 303
+    assert registration_of(session, member, event).status == RegistrationStatus.CANCELLED
+
+
+def test_a_cancel_link_mailed_before_links_carried_a_generation_still_works_for_the_first(client, session, app):
+    from itsdangerous import URLSafeTimedSerializer
+
+    event = create_event(slug="old-mail", capacity=5)
+    member = create_user()
+    session.commit()
+    from webapp.registrations import services as registration_services
+
+    registration = registration_services.register(session, event.id, member=member, now=utcnow()).registration
+    session.commit()
+    legacy = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="manage-registration").dumps(
+        {"r": registration.id, "u": member.id})
+    assert client.get(f"/r/{legacy}").status_code == 200
+    registration.generation = 2  # cancelled and registered again since that mail
+    session.commit()
+    assert client.get(f"/r/{legacy}").status_code == 410

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -50,9 +50,27 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="UserRole.role"
     )
 
+    # The signed-in session this object was loaded for (set by the user loader or at sign-in);
+    # not a column: one member can be signed in on several devices at once.
+    session_key = None  # type: str | None
+    # Rows compare by identity, as without UserMixin (its __eq__ would compare get_id()).
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
     @validates("email")
     def _normalize_email(self, key: str, value: str) -> str:
         return normalize_email(value)
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie: member and session.
+
+        A cookie with this id works only while that `user_sessions` row is open, so signing out
+        ends it on the server, not only in the browser that signed out.
+        """
+        if self.session_key is None:
+            raise RuntimeError("a User is signed in only through accounts.services.start_session")
+        return f"{self.id}:{self.session_key}"
 
     @property
     def needs_profile(self) -> bool:
@@ -110,3 +128,26 @@ class SignInRequest(db.Model):
 
     def __repr__(self) -> str:
         return f"<SignInRequest {self.id} {self.email}>"
+
+
+class UserSession(db.Model):
+    """One signed-in browser: open until its member signs out (here or everywhere) or 30 days pass.
+
+    The browser holds a random key (inside Flask's signed session and the remember-me cookie); the
+    database keeps only its SHA-256, so a copy of this table signs nobody in.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id_ended_at", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the key, hex
+    # The moment of sign-in: the session ends SESSION_MAX_DAYS after it, however often it is used.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} user={self.user_id}>"

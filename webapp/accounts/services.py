@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ from webapp.accounts.models import (
     SignInRequest,
     User,
     UserRole,
+    UserSession,
     normalize_email,
 )
 from webapp.outbox.services import queue_mail
@@ -268,12 +269,82 @@ def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def load_user(session: Session, user_id: str) -> User | None:
-    """The signed-in member from the id Flask-Login keeps in the session."""
-    try:
-        return session.get(User, int(user_id))
-    except (TypeError, ValueError):
+# --- Signed-in sessions --------------------------------------------------------------------------
+
+
+def session_lifetime() -> timedelta:
+    return timedelta(days=current_app.config["SESSION_MAX_DAYS"])
+
+
+def start_session(session: Session, user: User, *, now: datetime) -> str:
+    """Open a session for `user` (one browser) and set the key Flask-Login will keep for it."""
+    key = secrets.token_urlsafe(32)
+    session.add(UserSession(user_id=user.id, key_hash=_hash_secret(key), created_at=now))
+    session.flush()
+    user.session_key = key
+    return key
+
+
+def load_user(session: Session, user_id: str, *, now: datetime) -> User | None:
+    """The member behind the id Flask-Login keeps ("<user id>:<session key>"), if that session is open.
+
+    Anything else (an old id without a key, "abc:xyz", an ended or 30-day-old session) is nobody.
+    """
+    member, _, key = (user_id or "").partition(":")
+    if not (member.isascii() and member.isdigit() and len(member) <= 10 and key) or len(key) > 100:
         return None
+    if int(member) > 2**31 - 1:  # past the id column's range: no member, and no query to fail
+        return None
+    user = session.scalar(
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            User.id == int(member),
+            UserSession.key_hash == _hash_secret(key),
+            UserSession.ended_at.is_(None),
+            UserSession.created_at > now - session_lifetime(),
+        )
+    )
+    if user is not None:
+        user.session_key = key
+    return user
+
+
+def end_session(session: Session, user: User, *, now: datetime) -> None:
+    """Sign out this browser: its session and remember-me cookie stop working, even if copied."""
+    if user.session_key is None:
+        return
+    session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.key_hash == _hash_secret(user.session_key),
+            UserSession.ended_at.is_(None),
+        )
+        .values(ended_at=now)
+    )
+
+
+def end_all_sessions(session: Session, user: User, *, now: datetime) -> int:
+    """Sign out everywhere: every open session of this member ends. Returns how many there were."""
+    result = session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return result.rowcount
+
+
+def open_session_count(session: Session, user: User, *, now: datetime) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.ended_at.is_(None),
+            UserSession.created_at > now - session_lifetime(),
+        )
+    )
 
 
 # --- Profile and roles ---------------------------------------------------------------------------

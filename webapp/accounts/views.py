@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import login_manager
@@ -24,8 +24,26 @@ LINK_PROBLEM_STATUS = {LinkProblem.INVALID: 400, LinkProblem.EXPIRED: 410, LinkP
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    return services.load_user(db.session, user_id)
+    return services.load_user(db.session, user_id, now=utcnow())
 
+
+@bp.after_app_request
+def _private_to_members(response):
+    """Every page a member sees is theirs alone: no shared cache or back button may keep it.
+
+    A browser still holding an ended session (signed out elsewhere, or past 30 days) is told to
+    forget it, so it is anonymous again, and the page cache may serve it public pages.
+    """
+    if current_user.is_authenticated:
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+    if "_user_id" in session:
+        session.pop("_user_id")
+        session.pop("_fresh", None)
+    if current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies:
+        session["_remember"] = "clear"  # Flask-Login deletes the cookie on its way out
+    return response
 
 
 
@@ -37,7 +55,8 @@ def sign_in():
     form = SignInForm(formdata=None)
     form.next.data = safe_next_url(request.args.get("next")) or ""
     form.intent.data = clean_intent(request.args.get("intent")) or ""
-    return render("accounts/sign_in.html", "sign_in_form", form=form)
+    everywhere = request.args.get("signed_out") == "everywhere" and not current_user.is_authenticated
+    return render("accounts/sign_in.html", "sign_in_form", form=form, signed_out_everywhere=everywhere)
 
 
 @bp.post("/sign-in")
@@ -103,6 +122,7 @@ def complete_sign_in(token: str):
         db.session.rollback()
         return _link_problem(result)
     _carry_out_intent(result.user, result.intent, now=now)
+    services.start_session(db.session, result.user, now=now)
     db.session.commit()
     login_user(result.user, remember=form.remember.data)
     if result.user.needs_profile:
@@ -123,8 +143,21 @@ def _carry_out_intent(user, intent: str | None, *, now) -> None:
 
 @bp.post("/sign-out")
 def sign_out():
+    # This browser's session only: the member's other devices stay signed in.
+    if current_user.is_authenticated:
+        services.end_session(db.session, current_user._get_current_object(), now=utcnow())
+        db.session.commit()
     logout_user()
     return _go_to(url_for("pages.home"))
+
+
+@bp.post("/account/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    services.end_all_sessions(db.session, current_user._get_current_object(), now=utcnow())
+    db.session.commit()
+    logout_user()
+    return _go_to(url_for("accounts.sign_in", signed_out="everywhere"))
 
 
 # --- The profile ---------------------------------------------------------------------------------
@@ -138,7 +171,10 @@ def account():
     welcome = request.args.get("welcome") == "1"
     next_url = safe_next_url(request.args.get("next")) if welcome else None
     form = ProfileForm(obj=user)
-    context = dict(form=form, user=user, welcome=welcome, next_url=next_url)
+    context = dict(
+        form=form, user=user, welcome=welcome, next_url=next_url,
+        open_sessions=services.open_session_count(db.session, user, now=utcnow()),
+    )
     if request.method == "GET":
         return _private(render("accounts/account.html", "profile_form", **context))
     if not form.validate():

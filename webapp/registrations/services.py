@@ -154,14 +154,19 @@ def register(
     return Outcome(registration, [], position=position, event=event)
 
 
-def cancel(session: Session, registration: Registration, *, now: datetime) -> Outcome:
+def cancel(session: Session, registration: Registration, *, now: datetime,
+           generation: int | None = None) -> Outcome:
     """Give up a seat or a place in line; a freed seat goes to the head of the line at once.
 
     Cancelling again changes nothing (a double click is harmless); after the start it is refused.
+    With `generation` (a mail's cancel link), only that registration: if the member cancelled and
+    registered again meanwhile, nothing changes.
     """
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
-    if registration.status == RegistrationStatus.CANCELLED:
+    if registration.status == RegistrationStatus.CANCELLED or (
+        generation is not None and registration.generation != generation
+    ):
         return Outcome(registration, [], changed=False, event=event)
     if problem := cancellation_problem(registration, event, now):
         raise RegistrationError(problem)

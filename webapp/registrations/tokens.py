@@ -16,18 +16,28 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def manage_token(registration: Registration) -> str:
-    return _serializer().dumps({"r": registration.id, "u": registration.user_id})
+    # Bound to the generation, like the join link: once this registration is cancelled, its link
+    # cannot cancel the member's next registration for the event (a forwarded mail stays harmless).
+    return _serializer().dumps(
+        {"r": registration.id, "u": registration.user_id, "g": registration.generation}
+    )
 
 
-def read_manage_token(token: str) -> tuple[int, int] | None:
-    """(registration id, user id), or None for a forged or expired token."""
+def read_manage_token(token: str) -> tuple[int, int, int] | None:
+    """(registration id, user id, generation), or None for a forged or expired token.
+
+    Links mailed before the generation was in them count as the first generation's.
+    """
     try:
         data = _serializer().loads(token, max_age=MAX_AGE_SECONDS)
     except (BadSignature, SignatureExpired):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("r"), int):
         return None
-    return data["r"], data.get("u")
+    generation = data.get("g", 1)
+    if not isinstance(generation, int) or not isinstance(data.get("u"), int):
+        return None
+    return data["r"], data["u"], generation
 
 
 def _join_serializer() -> URLSafeSerializer:

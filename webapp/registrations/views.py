@@ -15,7 +15,7 @@ from webapp.registrations import services
 from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, read_manage_token
-from webapp.rendering import form_status, render, wants_fragment
+from webapp.rendering import form_status, no_store, render, wants_fragment
 from webapp.throttle import over_limit
 
 bp = Blueprint("registrations", __name__)
@@ -131,11 +131,11 @@ def _own_registration(registration_id: int) -> Registration:
     return registration
 
 
-def _cancel(registration: Registration) -> None:
+def _cancel(registration: Registration, generation: int | None = None) -> None:
     """Cancel and queue the mails; RegistrationError (rolled back) when the rule refuses it."""
     now = utcnow()
     try:
-        outcome = services.cancel(db.session, registration, now=now)
+        outcome = services.cancel(db.session, registration, now=now, generation=generation)
     except services.RegistrationError:
         db.session.rollback()
         raise
@@ -170,24 +170,32 @@ def cancel(registration_id: int):
     return redirect(url_for("events.detail", slug=event_slug), code=303)
 
 
-def _registration_from_token(token: str) -> Registration:
+def _registration_from_token(token: str) -> tuple[Registration, int]:
     ids = read_manage_token(token)
     registration = db.session.get(Registration, ids[0]) if ids else None
     if registration is None or registration.user_id != ids[1]:
         abort(404)
-    return registration
+    return registration, ids[2]
+
+
+def _earlier_registration(registration: Registration):
+    """A link from a registration that was cancelled since: it shows nothing and cancels nothing."""
+    return no_store(render("registrations/manage.html", registration=registration, event=registration.event,
+                           earlier=True, status=410))
 
 
 @bp.get("/r/<token>")
 def manage(token: str):
     """The page a mail's cancel link opens: nothing changes until the button is pressed."""
-    registration = _registration_from_token(token)
+    registration, generation = _registration_from_token(token)
+    if registration.generation != generation:
+        return _earlier_registration(registration)
     return _manage_page(registration, token)
 
 
 def _manage_page(registration: Registration, token: str, *, error=None, status=200):
     now = utcnow()
-    return render(
+    return no_store(render(
         "registrations/manage.html",
         status=status,
         registration=registration,
@@ -197,14 +205,17 @@ def _manage_page(registration: Registration, token: str, *, error=None, status=2
         problem=(services.cancellation_problem(registration, registration.event, now)
                  if registration.is_active else None),
         error=error,
-    )
+        now=now,
+    ))
 
 
 @bp.post("/r/<token>")
 def manage_cancel(token: str):
-    registration = _registration_from_token(token)
+    registration, generation = _registration_from_token(token)
+    if registration.generation != generation:
+        return _earlier_registration(registration)
     try:
-        _cancel(registration)
+        _cancel(registration, generation)
     except services.RegistrationError as error:
         return _manage_page(db.session.get(Registration, registration.id), token, error=error.message,
                             status=error.status)
