@@ -40,6 +40,7 @@ GET_ARGS = {
 # The fields each POST route's form sends (one gets the NUL in turn).
 POST_FIELDS = {
     "/account": ["display_name", "institution", "pronouns"],
+    "/account/sign-out-everywhere": ["x"],
     "/dev/mail/clear": ["x"],
     "/events/<slug>/attendees/<int:registration_id>/check-in": ["checked_in", "q"],
     "/events/<slug>/attendees/<int:registration_id>/promote": ["capacity", "q"],
