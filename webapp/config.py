@@ -46,6 +46,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SITE_TIMEZONE": os.environ.get("SITE_TIMEZONE", "America/New_York"),
         "SITE_URL": os.environ.get("SITE_URL", "http://localhost:5000").rstrip("/"),
         "SITE_NAME": "METRO Meetups",
+        # How many reverse proxies stand in front and set X-Forwarded-For/-Proto/-Host
+        # (docker-compose: 1, Caddy). 0 trusts no such header: a client could forge them.
+        "PROXY_FIX_HOPS": _int("PROXY_FIX_HOPS", 0),
         # Mail: with no MAIL_SERVER, every mail becomes an .eml file in instance/mail/.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
         "MAIL_PORT": _int("MAIL_PORT", 25),
@@ -92,6 +95,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         # Flask-Limiter: shared counters in Redis when there is one, per process otherwise.
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # A Redis that is down or unreachable must cost a request a second at most, not a hang:
+        # the limits then count without it (webapp/throttle.py).
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {},
         "RATELIMIT_KEY_PREFIX": "meetups",
         "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS")
         or "3 per 15 minutes",

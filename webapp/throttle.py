@@ -3,27 +3,52 @@
 Views ask before they act, so a refusal re-renders the form with what was typed and a kind message
 instead of an error page. Each limit is a config setting in Flask-Limiter's syntax ("5 per hour");
 the counters live in Redis when REDIS_URL is set, in memory otherwise.
+
+While Redis is down the limits still hold, less precisely: a caller that can count what was done
+in the database (sign-in links per address) counts there, which every process shares; the others
+count per process in memory until Redis answers again.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from flask import current_app
 from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 
 log = logging.getLogger(__name__)
 
 
-def over_limit(setting: str, scope: str, key) -> bool:
-    """Count one more action by `key` against the limit named by `setting`; True when past it."""
+def over_limit(setting: str, scope: str, key, *,
+               count_since: Callable[[datetime], int] | None = None) -> bool:
+    """Count one more action by `key` against the limit named by `setting`; True when past it.
+
+    `count_since(moment)`, if given, counts the actions already done since `moment` from the
+    database: the limit's fallback while the shared counters cannot be reached.
+    """
     from webapp import limiter
 
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return False
     limit = parse(current_app.config[setting])
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
     try:
-        return not limiter.limiter.hit(limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), scope, str(key))
-    except Exception:  # the counters' storage is down: the member's action matters more than the cap
-        log.warning("rate limit storage unavailable for %s; allowing it", scope, exc_info=True)
-        return False
+        return not limiter.limiter.hit(limit, prefix, scope, str(key))
+    except Exception:  # the counters' storage is down: count another way rather than not at all
+        log.warning("rate limit storage unavailable for %s; counting without it", scope, exc_info=True)
+    if count_since is not None:
+        from webapp.db import utcnow
+
+        return count_since(utcnow() - timedelta(seconds=limit.get_expiry())) >= limit.amount
+    return not _process_counters().hit(limit, prefix, scope, str(key))
+
+
+def _process_counters() -> FixedWindowRateLimiter:
+    """This process's own counters, used only while the shared ones are unreachable."""
+    return current_app.extensions.setdefault(
+        "fallback_rate_limiter", FixedWindowRateLimiter(MemoryStorage())
+    )

@@ -110,6 +110,8 @@ class SignInRequest(db.Model):
             "next_url IS NULL OR (next_url LIKE '/%' AND next_url NOT LIKE '//%')",
             name="next_url_local",
         ),
+        # The sign-in limit's count while Redis is down (webapp/accounts/throttle.py).
+        Index("ix_sign_in_requests_email_created_at", "email", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
