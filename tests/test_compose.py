@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("web", "worker", "beat")
-ALL_SERVICES = {"web", "worker", "beat", "redis", "postgres", "mail", "migrate"}
+ALL_SERVICES = {"web", "worker", "beat", "redis", "postgres", "mail", "migrate", "proxy"}
 # The host's $HOSTNAME must not leak into the worker's healthcheck (it needs `$$` in the file).
 HOST_HOSTNAME = "host-machine-hostname-must-not-leak"
 
@@ -111,7 +111,7 @@ def test_redis_persists_the_queue():
     assert any(m["type"] == "volume" and m["target"] == "/data" for m in redis["volumes"])
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "beat", "redis", "postgres", "mail"])
+@pytest.mark.parametrize("name", ["web", "worker", "beat", "redis", "postgres", "mail", "proxy"])
 def test_long_running_services_have_healthchecks(name):
     check = service(name).get("healthcheck", {})
     assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
@@ -161,7 +161,26 @@ def test_beat_is_never_scaled_beyond_one():
     assert beat.get("scale", 1) == 1
 
 
-def test_web_is_published_on_8000():
-    assert any(
-        p["target"] == 8000 and str(p.get("published")) == "8000" for p in service("web")["ports"]
-    )
+def test_the_site_is_published_on_8000_through_the_proxy_only():
+    proxy = service("proxy")
+    published = {(p["target"], str(p.get("published"))) for p in proxy["ports"]}
+    assert {(8000, "8000"), (80, "80"), (443, "443")} <= published
+    assert proxy["environment"]["SITE_URL"] == "http://localhost:8000"
+    # web is reached through the proxy alone, so it scales without host port clashes.
+    assert not service("web").get("ports")
+    assert service("proxy")["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def test_the_proxy_serves_our_caddyfile_for_every_web_replica():
+    mounts = {m["target"]: m for m in service("proxy")["volumes"]}
+    caddyfile = mounts["/etc/caddy/Caddyfile"]
+    assert Path(caddyfile["source"]) == ROOT / "deploy" / "Caddyfile" and caddyfile["read_only"]
+    text = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "{$SITE_URL}" in text and "dynamic a" in text and "name web" in text
+    # The certificates survive a restart (Let's Encrypt limits how often they can be issued).
+    assert mounts["/data"]["type"] == "volume"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_the_app_trusts_exactly_the_one_proxy(name):
+    assert service(name)["environment"]["PROXY_FIX_HOPS"] == "1"

@@ -17,7 +17,7 @@ from htmx_flask import Htmx
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from webapp import config, display
+from webapp import config, display, security
 from webapp.db import db
 
 ROOT = config.ROOT
@@ -32,22 +32,6 @@ login_manager.session_protection = "basic"
 # Storage and limits come from the app config (RATELIMIT_*, SIGN_IN_LIMIT_*).
 limiter = Limiter(key_func=get_remote_address)
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-
 def create_app(overrides: dict | None = None) -> Flask:
     settings = config.load_settings(overrides)
     app = Flask(
@@ -57,10 +41,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=settings["INSTANCE_PATH"],
     )
     app.config.from_mapping(settings)
+    security.refuse_unsafe_settings(app.config)
     if not app.config["SECRET_KEY"]:
-        if not (app.debug or app.testing):
-            raise RuntimeError("SECRET_KEY must be set outside debug mode (see README).")
-        app.config["SECRET_KEY"] = "dev-only-not-secret"
+        app.config["SECRET_KEY"] = "dev-only-not-secret"  # debug on localhost, or tests
+    security.trust_proxy(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO)
 
@@ -120,7 +104,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp.groups.cli import groups_cli
 
     app.cli.add_command(groups_cli)
-    app.after_request(_security_headers)
+    app.after_request(security.add_security_headers)
     app.context_processor(lambda: {"site_name": app.config["SITE_NAME"]})
     from webapp import pagecache
 
@@ -139,17 +123,6 @@ def _models_loaded() -> None:
     import webapp.proposals.models  # noqa: F401
     import webapp.registrations.models  # noqa: F401
     import webapp.reminders.models  # noqa: F401
-
-
-def _security_headers(response):
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    return response
 
 
 def celery_init_app(app: Flask) -> Celery:
