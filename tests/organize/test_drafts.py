@@ -20,6 +20,7 @@ from tests.organize.test_views import (
 )
 from webapp.accounts.models import Role
 from webapp.db import utcnow
+from webapp.events import changes as event_changes
 from webapp.events.models import Event, EventStatus
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders import services as reminders
@@ -249,8 +250,8 @@ def test_a_draft_is_deleted_not_cancelled(signed_in_client, world, session):
 
 
 def test_the_cancel_service_refuses_a_draft_so_it_never_turns_public(session, world):
-    with pytest.raises(reminders.EventChangeError):
-        reminders.cancel_event(session, world["draft"].id, now=utcnow())
+    with pytest.raises(event_changes.EventChangeError):
+        event_changes.cancel_event(session, world["draft"].id, now=utcnow())
     session.rollback()
     assert fresh_event(session, "zanzibar").status == EventStatus.DRAFT
 

@@ -15,10 +15,12 @@ from tests.organize.test_views import all_mails, edit_form, fresh_event, local_i
 from webapp import mail as mail_ext
 from webapp.accounts.models import Role
 from webapp.db import utcnow
+from webapp.events import changes as event_changes
 from webapp.outbox import services as outbox
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.registrations.tokens import join_url
 from webapp.reminders import services as reminders
 from webapp.reminders.models import Reminder
 
@@ -169,7 +171,7 @@ def test_a_new_meeting_link_inside_the_window_goes_to_confirmed_attendees_only(s
     for person in people["confirmed"]:
         mail = mails[person.email]
         registration = session.scalar(select(Registration).where(Registration.user_id == person.id))
-        join = reminders.join_url(registration)
+        join = join_url(registration)
         assert join in mail.body_text and join in mail.body_html and vevent(mail)["LOCATION"] == join
         assert "It takes you to the new meeting." in mail.body_text
         assert NEW_ZOOM not in mail.body_text + mail.body_html + mail.ics
@@ -292,33 +294,34 @@ def test_a_cancelled_registration_is_not_told(signed_in_client, world, session):
     ({"link", "time", "place"}, "New time, place and meeting link: {title}"),
 ])
 def test_change_subjects(changes, subject):
-    assert reminders.change_subject(changes) == subject
+    assert event_changes.change_subject(changes) == subject
 
 
 @pytest.mark.parametrize("before,after,expected", [
-    (reminders.EventPlace(True, ZOOM), reminders.EventPlace(True, ZOOM), set()),
-    (reminders.EventPlace(True, ZOOM), reminders.EventPlace(True, NEW_ZOOM), {"link"}),
-    (reminders.EventPlace(True, None), reminders.EventPlace(True, ZOOM), {"link"}),
-    (reminders.EventPlace(True, ZOOM), reminders.EventPlace(False, None, "Library"), {"place"}),
-    (reminders.EventPlace(False, None, "Library"), reminders.EventPlace(False, None, "Library", "1 Main St"),
+    (event_changes.EventPlace(True, ZOOM), event_changes.EventPlace(True, ZOOM), set()),
+    (event_changes.EventPlace(True, ZOOM), event_changes.EventPlace(True, NEW_ZOOM), {"link"}),
+    (event_changes.EventPlace(True, None), event_changes.EventPlace(True, ZOOM), {"link"}),
+    (event_changes.EventPlace(True, ZOOM), event_changes.EventPlace(False, None, "Library"), {"place"}),
+    (event_changes.EventPlace(False, None, "Library"), event_changes.EventPlace(False, None, "Library", "1 Main St"),
      {"place"}),
-    (reminders.EventPlace(False, None, "Library"), reminders.EventPlace(False, None, "Library", None, "Ramp"),
+    (event_changes.EventPlace(False, None, "Library"), event_changes.EventPlace(False, None, "Library", None, "Ramp"),
      {"place"}),
     # Leftovers of the other format are not a change: an online event has no venue.
-    (reminders.EventPlace(True, ZOOM, "Old venue"), reminders.EventPlace(True, ZOOM), set()),
-    (reminders.EventPlace(False, ZOOM, "Library"), reminders.EventPlace(False, "", "Library", ""), set()),
+    (event_changes.EventPlace(True, ZOOM, "Old venue"), event_changes.EventPlace(True, ZOOM), set()),
+    (event_changes.EventPlace(False, ZOOM, "Library"), event_changes.EventPlace(False, "", "Library", ""), set()),
 ])
 def test_place_changes(before, after, expected):
-    assert reminders.place_changes(before, after) == expected
+    assert event_changes.place_changes(before, after) == expected
 
 
 def test_the_change_service_refuses_drafts_and_ignores_no_change(session, world):
     from webapp.events.models import EventStatus
 
     draft = create_event(world["group"], status=EventStatus.DRAFT)
-    with pytest.raises(reminders.EventChangeError):
-        reminders.change_event(session, draft.id, place=reminders.EventPlace(True, NEW_ZOOM), now=utcnow())
+    with pytest.raises(event_changes.EventChangeError):
+        event_changes.change_event(session, draft.id, place=event_changes.EventPlace(True, NEW_ZOOM), now=utcnow())
     session.rollback()
     online = world["online"]
-    assert reminders.change_event(session, online.id, place=reminders.EventPlace(True, ZOOM), now=utcnow()) == []
+    assert event_changes.change_event(session, online.id, place=event_changes.EventPlace(True, ZOOM),
+                                      now=utcnow()) == []
     assert fresh_event(session, "online").sequence == 0

@@ -12,10 +12,12 @@ from sqlalchemy import select
 
 from tests.factories import create_event, create_user
 from webapp.db import utcnow
+from webapp.events import changes as event_changes
 from webapp.events.models import EventStatus
 from webapp.outbox import services as outbox
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.registrations import services as registrations
+from webapp.registrations.tokens import join_url
 from webapp.reminders import services as reminders
 from webapp.reminders.models import Reminder
 
@@ -88,7 +90,7 @@ def test_the_reminder_carries_join_link_new_york_time_ics_and_cancel_link(sessio
     [mail] = reminders.queue_due_reminders(session, now=now)
 
     assert mail.subject == "Reminder: Linked Data Lunch starts soon"
-    join = reminders.join_url(registration)
+    join = join_url(registration)
     assert join.startswith("http://meetups.test/join/")
     for body in (mail.body_text, mail.body_html):
         assert join in body and ZOOM not in body  # a forwarded reminder admits nobody
@@ -139,14 +141,14 @@ def test_send_time_recheck_drops_the_reminder_of_a_cancelled_event_and_tells_att
     [reminder] = reminders.queue_due_reminders(session, now=now)
     session.commit()
 
-    told = reminders.cancel_event(session, event.id, now=now)
+    told = event_changes.cancel_event(session, event.id, now=now)
     session.commit()
 
     assert len(told) == 2 and {m.kind for m in told} == {"event_cancelled"}
     assert vevent(told[0])["STATUS"] == "CANCELLED" and vevent(told[0])["SEQUENCE"] == 1
     assert outbox.send_outbox_mail(session, reminder.id, now=now) is MailState.DROPPED
     assert reminders.queue_due_reminders(session, now=now) == []
-    assert reminders.cancel_event(session, event.id, now=now) == []  # twice is harmless
+    assert event_changes.cancel_event(session, event.id, now=now) == []  # twice is harmless
 
 
 def test_a_moved_event_tells_attendees_and_the_reminder_follows_the_new_time(session, now):
@@ -157,14 +159,14 @@ def test_a_moved_event_tells_attendees_and_the_reminder_follows_the_new_time(ses
     uid = vevent(old_reminder)["UID"]
     new_start = (now + timedelta(days=3)).replace(microsecond=0)
 
-    told = reminders.reschedule_event(session, event.id, new_start, new_start + timedelta(hours=2), now=now)
+    told = event_changes.reschedule_event(session, event.id, new_start, new_start + timedelta(hours=2), now=now)
     session.commit()
 
     [change] = told
     assert change.kind == "event_changed" and change.recipient == registration.user.email
     assert vevent(change)["UID"] == uid and vevent(change)["SEQUENCE"] == 1
     assert vevent(change).decoded("DTSTART") == new_start
-    assert reminders.join_url(registration) not in change.body_text  # not near any more
+    assert join_url(registration) not in change.body_text  # not near any more
     assert outbox.send_outbox_mail(session, old_reminder.id, now=now) is MailState.DROPPED
     assert reminders.queue_due_reminders(session, now=now) == []
     [new_reminder] = reminders.queue_due_reminders(session, now=new_start - timedelta(hours=23))
@@ -175,19 +177,19 @@ def test_an_event_moved_inside_the_window_carries_the_link_and_needs_no_new_remi
     event = create_event(meeting_url=ZOOM, starts_at=now + timedelta(days=3))
     registration = register(session, event, now=now - timedelta(days=2))
     new_start = now + timedelta(hours=5)
-    [change] = reminders.reschedule_event(session, event.id, new_start, new_start + timedelta(hours=1), now=now)
-    assert reminders.join_url(registration) in change.body_text
+    [change] = event_changes.reschedule_event(session, event.id, new_start, new_start + timedelta(hours=1), now=now)
+    assert join_url(registration) in change.body_text
     assert reminders.queue_due_reminders(session, now=now) == []
     assert session.scalar(select(Reminder.reason)) == "event_changed"
 
 
 def test_moving_refuses_nonsense(session, now):
     event = create_event(starts_at=now + timedelta(days=3))
-    with pytest.raises(reminders.EventChangeError):
-        reminders.reschedule_event(session, event.id, now + timedelta(days=4), now + timedelta(days=4), now=now)
-    with pytest.raises(reminders.EventChangeError):
-        reminders.reschedule_event(session, event.id, now - timedelta(hours=1), now, now=now)
-    assert reminders.reschedule_event(session, event.id, event.starts_at, event.ends_at, now=now) == []
+    with pytest.raises(event_changes.EventChangeError):
+        event_changes.reschedule_event(session, event.id, now + timedelta(days=4), now + timedelta(days=4), now=now)
+    with pytest.raises(event_changes.EventChangeError):
+        event_changes.reschedule_event(session, event.id, now - timedelta(hours=1), now, now=now)
+    assert event_changes.reschedule_event(session, event.id, event.starts_at, event.ends_at, now=now) == []
 
 
 def test_a_second_concurrent_sweep_queues_nothing_twice(app, session, now, db_kind):

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from tests.factories import create_event, create_user
 from webapp.db import utcnow
+from webapp.events import changes as event_changes
 from webapp.registrations import services as registrations
-from webapp.reminders import services as reminders
+from webapp.registrations.tokens import join_url
 from webapp.reminders.models import JoinVisit
 
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
@@ -27,7 +28,7 @@ def booked(session, *, starts_in: timedelta, **fields):
 
 
 def path_of(registration) -> str:
-    return reminders.join_url(registration).removeprefix("http://meetups.test")
+    return join_url(registration).removeprefix("http://meetups.test")
 
 
 def visits(session) -> list[str]:
@@ -68,7 +69,7 @@ def test_join_link_stops_working_the_moment_the_member_cancels(client, session):
 
 def test_join_link_refuses_after_the_end_and_for_a_cancelled_event(client, session):
     registration = booked(session, starts_in=timedelta(hours=2))
-    reminders.cancel_event(session, registration.event_id, now=utcnow())
+    event_changes.cancel_event(session, registration.event_id, now=utcnow())
     session.commit()
     assert client.get(path_of(registration)).status_code == 403
     assert visits(session) == ["event_cancelled"]

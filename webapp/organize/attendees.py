@@ -30,8 +30,9 @@ from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.services import PENDING_KEY, queue_mail
 from webapp.registrations.mails import event_mail_links
 from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.reminders.join_links import join_visits
 from webapp.reminders.models import Reminder
-from webapp.reminders.services import join_visits, undeliverable_mails
+from webapp.reminders.services import undeliverable_mails
 
 log = logging.getLogger(__name__)
 

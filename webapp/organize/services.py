@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from webapp.accounts.models import Role, User, normalize_email
 from webapp.db import db
+from webapp.events.changes import EventChangeError, EventPlace, change_event
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.models import OutboxMail
@@ -24,7 +25,6 @@ from webapp.refusals import Refusal
 from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration
 from webapp.registrations.services import RegistrationError, change_capacity, lock_event
-from webapp.reminders.services import EventChangeError, EventPlace, change_event
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from webapp.db import db, utcnow
 from webapp.display import site_zone
+from webapp.events.changes import EventChangeError, cancel_event
 from webapp.events.models import Event, EventStatus
 from webapp.events.services import get_event_by_slug
 from webapp.events.views import event_page
@@ -17,7 +18,6 @@ from webapp.groups.services import get_group_by_slug
 from webapp.organize import services
 from webapp.organize.forms import FORMATS, EventForm
 from webapp.organize.services import OrganizeError, is_group_organizer
-from webapp.reminders.services import EventChangeError, cancel_event
 from webapp.rendering import form_status, go_to, render
 
 bp = Blueprint("organize", __name__)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
+from sqlalchemy.orm import Session
 
 from webapp.display import format_date, format_time_range
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
+from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
+from webapp.outbox.models import OutboxMail
 from webapp.outbox.services import queue_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
@@ -76,3 +79,39 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         if kind in ("confirmed", "promoted") else None,
         now=now,
     )
+
+
+def _reply_to(event: Event) -> str | None:
+    from webapp.db import db
+    from webapp.groups.services import reply_to_organizers
+
+    return reply_to_organizers(db.session, event.group_id)
+
+
+def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
+    event = registration.event
+    link = join_url(registration) if with_link and event.meeting_url else None
+    return dict(event_mail_links(registration), registration=registration, join_url=link)
+
+def queue_attendee_mail(session: Session, registration: Registration, *, kind: str, dedup_key: str,
+                        subject: str, now: datetime, with_link: bool, with_ics: bool = True,
+                        flush: bool = True, extra: dict | None = None) -> OutboxMail | None:
+    """A mail to a registration's member about its event (reminders, changes, cancellations):
+    the event's links, the personal join link if `with_link` and the event has a meeting, and the .ics."""
+    context = {**_mail_context(registration, now=now, with_link=with_link), **(extra or {})}
+    event = registration.event
+    return queue_mail(
+        session,
+        kind=kind,
+        dedup_key=dedup_key,
+        recipient=registration.user.email,
+        reply_to=_reply_to(event),
+        subject=subject.format(title=event.title),
+        body_text=render_template(f"mail/{kind}.txt", **context),
+        body_html=render_template(f"mail/{kind}.html", **context),
+        # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
+        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence) if with_ics else None,
+        now=now,
+        flush=flush,
+    )
+

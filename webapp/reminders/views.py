@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect
 
 from webapp.db import db, utcnow
-from webapp.reminders.services import JOIN_REFUSALS, use_join_link
+from webapp.reminders.join_links import JOIN_REFUSALS, use_join_link
 from webapp.rendering import render
 
 bp = Blueprint("reminders", __name__)
