@@ -58,6 +58,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     celery_init_app(app)
     display.register(app)
     _models_loaded()
+    _send_rechecks_registered()
 
     from webapp import errors
     from webapp.accounts.views import bp as accounts_bp
@@ -110,6 +111,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     pagecache.init_app(app)  # last: its after_request hook must see the view's response first
     return app
+
+
+def _send_rechecks_registered() -> None:
+    """Import the modules that register a send-time re-check with the outbox, so that every
+    process that sends mail (a worker imports only what its tasks need) re-checks them."""
+    import webapp.events.changes  # noqa: F401
+    import webapp.reminders.services  # noqa: F401
 
 
 def _models_loaded() -> None:

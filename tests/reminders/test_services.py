@@ -250,7 +250,7 @@ def test_organizers_can_see_which_attendees_mail_bounced_and_why(session, now):
         mail.state, mail.last_error = MailState.FAILED, f"{mail.recipient}: 550 5.1.1 No such user"
     session.flush()
 
-    problems = reminders.undeliverable_mails(session, event.id)
+    problems = outbox.undeliverable_mails(session, event.id)
 
     assert list(problems) == [bounced.id] and fine.id not in problems
     assert "550 5.1.1 No such user" in problems[bounced.id][0].last_error

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.events.models import Event, EventStatus
+from webapp.events.models import Event, EventChangeMail, EventStatus
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.services import register_recheck
 from webapp.registrations.mails import queue_attendee_mail, reminder_window
@@ -36,12 +36,18 @@ def _in_window(event: Event, now: datetime) -> bool:
 def recheck_event_changed(session: Session, mail: OutboxMail, now: datetime) -> str | None:
     """A change mail superseded by a later change is not sent: the later one says it all
     (it names this one's changes too, see `_superseded_changes`)."""
-    _, registration_id, _, sequence = mail.dedup_key.split(":")[:4]
-    registration = session.get(Registration, int(registration_id), populate_existing=True)
-    if registration is None:
+    # One query for all three, fresh from the database: this runs once per mail in a batch.
+    found = session.execute(
+        select(EventChangeMail, Registration, Event)
+        .join(Registration, EventChangeMail.registration_id == Registration.id)
+        .join(Event, Registration.event_id == Event.id)
+        .where(EventChangeMail.outbox_mail_id == mail.id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if found is None:  # its record goes with the registration (ON DELETE CASCADE)
         return "the registration is gone"
-    event = session.get(Event, registration.event_id, populate_existing=True)
-    if event.sequence != int(sequence) or event.status != EventStatus.SCHEDULED:
+    change, registration, event = found
+    if event.sequence != change.event_sequence or event.status != EventStatus.SCHEDULED:
         return "a later change to the event superseded it"
     if registration.status not in ACTIVE:
         return "the registration was cancelled"
@@ -124,34 +130,33 @@ def change_subject(changes: set[str]) -> str:
 def _change_key(registration: Registration, sequence: int, changes: set[str]) -> str:
     # One mail per registration, registration generation and version of the event: a retried
     # task or a double submit cannot queue a second one; the next edit raises the sequence and
-    # so gets its own. The changes ride along for a later mail that supersedes this one unsent.
+    # so gets its own. Nothing reads the key back: what the mail told is its EventChangeMail.
     return (f"{CHANGED_KIND}:{registration.id}:{registration.generation}:{sequence}:"
             f"{'+'.join(sorted(changes))}")
 
 
-def _superseded_changes(session: Session, registrations: list[Registration]) -> dict[int, set[str]]:
-    """What earlier change mails not sent yet said, by registration id.
+def _superseded_changes(session: Session, event_id: int) -> dict[int, set[str]]:
+    """What earlier change mails not sent yet said, by registration id (its active registrations
+    of this generation only: a member who registered again since was told the event as it is).
 
     The send-time re-check drops them (the event's sequence moved on), so the new mail names
     their changes as well: time moved, then place changed before the first mail went out, gives
     one mail saying both. (One being sent right now may get through: then the new mail repeats
-    its news, which is harmless.) Keys from before the changes rode along were about the time.
+    its news, which is harmless.)
     """
-    current = {(r.id, r.generation) for r in registrations}
     found: dict[int, set[str]] = {}
-    for key in session.scalars(
-        select(OutboxMail.dedup_key).where(
-            OutboxMail.kind == CHANGED_KIND,
+    for registration_id, told in session.execute(
+        select(EventChangeMail.registration_id, EventChangeMail.changes)
+        .join(OutboxMail, OutboxMail.id == EventChangeMail.outbox_mail_id)
+        .join(Registration, (Registration.id == EventChangeMail.registration_id)
+              & (Registration.generation == EventChangeMail.registration_generation))
+        .where(
+            Registration.event_id == event_id,
+            Registration.status.in_(ACTIVE),
             OutboxMail.state.in_((MailState.QUEUED, MailState.RETRYING, MailState.SENDING)),
         )
     ):
-        parts = key.split(":")
-        if len(parts) < 4 or not (parts[1].isdigit() and parts[2].isdigit()):
-            continue
-        if (int(parts[1]), int(parts[2])) not in current:
-            continue
-        told = set(parts[4].split("+")) if len(parts) > 4 else {TIME}
-        found.setdefault(int(parts[1]), set()).update(told & set(CHANGE_WORDS))
+        found.setdefault(registration_id, set()).update(set(told.split("+")) & set(CHANGE_WORDS))
     return found
 
 
@@ -196,7 +201,7 @@ def change_event(session: Session, event_id: int, *, starts_at: datetime | None 
     event.updated_at = now
     session.flush()
     registrations = _active_registrations(session, event.id)
-    earlier = _superseded_changes(session, registrations)
+    earlier = _superseded_changes(session, event.id)
     mails = []
     for registration in registrations:
         told = changes | earlier.get(registration.id, set())
@@ -212,6 +217,11 @@ def change_event(session: Session, event_id: int, *, starts_at: datetime | None 
         if mail is None:
             continue
         mails.append(mail)
+        session.add(EventChangeMail(
+            outbox_mail_id=mail.id, registration_id=registration.id,
+            registration_generation=registration.generation, event_sequence=event.sequence,
+            changes="+".join(sorted(changes)),
+        ))
         if with_link:
             # This mail has everything a reminder would (and the link, if there is one yet).
             session.add(Reminder(

@@ -96,3 +96,25 @@ class Event(db.Model):
 
     def __repr__(self) -> str:
         return f"<Event {self.slug}>"
+
+
+class EventChangeMail(db.Model):
+    """What one change mail (webapp.events.changes) told whom, about which version of the event.
+
+    The send-time re-check reads the version from here, and a later change reads the news of the
+    mails it supersedes from here, instead of either parsing the mail's dedup key.
+    """
+
+    __tablename__ = "event_change_mails"
+
+    outbox_mail_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_mails.id", ondelete="CASCADE"), primary_key=True
+    )
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), index=True
+    )
+    registration_generation: Mapped[int] = mapped_column(Integer)
+    # The event's `sequence` this mail was written for: a higher one means a later change.
+    event_sequence: Mapped[int] = mapped_column(Integer)
+    # What this change was, "+"-joined in sorted order ("place+time"): a later mail names it too.
+    changes: Mapped[str] = mapped_column(String(40))

@@ -27,12 +27,11 @@ from webapp.groups.services import reply_to_organizers
 from webapp.organize.models import EventMessage, MessageAudience
 from webapp.organize.services import OrganizeError
 from webapp.outbox.models import MailState, OutboxMail
-from webapp.outbox.services import PENDING_KEY, queue_mail
+from webapp.outbox.services import PENDING_KEY, queue_mail, undeliverable_mails
 from webapp.registrations.mails import event_mail_links
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.join_links import join_visits
 from webapp.reminders.models import Reminder
-from webapp.reminders.services import undeliverable_mails
 
 log = logging.getLogger(__name__)
 
@@ -348,4 +347,6 @@ def _queue_message_mail(session: Session, message: EventMessage, recipient, *, r
         body_html=render_template(f"mail/{MESSAGE_KIND}.html", **context),
         now=now,
         flush=False,
+        registration_id=registration.id if registration is not None else None,
+        event_id=event.id,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -29,6 +29,14 @@ class OutboxMail(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     # One mail per cause: a second attempt to queue the same key is refused by the database.
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Whose mail it is, for queries ("this attendee's failed mails"): the dedup key only keeps a
+    # cause from being queued twice and is never parsed. SET NULL: the mail's record outlives a
+    # deleted registration or event (the outbox page still lists it), and a dangling id could
+    # otherwise point at a later row that got the same id (SQLite reuses the highest rowid).
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
     recipient: Mapped[str] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))

@@ -51,7 +51,8 @@ WAITING = (MailState.QUEUED, MailState.RETRYING)
 _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 
 # kind -> function(session, mail, now) returning None to send as is, or a reason to drop it.
-# Domains register theirs (webapp.reminders does), so the outbox needs to know none of them.
+# Domains register theirs (reminders, event changes; create_app imports both), so the outbox
+# needs to know none of them.
 Recheck = Callable[[Session, OutboxMail, datetime], str | None]
 _RECHECKS: dict[str, Recheck] = {}
 
@@ -96,8 +97,13 @@ def queue_mail(
     ics: str | None = None,
     now: datetime | None = None,
     flush: bool = True,
+    registration_id: int | None = None,
+    event_id: int | None = None,
 ) -> OutboxMail | None:
     """Add a mail to the outbox in the caller's transaction; None if that key was queued before.
+
+    `registration_id` and `event_id` say whose mail it is, for every query that looks for an
+    attendee's or an event's mails (never parse `dedup_key`: it only keeps a cause unique).
 
     `flush=False` is for callers that queue many mails whose keys they already made unique
     (the reminder sweep): they flush once and hand the ids to PENDING_KEY themselves.
@@ -112,6 +118,8 @@ def queue_mail(
         body_text=body_text,
         body_html=body_html,
         ics=ics,
+        registration_id=registration_id,
+        event_id=event_id,
         state=MailState.QUEUED,
         attempts=0,
         created_at=now,
@@ -674,6 +682,21 @@ def warn_if_stuck(session: Session, *, now: datetime) -> OutboxHealth:
             health.oldest_waiting_age.total_seconds() // 60, health.alert_after.total_seconds() // 60,
         )
     return health
+
+
+def undeliverable_mails(session: Session, event_id: int) -> dict[int, list[OutboxMail]]:
+    """Failed mails of this event's attendees, by registration id, with the server's answer in
+    `last_error`: for the organizers' attendee list (issue 12) to show next to each person."""
+    found: dict[int, list[OutboxMail]] = {}
+    for mail in session.scalars(
+        select(OutboxMail).where(
+            OutboxMail.event_id == event_id,
+            OutboxMail.registration_id.is_not(None),
+            OutboxMail.state == MailState.FAILED,
+        ).order_by(OutboxMail.id)
+    ):
+        found.setdefault(mail.registration_id, []).append(mail)
+    return found
 
 
 class OutboxError(Refusal):

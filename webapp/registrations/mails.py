@@ -78,6 +78,8 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         ics=event_ics(event, meeting_url=meeting_url, sequence=event.sequence)
         if kind in ("confirmed", "promoted") else None,
         now=now,
+        registration_id=registration.id,
+        event_id=event.id,
     )
 
 
@@ -113,5 +115,7 @@ def queue_attendee_mail(session: Session, registration: Registration, *, kind: s
         ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence) if with_ics else None,
         now=now,
         flush=flush,
+        registration_id=registration.id,
+        event_id=event.id,
     )
 

@@ -16,9 +16,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.db import insert_on_conflict
-from webapp.events.changes import CANCELLED_KIND, CHANGED_KIND
 from webapp.events.models import Event, EventStatus
-from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.models import OutboxMail
 from webapp.outbox.services import PENDING_KEY, register_recheck
 from webapp.registrations.mails import queue_attendee_mail, reminder_window
 from webapp.registrations.models import Registration, RegistrationStatus
@@ -28,30 +27,6 @@ log = logging.getLogger(__name__)
 
 REMINDER_KIND = "reminder"
 
-
-def undeliverable_mails(session: Session, event_id: int) -> dict[int, list[OutboxMail]]:
-    """Failed mails of this event's attendees, by registration id, with the server's answer in
-    `last_error`: for the organizers' attendee list (issue 12) to show next to each person.
-
-    Every mail about a registration has a dedup key "<kind>:<registration id>:...", and failed
-    mails are few, so they are matched in Python rather than with one LIKE per attendee.
-    """
-    registration_ids = set(session.scalars(select(Registration.id).where(Registration.event_id == event_id)))
-    found: dict[int, list[OutboxMail]] = {}
-    for mail in session.scalars(
-        select(OutboxMail).where(OutboxMail.state == MailState.FAILED).order_by(OutboxMail.id)
-    ):
-        kind, _, rest = mail.dedup_key.partition(":")
-        # "event_message": the organizers' messages (webapp.organize.attendees), one per attendee.
-        if kind not in ("registration", REMINDER_KIND, CHANGED_KIND, CANCELLED_KIND, "event_message"):
-            continue
-        registration_id = rest.split(":", 1)[0]
-        if registration_id.isdigit() and int(registration_id) in registration_ids:
-            found.setdefault(int(registration_id), []).append(mail)
-    return found
-
-
-# --- the reminder sweep ----------------------------------------------------------------------
 
 def due_reminders(session: Session, *, now: datetime, limit: int = 1000) -> list[Registration]:
     """Confirmed registrations of scheduled events starting within the window, not yet reminded."""
