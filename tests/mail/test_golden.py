@@ -1,9 +1,10 @@
 """Every mail kind, rendered for a fixed context and compared with its checked-in copy.
 
 A template change shows in review as a change of tests/mail/golden/<name>.txt, .html and
-.subject. After changing a template on purpose: `.venv/bin/pytest tests/mail --update-golden`,
-then read the diff. The contexts are built by hand from unsaved model objects, with a fixed clock,
-fixed names and fixed links, so the files are the same on every database and every day.
+.subject (rendered by webapp.outbox.templated.render_mail, as every queued mail is). After
+changing a template on purpose: `.venv/bin/pytest tests/mail --update-golden`, then read the diff.
+The contexts are built by hand from unsaved model objects, with a fixed clock, fixed names and
+fixed links, so the files are the same on every database and every day.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from flask import render_template
 
 from webapp.accounts.models import User
 from webapp.display import format_date, format_time_range
 from webapp.events.models import Event
 from webapp.groups.models import Group
 from webapp.organize.models import EventMessage, MessageAudience
+from webapp.outbox.templated import render_mail
 from webapp.proposals.guidelines import BY_ANCHOR
 from webapp.proposals.models import Proposal, ProposalAction, ProposalState, ProposalTransition
 from webapp.registrations.models import Registration, RegistrationStatus
@@ -169,10 +170,8 @@ CASES = {
 
 
 def _render(kind: str, context: dict) -> dict[str, str]:
-    return {
-        "txt": render_template(f"mail/{kind}.txt", **context),
-        "html": render_template(f"mail/{kind}.html", **context),
-    }
+    mail = render_mail(kind, context)
+    return {"subject": mail.subject, "txt": mail.text, "html": mail.html}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -185,7 +184,7 @@ def test_mail_matches_its_golden_file(app, name, update_golden):
             continue
         assert path.exists(), f"{path.name} is missing: run pytest tests/mail --update-golden"
         assert rendered == path.read_text(encoding="utf-8"), (
-            f"mail/{kind}.{suffix} no longer renders as {path.name}: if that is intended, run "
+            f"mail/{kind} ({suffix}) no longer renders as {path.name}: if that is intended, run "
             "pytest tests/mail --update-golden and review the diff")
 
 
@@ -194,3 +193,10 @@ def test_every_mail_template_has_a_golden_file():
     kinds = {p.stem for p in templates.glob("*.txt") if not p.stem.startswith("_")}
     covered = {name.split(".")[0] for name in CASES}
     assert kinds == covered
+
+
+def test_every_html_mail_extends_the_layout():
+    templates = Path(__file__).resolve().parents[2] / "templates" / "mail"
+    for path in templates.glob("*.html"):
+        if not path.stem.startswith("_"):
+            assert path.read_text().startswith('{% extends "mail/_layout.html" %}'), path.name

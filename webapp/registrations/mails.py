@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 
 from webapp.display import format_date, format_time_range
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.groups.services import reply_to_organizers
-from webapp.outbox.services import queue_mail
+from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
 from webapp.urls import absolute_url
-
-SUBJECTS = {
-    "confirmed": "You’re registered: {title}",
-    "waitlisted": "You’re on the waitlist: {title}",
-    "promoted": "A seat opened up, you’re in: {title}",
-    "cancelled": "Registration cancelled: {title}",
-    "removed": "The organizers cancelled your registration: {title}",
-}
 
 
 def reminder_window() -> timedelta:
@@ -62,17 +54,15 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         position=position,
         in_reminder_window=event.starts_at - reminder_window() <= now,
     )
-    queue_mail(
+    queue_templated_mail(
         session,
         kind=f"registration_{kind}",
+        to=member.email,
+        context=context,
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
-        recipient=member.email,
-        reply_to=reply_to_organizers(session, event.group_id),
-        subject=SUBJECTS[kind].format(title=event.title),
-        body_text=render_template(f"mail/registration_{kind}.txt", **context),
-        body_html=render_template(f"mail/registration_{kind}.html", **context),
         # The event's current SEQUENCE, so this file replaces any earlier one for a moved event.
         ics=event_ics(event, meeting_url=meeting_url, sequence=event.sequence)
         if kind in ("confirmed", "promoted") else None,
+        reply_to=reply_to_organizers(session, event.group_id),
         now=now,
     )

@@ -13,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import render_template
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -21,7 +20,8 @@ from webapp.db import insert_on_conflict
 from webapp.events.calendar import event_ics
 from webapp.events.models import Event, EventStatus
 from webapp.outbox.models import MailState, OutboxMail
-from webapp.outbox.services import PENDING_KEY, queue_mail, register_recheck
+from webapp.outbox.services import PENDING_KEY, register_recheck
+from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.mails import event_mail_links, reminder_window
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.services import RegistrationError, lock_event
@@ -132,22 +132,20 @@ def _mail_context(registration: Registration, *, now: datetime, with_link: bool)
     return dict(event_mail_links(registration), registration=registration, join_url=link)
 
 
-def _queue(session: Session, registration: Registration, *, kind: str, dedup_key: str, subject: str,
+def _queue(session: Session, registration: Registration, *, kind: str, dedup_key: str,
            now: datetime, with_link: bool, with_ics: bool = True, flush: bool = True,
            extra: dict | None = None) -> OutboxMail | None:
     context = {**_mail_context(registration, now=now, with_link=with_link), **(extra or {})}
     event = registration.event
-    return queue_mail(
+    return queue_templated_mail(
         session,
         kind=kind,
+        to=registration.user.email,
+        context=context,
         dedup_key=dedup_key,
-        recipient=registration.user.email,
-        reply_to=_reply_to(event),
-        subject=subject.format(title=event.title),
-        body_text=render_template(f"mail/{kind}.txt", **context),
-        body_html=render_template(f"mail/{kind}.html", **context),
         # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
         ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence) if with_ics else None,
+        reply_to=_reply_to(event),
         now=now,
         flush=flush,
     )
@@ -223,7 +221,7 @@ def queue_reminders(session: Session, registrations: list[Registration], *, now:
         mail = _queue(
             session, registration, kind=REMINDER_KIND,
             dedup_key=f"reminder:{registration.id}:{registration.generation}:{event.sequence}",
-            subject="Reminder: {title} starts soon", now=now, with_link=True, flush=False,
+            now=now, with_link=True, flush=False,
         )
         mails.append(mail)
         links.append(won[registration.id])
@@ -450,7 +448,7 @@ def change_event(session: Session, event_id: int, *, starts_at: datetime | None 
         mail = _queue(
             session, registration, kind=CHANGED_KIND,
             dedup_key=_change_key(registration, event.sequence, changes),
-            subject=change_subject(told), now=now, with_link=with_link,
+            now=now, with_link=with_link,
             extra=dict(changes=told, changed=_listed([f"the {word}" for word in change_words(told)]),
                        in_window=_in_window(event, now),
                        subject_line=change_subject(told).format(title=event.title)),
@@ -496,7 +494,7 @@ def cancel_event(session: Session, event_id: int, *, now: datetime, actor=None) 
         mail = _queue(
             session, registration, kind=CANCELLED_KIND,
             dedup_key=f"{CANCELLED_KIND}:{registration.id}:{registration.generation}:{event.sequence}",
-            subject="Cancelled: {title}", now=now, with_link=False,
+            now=now, with_link=False,
         )
         if mail is not None:
             mails.append(mail)
