@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +34,7 @@ from webapp.accounts.models import (
     UserSession,
     normalize_email,
 )
-from webapp.outbox.services import queue_mail
+from webapp.outbox.templated import queue_templated_mail
 
 DEFAULT_NEXT_URL = "/"
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
@@ -137,14 +137,12 @@ def request_sign_in(
         minutes=current_app.config["SIGN_IN_LINK_MINUTES"],
         site_name=current_app.config["SITE_NAME"],
     )
-    queue_mail(
+    queue_templated_mail(
         session,
         kind="sign_in",
+        to=email,
+        context=context,
         dedup_key=f"sign-in:{sign_in_request.id}",
-        recipient=email,
-        subject=f"Your sign-in link for {context['site_name']}",
-        body_text=render_template("mail/sign_in.txt", **context),
-        body_html=render_template("mail/sign_in.html", **context),
         now=now,
     )
     return sign_in_request

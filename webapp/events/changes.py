@@ -209,7 +209,7 @@ def change_event(session: Session, event_id: int, *, starts_at: datetime | None 
         mail = queue_attendee_mail(
             session, registration, kind=CHANGED_KIND,
             dedup_key=_change_key(registration, event.sequence, changes),
-            subject=change_subject(told), now=now, with_link=with_link,
+            now=now, with_link=with_link,
             extra=dict(changes=told, changed=_listed([f"the {word}" for word in change_words(told)]),
                        in_window=_in_window(event, now),
                        subject_line=change_subject(told).format(title=event.title)),
@@ -260,7 +260,7 @@ def cancel_event(session: Session, event_id: int, *, now: datetime, actor=None) 
         mail = queue_attendee_mail(
             session, registration, kind=CANCELLED_KIND,
             dedup_key=f"{CANCELLED_KIND}:{registration.id}:{registration.generation}:{event.sequence}",
-            subject="Cancelled: {title}", now=now, with_link=False,
+            now=now, with_link=False,
         )
         if mail is not None:
             mails.append(mail)

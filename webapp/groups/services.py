@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -20,7 +20,7 @@ from webapp.db import lock_row
 from webapp.display import format_date
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group, GroupOrganizer
-from webapp.outbox.services import queue_mail
+from webapp.outbox.templated import queue_templated_mail
 from webapp.proposals.models import OrganizerInvitation
 from webapp.refusals import Refusal
 from webapp.urls import absolute_url
@@ -318,11 +318,8 @@ def _queue_group_invitation_mail(session: Session, invitation: OrganizerInvitati
         url=absolute_url("proposals.invitation", token=invitation_token(invitation)),
         group_url=absolute_url("groups.detail", slug=group.slug), days=INVITATION_DAYS,
     )
-    queue_mail(
-        session, kind="group_invitation", dedup_key=f"organizer-invitation:{invitation.id}",
-        recipient=invitation.email, reply_to=reply_to_organizers(session, group.id),
-        subject=f"You’re invited to co-organize {group.name}",
-        body_text=render_template("mail/group_invitation.txt", **context),
-        body_html=render_template("mail/group_invitation.html", **context),
-        now=now,
+    queue_templated_mail(
+        session, kind="group_invitation", to=invitation.email, context=context,
+        dedup_key=f"organizer-invitation:{invitation.id}",
+        reply_to=reply_to_organizers(session, group.id), now=now,
     )

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import render_template
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
@@ -27,7 +26,8 @@ from webapp.groups.services import reply_to_organizers
 from webapp.organize.models import EventMessage, MessageAudience
 from webapp.organize.services import OrganizeError
 from webapp.outbox.models import MailState, OutboxMail
-from webapp.outbox.services import PENDING_KEY, queue_mail, undeliverable_mails
+from webapp.outbox.services import PENDING_KEY, undeliverable_mails
+from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.mails import event_mail_links
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.join_links import join_visits
@@ -335,16 +335,13 @@ def _queue_message_mail(session: Session, message: EventMessage, recipient, *, r
         context = dict(member=recipient, event=event, event_url=event_url(event), copy=True,
                        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}")
     context.update(message=message, audience=message.audience.label, group=event.group)
-    subject = f"{event.title}: {message.subject}"
-    return queue_mail(
+    return queue_templated_mail(
         session,
         kind=MESSAGE_KIND,
+        to=recipient.email,
+        context=context,
         dedup_key=dedup_key,
-        recipient=recipient.email,
         reply_to=reply_to,
-        subject=f"Copy: {subject}" if registration is None else subject,
-        body_text=render_template(f"mail/{MESSAGE_KIND}.txt", **context),
-        body_html=render_template(f"mail/{MESSAGE_KIND}.html", **context),
         now=now,
         flush=False,
         registration_id=registration.id if registration is not None else None,

@@ -12,7 +12,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import render_template
 from itsdangerous import BadSignature, SignatureExpired
 from rapidfuzz import fuzz, utils
 from sqlalchemy import func, select
@@ -30,7 +29,7 @@ from webapp.groups.services import (
     invitation_serializer,
     invitation_token,
 )
-from webapp.outbox.services import queue_mail
+from webapp.outbox.templated import queue_templated_mail
 from webapp.proposals.guidelines import BY_ANCHOR, COMMITMENTS
 from webapp.proposals.models import (
     AWAITING_REVIEW,
@@ -432,43 +431,26 @@ def _queue_mails(session: Session, proposal: Proposal, record: ProposalTransitio
         for reviewer in reviewers:
             if reviewer.id == proposal.proposer_id:
                 continue
-            queue_mail(
-                session, kind="proposal_submitted",
+            queue_templated_mail(
+                session, kind="proposal_submitted", to=reviewer.email, context=dict(context, reviewer=reviewer),
                 dedup_key=f"proposal:{proposal.id}:transition:{record.id}:reviewer:{reviewer.id}",
-                recipient=reviewer.email,
-                subject=f"{'Resubmitted' if record.action is A.RESUBMIT else 'New'} group proposal: {proposal.name}",
-                body_text=render_template("mail/proposal_submitted.txt", reviewer=reviewer, **context),
-                body_html=render_template("mail/proposal_submitted.html", reviewer=reviewer, **context),
                 now=now,
             )
     elif actor.id == proposal.proposer_id and record.action in (A.COMMENT, A.WITHDRAW) and record.from_state != S.DRAFT:
         for reviewer in _reviewers_to_tell(session, proposal):
-            queue_mail(
-                session, kind=f"proposal_proposer_{record.action.value}",
+            queue_templated_mail(
+                session, kind=f"proposal_proposer_{record.action.value}", template="proposal_reply",
+                to=reviewer.email, context=dict(context, reviewer=reviewer),
                 dedup_key=f"proposal:{proposal.id}:transition:{record.id}:reviewer:{reviewer.id}",
-                recipient=reviewer.email,
-                subject=(f"The proposer answered: {proposal.name}" if record.action is A.COMMENT
-                         else f"Proposal withdrawn: {proposal.name}"),
-                body_text=render_template("mail/proposal_reply.txt", reviewer=reviewer, **context),
-                body_html=render_template("mail/proposal_reply.html", reviewer=reviewer, **context),
                 now=now,
             )
     elif actor.id != proposal.proposer_id and record.action in (A.COMMENT, A.REQUEST_CHANGES, A.APPROVE, A.DECLINE):
-        subjects = {
-            A.COMMENT: "A reviewer wrote about your proposal: {name}",
-            A.REQUEST_CHANGES: "Changes requested: {name}",
-            A.APPROVE: "Approved: {name} is a METRO Meetup group",
-            A.DECLINE: "Your proposal was declined: {name}",
-        }
         if proposal.group is not None:
             context["group_url"] = absolute_url("groups.detail", slug=proposal.group.slug)
-        queue_mail(
-            session, kind=f"proposal_{record.action.value}",
+        queue_templated_mail(
+            session, kind=f"proposal_{record.action.value}", template="proposal_decision",
+            to=proposal.proposer.email, context=context,
             dedup_key=f"proposal:{proposal.id}:transition:{record.id}:proposer",
-            recipient=proposal.proposer.email,
-            subject=subjects[record.action].format(name=proposal.name),
-            body_text=render_template("mail/proposal_decision.txt", **context),
-            body_html=render_template("mail/proposal_decision.html", **context),
             now=now,
         )
 
@@ -488,13 +470,9 @@ def _queue_invitation_mail(session, invitation: OrganizerInvitation, proposal: P
         url=absolute_url("proposals.invitation", token=invitation_token(invitation)),
         days=INVITATION_DAYS,
     )
-    queue_mail(
-        session, kind="proposal_invitation", dedup_key=f"organizer-invitation:{invitation.id}",
-        recipient=invitation.email,
-        subject=f"You’re invited to co-organize {invitation.group.name}",
-        body_text=render_template("mail/proposal_invitation.txt", **context),
-        body_html=render_template("mail/proposal_invitation.html", **context),
-        now=now,
+    queue_templated_mail(
+        session, kind="proposal_invitation", to=invitation.email, context=context,
+        dedup_key=f"organizer-invitation:{invitation.id}", now=now,
     )
 
 

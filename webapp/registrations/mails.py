@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from webapp.display import format_date, format_time_range
@@ -12,18 +12,10 @@ from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
 from webapp.outbox.models import OutboxMail
-from webapp.outbox.services import queue_mail
+from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
 from webapp.urls import absolute_url
-
-SUBJECTS = {
-    "confirmed": "You’re registered: {title}",
-    "waitlisted": "You’re on the waitlist: {title}",
-    "promoted": "A seat opened up, you’re in: {title}",
-    "cancelled": "Registration cancelled: {title}",
-    "removed": "The organizers cancelled your registration: {title}",
-}
 
 
 def reminder_window() -> timedelta:
@@ -65,18 +57,16 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         position=position,
         in_reminder_window=event.starts_at - reminder_window() <= now,
     )
-    queue_mail(
+    queue_templated_mail(
         session,
         kind=f"registration_{kind}",
+        to=member.email,
+        context=context,
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
-        recipient=member.email,
-        reply_to=reply_to_organizers(session, event.group_id),
-        subject=SUBJECTS[kind].format(title=event.title),
-        body_text=render_template(f"mail/registration_{kind}.txt", **context),
-        body_html=render_template(f"mail/registration_{kind}.html", **context),
         # The event's current SEQUENCE, so this file replaces any earlier one for a moved event.
         ics=event_ics(event, meeting_url=meeting_url, sequence=event.sequence)
         if kind in ("confirmed", "promoted") else None,
+        reply_to=reply_to_organizers(session, event.group_id),
         now=now,
         registration_id=registration.id,
         event_id=event.id,
@@ -95,24 +85,23 @@ def _mail_context(registration: Registration, *, now: datetime, with_link: bool)
     link = join_url(registration) if with_link and event.meeting_url else None
     return dict(event_mail_links(registration), registration=registration, join_url=link)
 
+
 def queue_attendee_mail(session: Session, registration: Registration, *, kind: str, dedup_key: str,
-                        subject: str, now: datetime, with_link: bool, with_ics: bool = True,
+                        now: datetime, with_link: bool, with_ics: bool = True,
                         flush: bool = True, extra: dict | None = None) -> OutboxMail | None:
     """A mail to a registration's member about its event (reminders, changes, cancellations):
     the event's links, the personal join link if `with_link` and the event has a meeting, and the .ics."""
     context = {**_mail_context(registration, now=now, with_link=with_link), **(extra or {})}
     event = registration.event
-    return queue_mail(
+    return queue_templated_mail(
         session,
         kind=kind,
+        to=registration.user.email,
+        context=context,
         dedup_key=dedup_key,
-        recipient=registration.user.email,
-        reply_to=_reply_to(event),
-        subject=subject.format(title=event.title),
-        body_text=render_template(f"mail/{kind}.txt", **context),
-        body_html=render_template(f"mail/{kind}.html", **context),
         # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
         ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence) if with_ics else None,
+        reply_to=_reply_to(event),
         now=now,
         flush=flush,
         registration_id=registration.id,

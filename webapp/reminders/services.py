@@ -96,7 +96,7 @@ def queue_reminders(session: Session, registrations: list[Registration], *, now:
         mail = queue_attendee_mail(
             session, registration, kind=REMINDER_KIND,
             dedup_key=f"reminder:{registration.id}:{registration.generation}:{event.sequence}",
-            subject="Reminder: {title} starts soon", now=now, with_link=True, flush=False,
+            now=now, with_link=True, flush=False,
         )
         mails.append(mail)
         links.append(won[registration.id])

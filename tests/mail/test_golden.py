@@ -1,0 +1,202 @@
+"""Every mail kind, rendered for a fixed context and compared with its checked-in copy.
+
+A template change shows in review as a change of tests/mail/golden/<name>.txt, .html and
+.subject (rendered by webapp.outbox.templated.render_mail, as every queued mail is). After
+changing a template on purpose: `.venv/bin/pytest tests/mail --update-golden`, then read the diff.
+The contexts are built by hand from unsaved model objects, with a fixed clock, fixed names and
+fixed links, so the files are the same on every database and every day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from webapp.accounts.models import User
+from webapp.display import format_date, format_time_range
+from webapp.events.models import Event
+from webapp.groups.models import Group
+from webapp.organize.models import EventMessage, MessageAudience
+from webapp.outbox.templated import render_mail
+from webapp.proposals.guidelines import BY_ANCHOR
+from webapp.proposals.models import Proposal, ProposalAction, ProposalState, ProposalTransition
+from webapp.registrations.models import Registration, RegistrationStatus
+
+GOLDEN = Path(__file__).parent / "golden"
+SITE = "http://meetups.test"
+STARTS = datetime(2030, 6, 12, 22, 0, tzinfo=UTC)  # 6 PM in New York
+ENDS = datetime(2030, 6, 12, 23, 30, tzinfo=UTC)
+# A title with the characters HTML must escape and a Subject header must not.
+TITLE = "Zines & <Small Press> Archives"
+
+
+def _member() -> User:
+    return User(email="ada@example.org", display_name="Ada Lovelace")
+
+
+def _event(*, online: bool = True) -> Event:
+    event = Event(slug="zines-archives", title=TITLE, starts_at=STARTS, ends_at=ENDS, is_online=online,
+                  capacity=30, sequence=1)
+    if not online:
+        event.venue_name = "Brooklyn Public Library"
+        event.venue_address = "10 Grand Army Plaza, Brooklyn, NY"
+        event.venue_accessibility = "Step-free entrance on Flatbush Avenue.\nQuiet room on the 2nd floor."
+    return event
+
+
+def _links(event: Event, member: User) -> dict:
+    """What registrations.mails.event_mail_links gives, with fixed tokens."""
+    return dict(
+        member=member, event=event,
+        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
+        event_url=f"{SITE}/events/{event.slug}",
+        manage_url=f"{SITE}/registrations/manage/MANAGE-TOKEN",
+        calendar_url=f"{SITE}/events/{event.slug}/calendar.ics",
+        google_url="https://calendar.google.com/calendar/render?action=TEMPLATE&text=Zines",
+    )
+
+
+def _registration(event: Event, member: User, status=RegistrationStatus.CONFIRMED) -> Registration:
+    return Registration(event=event, user=member, status=status, generation=1)
+
+
+JOIN = f"{SITE}/join/JOIN-TOKEN"
+
+
+def _registration_mail(kind: str, *, online=True, meeting_url=None, position=None, in_window=False):
+    event, member = _event(online=online), _member()
+    return f"registration_{kind}", dict(_links(event, member), kind=kind, meeting_url=meeting_url,
+                                        position=position, in_reminder_window=in_window)
+
+
+def _event_mail(kind: str, *, status=RegistrationStatus.CONFIRMED, online=True, join_url=None, **extra):
+    event, member = _event(online=online), _member()
+    return kind, dict(_links(event, member), registration=_registration(event, member, status),
+                      join_url=join_url, **extra)
+
+
+def _changed(changes: set[str], changed: str, subject_line: str, **kwargs):
+    return _event_mail("event_changed", changes=changes, changed=changed, subject_line=subject_line, **kwargs)
+
+
+def _message(audience=MessageAudience.CONFIRMED, *, copy=False):
+    event, member = _event(), _member()
+    message = EventMessage(event=event, audience=audience, subject="Bring your zines & a friend",
+                           body="We start at 6 sharp.\nThe room opens at 5:45 <really>.", recipient_count=12)
+    group = Group(slug="zine-librarians", name="Zine Librarians")
+    if copy:
+        organizer = User(email="grace@example.org", display_name="Grace Hopper")
+        context = dict(member=organizer, event=event, event_url=f"{SITE}/events/{event.slug}", copy=True,
+                       when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}")
+    else:
+        context = dict(_links(event, member), copy=False)
+    return "event_message", dict(context, message=message, audience=audience.label, group=group)
+
+
+def _proposal(kind: str, action: ProposalAction, *, message="", guidelines=(), group_url=None,
+              from_state=ProposalState.SUBMITTED):
+    proposer = User(email="ida@example.org", display_name="Ida B. Wells")
+    reviewer = User(email="rita@example.org", display_name="Rita Reviewer")
+    proposal = Proposal(name="Zines & <Comics> Librarians", topic="Collecting small press", proposer=proposer)
+    record = ProposalTransition(action=action, from_state=from_state, message=message)
+    actor = proposer if kind == "proposal_reply" or action in (ProposalAction.SUBMIT, ProposalAction.RESUBMIT) \
+        else reviewer
+    context = dict(proposal=proposal, record=record, actor=actor, url=f"{SITE}/proposals/7",
+                   guidelines=[BY_ANCHOR[a] for a in guidelines], guidelines_url=f"{SITE}/guidelines")
+    if kind in ("proposal_submitted", "proposal_reply"):
+        context["reviewer"] = reviewer
+    if group_url:
+        context["group_url"] = group_url
+    return kind, context
+
+
+def _invitation(kind: str):
+    group = Group(slug="zine-librarians", name="Zines & <Comics> Librarians")
+    context = dict(name="Nell Irvin", group=group, url=f"{SITE}/invitations/INVITATION-TOKEN", days=14)
+    if kind == "group_invitation":
+        context.update(inviter="Grace Hopper", group_url=f"{SITE}/groups/{group.slug}")
+    else:
+        context.update(proposal=Proposal(name=group.name), proposer=User(email="ida@example.org",
+                                                                          display_name="Ida B. Wells"))
+    return kind, context
+
+
+A = ProposalAction
+CASES = {
+    "registration_confirmed.online_with_link": lambda: _registration_mail("confirmed", meeting_url=JOIN,
+                                                                          in_window=True),
+    "registration_confirmed.online_link_later": lambda: _registration_mail("confirmed"),
+    "registration_confirmed.in_person": lambda: _registration_mail("confirmed", online=False),
+    "registration_waitlisted": lambda: _registration_mail("waitlisted", position=3),
+    "registration_promoted.online_with_link": lambda: _registration_mail("promoted", meeting_url=JOIN,
+                                                                         in_window=True),
+    "registration_promoted.in_person": lambda: _registration_mail("promoted", online=False),
+    "registration_cancelled": lambda: _registration_mail("cancelled"),
+    "registration_removed": lambda: _registration_mail("removed", online=False),
+    "reminder.with_link": lambda: _event_mail("reminder", join_url=JOIN),
+    "reminder.no_link_yet": lambda: _event_mail("reminder"),
+    "reminder.in_person": lambda: _event_mail("reminder", online=False),
+    "event_changed.time": lambda: _changed({"time"}, "the time", f"New time: {TITLE}", in_window=False),
+    "event_changed.link_in_window": lambda: _changed({"link"}, "the meeting link", f"New meeting link: {TITLE}",
+                                                     in_window=True, join_url=JOIN),
+    "event_changed.place_waitlisted": lambda: _changed({"place"}, "the place", f"New place: {TITLE}",
+                                                       in_window=False, online=False,
+                                                       status=RegistrationStatus.WAITLISTED),
+    "event_changed.online_later": lambda: _changed({"time", "place"}, "the time and the place",
+                                                   f"New time and place: {TITLE}", in_window=False),
+    "event_cancelled": lambda: _event_mail("event_cancelled"),
+    "event_message.confirmed": lambda: _message(),
+    "event_message.waitlisted": lambda: _message(MessageAudience.WAITLISTED),
+    "event_message.sender_copy": lambda: _message(copy=True),
+    "proposal_submitted": lambda: _proposal("proposal_submitted", A.SUBMIT, from_state=ProposalState.DRAFT),
+    "proposal_submitted.resubmitted": lambda: _proposal("proposal_submitted", A.RESUBMIT,
+                                                        message="I narrowed the topic.\nSee the new plan."),
+    "proposal_reply.comment": lambda: _proposal("proposal_reply", A.COMMENT, message="Thanks, *done*."),
+    "proposal_reply.withdraw": lambda: _proposal("proposal_reply", A.WITHDRAW),
+    "proposal_decision.approve": lambda: _proposal("proposal_decision", A.APPROVE, message="Welcome!",
+                                                   group_url=f"{SITE}/groups/zine-librarians"),
+    "proposal_decision.decline": lambda: _proposal("proposal_decision", A.DECLINE),
+    "proposal_decision.request_changes": lambda: _proposal(
+        "proposal_decision", A.REQUEST_CHANGES, message="Please say who it is for & how often.",
+        guidelines=list(BY_ANCHOR)[:2]),
+    "proposal_decision.comment": lambda: _proposal("proposal_decision", A.COMMENT, message="One question."),
+    "proposal_invitation": lambda: _invitation("proposal_invitation"),
+    "group_invitation": lambda: _invitation("group_invitation"),
+    "sign_in": lambda: ("sign_in", dict(link=f"{SITE}/sign-in/SIGN-IN-TOKEN", minutes=30,
+                                         site_name="METRO Meetups")),
+}
+
+
+def _render(kind: str, context: dict) -> dict[str, str]:
+    mail = render_mail(kind, context)
+    return {"subject": mail.subject, "txt": mail.text, "html": mail.html}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_mail_matches_its_golden_file(app, name, update_golden):
+    kind, context = CASES[name]()
+    for suffix, rendered in _render(kind, context).items():
+        path = GOLDEN / f"{name}.{suffix}"
+        if update_golden:
+            path.write_text(rendered, encoding="utf-8")
+            continue
+        assert path.exists(), f"{path.name} is missing: run pytest tests/mail --update-golden"
+        assert rendered == path.read_text(encoding="utf-8"), (
+            f"mail/{kind} ({suffix}) no longer renders as {path.name}: if that is intended, run "
+            "pytest tests/mail --update-golden and review the diff")
+
+
+def test_every_mail_template_has_a_golden_file():
+    templates = Path(__file__).resolve().parents[2] / "templates" / "mail"
+    kinds = {p.stem for p in templates.glob("*.txt") if not p.stem.startswith("_")}
+    covered = {name.split(".")[0] for name in CASES}
+    assert kinds == covered
+
+
+def test_every_html_mail_extends_the_layout():
+    templates = Path(__file__).resolve().parents[2] / "templates" / "mail"
+    for path in templates.glob("*.html"):
+        if not path.stem.startswith("_"):
+            assert path.read_text().startswith('{% extends "mail/_layout.html" %}'), path.name
