@@ -31,7 +31,6 @@ from webapp.organize.services import OrganizeError
 from webapp.organize.views import _managed_event, _me, _place_error, _private, bp
 from webapp.refusals import Refusal
 from webapp.registrations import services as registrations
-from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration
 from webapp.rendering import form_status, go_to, render, wants_fragment
 from webapp.throttle import over_limit
@@ -152,10 +151,6 @@ def remove_attendee(slug: str, registration_id: int):
         outcome = registrations.remove(db.session, event.id, registration.id, actor=_me(), now=now)
     except registrations.RegistrationError as refusal:
         return _refused(slug, refusal, query)
-    if outcome.changed:
-        queue_registration_mail(db.session, outcome.registration, "removed", now=now)
-        for promoted in outcome.promoted:
-            queue_registration_mail(db.session, promoted, "promoted", now=now)
     db.session.commit()
     event = get_event_by_slug(db.session, slug)
     if wants_fragment():
@@ -178,8 +173,6 @@ def promote_attendee(slug: str, registration_id: int):
         )
     except registrations.RegistrationError as refusal:
         return _refused(slug, refusal, query)
-    for promoted in outcome.promoted:
-        queue_registration_mail(db.session, promoted, "promoted", now=now)
     db.session.commit()
     event = get_event_by_slug(db.session, slug)
     raised = outcome.capacity_raised is not None

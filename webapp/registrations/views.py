@@ -12,7 +12,7 @@ from webapp.db import commit_keeping_loaded, db, utcnow
 from webapp.events.models import Event
 from webapp.events.services import LISTED, event_id_by_slug, get_event_by_slug
 from webapp.registrations import services
-from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
+from webapp.registrations.mails import may_see_meeting_link
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, read_manage_token
 from webapp.rendering import form_status, no_store, render, wants_fragment
@@ -55,30 +55,6 @@ def _panel(event, *, status=200, **kwargs):
     )
 
 
-def queue_outcome_mails(outcome: services.Outcome, *, now, kind: str) -> None:
-    """The member's own mail, and one for everyone a freed seat promoted."""
-    registration = outcome.registration
-    if kind == "registered":
-        if registration.status == RegistrationStatus.CONFIRMED:
-            queue_registration_mail(db.session, registration, "confirmed", now=now)
-        else:
-            queue_registration_mail(db.session, registration, "waitlisted", now=now, position=outcome.position)
-    elif kind == "cancelled":
-        queue_registration_mail(db.session, registration, "cancelled", now=now)
-    for promoted in outcome.promoted:
-        queue_registration_mail(db.session, promoted, "promoted", now=now)
-
-
-def register_member(event_id: int, member, *, accessibility_needs: str, now) -> services.Outcome:
-    """Register and queue the mail; shared by the Register button and the sign-in intent."""
-    outcome = services.register(
-        db.session, event_id, member=member, accessibility_needs=accessibility_needs, now=now
-    )
-    if outcome.changed:
-        queue_outcome_mails(outcome, now=now, kind="registered")
-    return outcome
-
-
 @bp.post("/events/<slug>/register")
 def register(slug: str):
     # Only the id before the lock: registering locks the event and reads it fresh from there.
@@ -99,7 +75,8 @@ def register(slug: str):
                       accessibility_needs=accessibility_needs[:TYPED_MAX])
     now = utcnow()
     try:
-        outcome = register_member(event_id, current_user, accessibility_needs=accessibility_needs, now=now)
+        outcome = services.register(db.session, event_id, member=current_user, accessibility_needs=accessibility_needs,
+                                    now=now)
     except services.RegistrationError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug)
@@ -132,15 +109,12 @@ def _own_registration(registration_id: int) -> Registration:
 
 
 def _cancel(registration: Registration, generation: int | None = None) -> None:
-    """Cancel and queue the mails; RegistrationError (rolled back) when the rule refuses it."""
-    now = utcnow()
+    """Cancel (the service queues the mails); RegistrationError (rolled back) when the rule refuses it."""
     try:
-        outcome = services.cancel(db.session, registration, now=now, generation=generation)
+        services.cancel(db.session, registration, now=utcnow(), generation=generation)
     except services.RegistrationError:
         db.session.rollback()
         raise
-    if outcome.changed:
-        queue_outcome_mails(outcome, now=now, kind="cancelled")
     db.session.commit()
 
 
@@ -255,6 +229,6 @@ def register_after_sign_in(member, argument: str, *, now) -> None:
         return
     try:
         with db.session.begin_nested():
-            register_member(event.id, member, accessibility_needs="", now=now)
+            services.register(db.session, event.id, member=member, now=now)
     except services.RegistrationError:
         pass  # the event page explains why (closed, cancelled) when they land on it
