@@ -20,7 +20,7 @@ from webapp.db import db
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.models import OutboxMail
-from webapp.refusals import Refusal
+from webapp.refusals import FormRefusal
 from webapp.registrations.models import Registration
 from webapp.registrations.services import RegistrationError, change_capacity, lock_event
 from webapp.reminders.services import EventChangeError, EventPlace, change_event
@@ -30,14 +30,8 @@ log = logging.getLogger(__name__)
 SLUG_MAX = 120
 
 
-class OrganizeError(Refusal):
-    """An organizer's change refused, with the form field its message belongs next to."""
-
-    default_status = 422
-
-    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
-        super().__init__(message, status)
-        self.field = field
+# An organizer's change refused, with the form field its message belongs next to.
+OrganizeError = FormRefusal
 
 
 # --- permissions -----------------------------------------------------------------------------------

@@ -29,10 +29,6 @@ class RegistrationError(Refusal):
     """Registration refused: the window is closed, the event cancelled, the input too long."""
 
 
-class NeedsTooLong(RegistrationError):
-    """The accessibility needs are over the limit: the page shows this next to that field."""
-
-
 @dataclass
 class Outcome:
     registration: Registration
@@ -122,8 +118,9 @@ def register(
     """
     accessibility_needs = (accessibility_needs or "").strip()
     if len(accessibility_needs) > ACCESSIBILITY_NEEDS_MAX:
-        raise NeedsTooLong(too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX,
-                                            len(accessibility_needs)), 422)
+        # The page shows this next to that field.
+        raise RegistrationError(too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX,
+                                                 len(accessibility_needs)), 422, field="accessibility_needs")
     event = lock_event(session, event_id)
     registration = session.scalar(
         select(Registration).where(
