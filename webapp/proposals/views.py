@@ -59,7 +59,6 @@ def _review_count():
     return {"awaiting_review_count": lambda: services.count_awaiting_review(db.session)}
 
 
-
 # The send button pressed while over the submission limit: the draft is kept, only the sending waits.
 KEPT_AS_DRAFT = ("Your draft is saved, but you’ve sent several proposals in a short time. "
                  "Please try sending it again in a little while.")
