@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 
 
 def over_limit(setting: str, scope: str, key, *,
-               count_since: Callable[[datetime], int] | None = None) -> bool:
+               count_since: Callable[[datetime], int] | None = None, peek: bool = False) -> bool:
     """Count one more action by `key` against the limit named by `setting`; True when past it.
 
     `count_since(moment)`, if given, counts the actions already done since `moment` from the
-    database: the limit's fallback while the shared counters cannot be reached.
+    database: the limit's fallback while the shared counters cannot be reached. With `peek`, only
+    ask whether one more would be past the limit, counting nothing.
     """
     from webapp import limiter
 
@@ -37,6 +38,8 @@ def over_limit(setting: str, scope: str, key, *,
     limit = parse(current_app.config[setting])
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
     try:
+        if peek:
+            return not limiter.limiter.test(limit, prefix, scope, str(key))
         return not limiter.limiter.hit(limit, prefix, scope, str(key))
     except Exception:  # the counters' storage is down: count another way rather than not at all
         log.warning("rate limit storage unavailable for %s; counting without it", scope, exc_info=True)
@@ -44,6 +47,8 @@ def over_limit(setting: str, scope: str, key, *,
         from webapp.db import utcnow
 
         return count_since(utcnow() - timedelta(seconds=limit.get_expiry())) >= limit.amount
+    if peek:
+        return not _process_counters().test(limit, prefix, scope, str(key))
     return not _process_counters().hit(limit, prefix, scope, str(key))
 
 

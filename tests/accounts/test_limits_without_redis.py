@@ -80,3 +80,12 @@ def test_every_other_limit_counts_in_the_process(app):
         other_member = over_limit("REGISTRATION_LIMIT_PER_MEMBER", "registration", 8)
     assert results == [False, False, True]
     assert other_member is False
+
+
+def test_looking_at_a_limit_while_redis_is_down_asks_the_process_counters_and_counts_nothing(app):
+    app.config["GROUP_INVITE_LIMIT"] = "1 per hour"
+    with app.test_request_context():
+        looks = [over_limit("GROUP_INVITE_LIMIT", "group-invitation", 7, peek=True) for _ in range(3)]
+        over_limit("GROUP_INVITE_LIMIT", "group-invitation", 7)
+        after = over_limit("GROUP_INVITE_LIMIT", "group-invitation", 7, peek=True)
+    assert looks == [False, False, False] and after is True

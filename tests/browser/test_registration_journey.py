@@ -18,7 +18,7 @@ from tests.browser.conftest import assert_accessible
 from tests.factories import create_event, create_group, create_user
 from tests.support.worker import celery_worker
 from webapp.db import db, utcnow
-from webapp.registrations.views import register_member
+from webapp.registrations import services as registrations
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_register_by_mail_link_then_cancel_promotes_the_next_in_line(
         assert any(part.get_filename() == "invite.ics" for part in confirmation.iter_attachments())
 
         # Bea arrives later and waits in line.
-        register_member(event.id, waiting_member, accessibility_needs="", now=utcnow())
+        registrations.register(db.session, event.id, member=waiting_member, now=utcnow())
         db.session.commit()
         wait_for_mail(smtp_sink, "bea@example.org", "waitlist")
 

@@ -68,7 +68,7 @@ def test_without_smtputf8_that_mail_fails_for_good_and_the_rest_of_the_batch_goe
     assert [rcpts for _, rcpts, _ in sink.envelopes] == [["a@example.org"], ["ada@xn--exmple-cua.org"],
                                                        ["c@example.org"]]
     assert all("SMTPUTF8" not in options for _, _, options in sink.envelopes)
-    assert services.due_mail_ids(session, now=utcnow() + timedelta(days=1)) == []
+    assert services.claim_due(session, now=utcnow() + timedelta(days=1)) == []
 
 
 def test_a_message_that_cannot_be_built_fails_alone(app, session):
@@ -142,9 +142,10 @@ def test_a_row_taken_over_mid_send_goes_again_with_its_message_id_and_is_flagged
         now = utcnow()
         # What a worker does, up to the window: claim, build (the Message-ID is committed before
         # anything leaves), the server accepts ... and the worker dies before marking the row.
-        assert services.claim(session, mail_id, now=now)
+        assert services.claim_many(session, [mail_id], now=now) == [mail_id]
         session.commit()
-        services.deliver(services.build_message(session.get(OutboxMail, mail_id)))
+        with services.open_connection() as connection:
+            connection.send(services.build_message(session.get(OutboxMail, mail_id)))
         session.commit()
         assert row(session, mail_id).state is MailState.SENDING
         # Its lease runs out; the sweep takes it over and sends it again.
@@ -158,11 +159,11 @@ def test_a_row_taken_over_mid_send_goes_again_with_its_message_id_and_is_flagged
 def test_only_the_same_task_redelivered_takes_its_rows_back_before_the_lease_ends(app, session):
     [mail_id] = queue_all(session, ["ada@example.org"])
     now = utcnow()
-    assert services.claim(session, mail_id, now=now, token="task-1")
+    assert services.claim_many(session, [mail_id], now=now, token="task-1") == [mail_id]
     session.commit()
-    assert not services.claim(session, mail_id, now=now, token="task-2")  # another task: the lease holds
-    assert not services.claim(session, mail_id, now=now)
-    assert services.claim(session, mail_id, now=now + timedelta(seconds=1), token="task-1")
+    assert services.claim_many(session, [mail_id], now=now, token="task-2") == []  # another task: the lease holds
+    assert services.claim_many(session, [mail_id], now=now) == []
+    assert services.claim_many(session, [mail_id], now=now + timedelta(seconds=1), token="task-1") == [mail_id]
     session.commit()
     stored = row(session, mail_id)
     assert (stored.attempts, stored.lease_takeovers, stored.claim_token) == (2, 1, "task-1")

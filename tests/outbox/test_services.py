@@ -90,7 +90,7 @@ def test_a_broker_outage_at_commit_leaves_the_row_for_the_sweep(app, session, mo
     mail = queue(session)
     session.commit()  # no exception reaches the member
     assert session.get(OutboxMail, mail.id).state is MailState.QUEUED
-    assert services.due_mail_ids(session, now=utcnow()) == [mail.id]
+    assert services.claim_due(session, now=utcnow()) == [mail.id]
 
 
 def test_header_injection_through_subject_is_neutralised(session):
@@ -124,8 +124,8 @@ def test_smtp_outage_schedules_a_retry_with_backoff(app, session):
     row = session.get(OutboxMail, mail.id)
     assert row.next_attempt_at >= now + timedelta(seconds=30)
     assert row.last_error
-    assert services.due_mail_ids(session, now=now) == []
-    assert services.due_mail_ids(session, now=now + timedelta(minutes=5)) == [mail.id]
+    assert services.claim_due(session, now=now) == []
+    assert services.claim_due(session, now=now + timedelta(minutes=5)) == [mail.id]
 
 
 def test_refused_recipient_is_a_permanent_failure_with_the_servers_answer(app, session):
@@ -137,7 +137,7 @@ def test_refused_recipient_is_a_permanent_failure_with_the_servers_answer(app, s
         assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
     row = session.get(OutboxMail, mail.id)
     assert "550" in row.last_error and "No such user here" in row.last_error
-    assert services.due_mail_ids(session, now=utcnow() + timedelta(days=1)) == []  # never again
+    assert services.claim_due(session, now=utcnow() + timedelta(days=1)) == []  # never again
 
 
 def test_without_a_mail_server_mails_become_eml_files(app, session):
@@ -230,9 +230,9 @@ def test_of_two_workers_claiming_the_same_row_only_one_wins(app, session):
     session.commit()
     now = utcnow()
     with Session(db.engine) as first, Session(db.engine) as second:
-        assert services.claim(first, mail.id, now=now)
+        assert services.claim_many(first, [mail.id], now=now) == [mail.id]
         first.commit()
-        assert not services.claim(second, mail.id, now=now)
+        assert services.claim_many(second, [mail.id], now=now) == []
 
 
 def test_claim_due_skips_rows_another_worker_is_claiming(app, session, db_kind):
@@ -255,10 +255,10 @@ def test_a_dead_workers_row_is_taken_again_after_its_lease(app, session):
     mail = queue(session)
     session.commit()
     now = utcnow()
-    assert services.claim(session, mail.id, now=now)
+    assert services.claim_many(session, [mail.id], now=now) == [mail.id]
     session.commit()  # ... and the worker dies here, leaving the row in `sending`
-    assert services.due_mail_ids(session, now=now + timedelta(minutes=5)) == []
-    assert services.due_mail_ids(session, now=now + timedelta(minutes=11)) == [mail.id]
+    assert services.claim_due(session, now=now + timedelta(minutes=5)) == []
+    assert services.claim_due(session, now=now + timedelta(minutes=11)) == [mail.id]
 
 
 def test_headers_are_complete_and_cannot_be_injected(app, session):

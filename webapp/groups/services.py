@@ -22,7 +22,7 @@ from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.templated import queue_templated_mail
 from webapp.proposals.models import OrganizerInvitation
-from webapp.refusals import Refusal
+from webapp.refusals import FormRefusal
 from webapp.urls import absolute_url
 
 # How long an emailed invitation to co-organize works (the proposal flow's and the group page's).
@@ -35,14 +35,8 @@ LAST_ORGANIZER = (
 )
 
 
-class GroupError(Refusal):
-    """An organizer's change to their group refused, with the form field its message belongs next to."""
-
-    default_status = 422
-
-    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
-        super().__init__(message, status)
-        self.field = field
+# An organizer's change to their group refused, with the form field its message belongs next to.
+GroupError = FormRefusal
 
 
 @dataclass

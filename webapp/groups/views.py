@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from webapp.accounts.models import normalize_email
 from webapp.db import db, utcnow
@@ -14,13 +15,13 @@ from webapp.groups import services
 from webapp.groups.forms import GroupPageForm, InviteForm
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.groups.services import INVITATION_DAYS, GroupError
+from webapp.guards import GROUP_INVITATIONS, check_limit, count_towards, current_member, group_organizers_only
 from webapp.organize.services import is_group_organizer
-from webapp.organize.views import _require_organizer
+from webapp.refusals import Refusal, place_on_form
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
 from webapp.rendering import render
-from webapp.throttle import over_limit
 
 bp = Blueprint("groups", __name__)
 log = logging.getLogger(__name__)
@@ -34,10 +35,6 @@ ORGANIZER_NOTICES = {
     "withdrawn": "The invitation is withdrawn: its link no longer works.",
     "removed": "Removed from the group’s organizers.",
 }
-TOO_MANY_INVITATIONS = (
-    "You’ve sent several invitations in a short time. Nothing was sent this time; "
-    "please wait a little while and try again."
-)
 
 
 @bp.get("/groups")
@@ -64,38 +61,14 @@ def detail(slug: str):
 # --- Organizers' pages -------------------------------------------------------------------------------
 
 
-def _me():
-    return current_user._get_current_object()
-
-
-def _managed_group(slug: str) -> Group:
-    """The group, for its own organizers and admins only (others: sign in first, or 403)."""
-    group = services.get_group_by_slug(db.session, slug)
-    if group is None:
-        abort(404)
-    _require_organizer(group)
-    return group
-
-
-def _place_error(form, error: GroupError) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is not None:
-        target.errors = [*target.errors, error.message]
-
-
 def _is_me(organizer: GroupOrganizer) -> bool:
     return organizer.user_id == current_user.id or (
         bool(organizer.email) and normalize_email(organizer.email) == current_user.email)
 
 
-def _too_many_invitations(member_id: int) -> bool:
-    """Each invitation mails someone: cap how many one organizer sends (GROUP_INVITE_LIMIT)."""
-    return over_limit("GROUP_INVITE_LIMIT", "group-invitation", member_id)
-
-
 @bp.route("/groups/<slug>/edit", methods=["GET", "POST"])
-def edit(slug: str):
-    group = _managed_group(slug)
+@group_organizers_only
+def edit(group: Group, slug: str):
     if request.method == "GET":
         form = GroupPageForm(formdata=None, data=dict(description=group.description,
                                                       external_url=group.external_url or ""))
@@ -104,7 +77,7 @@ def edit(slug: str):
     if not form.validate():
         return _private(render("groups/edit.html", "group_form", form=form, group=group, status=_status(422)))
     services.update_group_page(db.session, group.id, description=form.description.data or "",
-                               external_url=form.external_url.data or None, actor=_me(), now=utcnow())
+                               external_url=form.external_url.data or None, actor=current_member(), now=utcnow())
     db.session.commit()
     return _go_to(url_for("groups.detail", slug=slug, done="saved"))
 
@@ -122,38 +95,36 @@ def _organizers_page(group: Group, form: InviteForm, *, status: int = 200, notic
 
 
 @bp.route("/groups/<slug>/organizers", methods=["GET", "POST"])
-def organizers(slug: str):
+@group_organizers_only
+def organizers(group: Group, slug: str):
     """The group's organizers and open invitations; posting the form invites a co-organizer."""
-    group = _managed_group(slug)
     if request.method == "GET":
         return _organizers_page(group, InviteForm(formdata=None),
                                 notice=ORGANIZER_NOTICES.get(request.args.get("done", "")))
     form = InviteForm()
     if not form.validate():
         return _organizers_page(group, form, status=_status(422), block="invite_form")
-    me = _me()
+    me = current_member()
     try:
+        # Over the limit, nothing is written or sent. Counted only once an invitation goes out: one the
+        # service refuses (a duplicate) sends nothing.
+        check_limit(GROUP_INVITATIONS, me.id, count=False)
         services.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
                                   actor=me, now=utcnow())
-    except GroupError as error:
+    except Refusal as error:
         db.session.rollback()
-        _place_error(form, error)
         return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=_status(error.status),
-                                invite_problem=None if error.field else error.message, block="invite_form")
-    # Counted only for an invitation that would go out; over the limit, nothing is written or sent.
-    if _too_many_invitations(me.id):
-        db.session.rollback()
-        return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=_status(429),
-                                invite_problem=TOO_MANY_INVITATIONS, block="invite_form")
+                                invite_problem=place_on_form(form, error), block="invite_form")
+    count_towards(GROUP_INVITATIONS, me.id)
     db.session.commit()
     return _go_to(url_for("groups.organizers", slug=slug, done="invited"))
 
 
 @bp.post("/groups/<slug>/invitations/<int:invitation_id>/withdraw")
-def withdraw_invitation(slug: str, invitation_id: int):
-    group = _managed_group(slug)
+@group_organizers_only
+def withdraw_invitation(group: Group, slug: str, invitation_id: int):
     try:
-        services.withdraw_invitation(db.session, group.id, invitation_id, actor=_me(), now=utcnow())
+        services.withdraw_invitation(db.session, group.id, invitation_id, actor=current_member(), now=utcnow())
     except GroupError as error:
         db.session.rollback()
         if error.status == 404:
@@ -165,18 +136,17 @@ def withdraw_invitation(slug: str, invitation_id: int):
 
 
 @bp.route("/groups/<slug>/organizers/<int:organizer_id>/remove", methods=["GET", "POST"])
-def remove_organizer(slug: str, organizer_id: int):
+@group_organizers_only
+def remove_organizer(group: Group, slug: str, organizer_id: int):
     """Ask first (a page), then remove on the posted confirmation; for one's own row this is leaving."""
-    group = _managed_group(slug)
-    organizer = db.session.get(GroupOrganizer, organizer_id)
-    if organizer is None or organizer.group_id != group.id:
-        abort(404)
+    organizer = db.first_or_404(
+        select(GroupOrganizer).where(GroupOrganizer.id == organizer_id, GroupOrganizer.group_id == group.id))
     leaving = _is_me(organizer)
     problem = None
     status = 200
     if request.method == "POST":
         try:
-            services.remove_organizer(db.session, group.id, organizer.id, actor=_me(), now=utcnow())
+            services.remove_organizer(db.session, group.id, organizer.id, actor=current_member(), now=utcnow())
         except GroupError as error:
             db.session.rollback()
             if error.status in (403, 404):

@@ -11,11 +11,13 @@ import re
 import uuid
 
 from flask import abort, current_app, redirect, request, url_for
+from sqlalchemy import select
 
 from webapp.db import db, utcnow
 from webapp.display import format_datetime
 from webapp.events.models import Event
 from webapp.events.services import get_event_by_slug
+from webapp.guards import EVENT_MESSAGES, check_limit, current_member, event_organizers_only
 from webapp.organize.attendee_forms import MessageForm
 from webapp.organize.attendees import (
     attendee_list,
@@ -26,15 +28,14 @@ from webapp.organize.attendees import (
     send_message,
     set_checked_in,
 )
+from webapp.organize.blueprint import bp
 from webapp.organize.models import EventMessage
 from webapp.organize.services import OrganizeError
-from webapp.organize.views import _managed_event, _me, _place_error, _private, bp
-from webapp.refusals import Refusal
+from webapp.refusals import Refusal, place_on_form
 from webapp.registrations import services as registrations
-from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration
 from webapp.rendering import form_status, go_to, render, wants_fragment
-from webapp.throttle import over_limit
+from webapp.rendering import no_store as _private
 
 _CLIENT_KEY = re.compile(r"[0-9a-f]{32}")
 
@@ -95,8 +96,8 @@ def _notice_after_redirect(event: Event) -> str | None:
 
 
 @bp.get("/events/<slug>/attendees")
-def attendees(slug: str):
-    event = _managed_event(slug)
+@event_organizers_only
+def attendees(event: Event, slug: str):
     query = clean_query(request.args.get("q"))
     response = _list_page(event, query=query, notice=_notice_after_redirect(event))
     if wants_fragment():
@@ -106,8 +107,8 @@ def attendees(slug: str):
 
 
 @bp.get("/events/<slug>/attendees.csv", endpoint="attendees_csv")
-def attendees_csv_file(slug: str):
-    event = _managed_event(slug)
+@event_organizers_only
+def attendees_csv_file(event: Event, slug: str):
     body = attendees_csv(attendee_list(db.session, event.id), format_time=format_datetime,
                          over=event_is_over(event, utcnow()))
     response = current_app.response_class(body, mimetype="text/csv")
@@ -117,12 +118,11 @@ def attendees_csv_file(slug: str):
 
 # --- actions on one attendee -------------------------------------------------------------------------
 
-def _action_target(slug: str, registration_id: int) -> tuple[Event, Registration, str]:
-    event = _managed_event(slug)
-    registration = _event_registration(event, registration_id)
-    if registration is None:
-        abort(404)
-    return event, registration, clean_query(request.values.get("q"))
+def _action_target(event: Event, registration_id: int) -> tuple[Registration, str]:
+    """The event's registration the URL names (another event's is not found), and the search showing."""
+    registration = db.first_or_404(
+        select(Registration).where(Registration.id == registration_id, Registration.event_id == event.id))
+    return registration, clean_query(request.values.get("q"))
 
 
 def _refused(slug: str, refusal: Refusal, query: str):
@@ -140,22 +140,19 @@ def _back_to_list(event: Event, query: str, *, anchor: str | None = None, **args
 
 
 @bp.route("/events/<slug>/attendees/<int:registration_id>/remove", methods=["GET", "POST"])
-def remove_attendee(slug: str, registration_id: int):
+@event_organizers_only
+def remove_attendee(event: Event, slug: str, registration_id: int):
     """GET asks first (the page a form without JavaScript shows); POST removes, mails, and fills the seat."""
-    event, registration, query = _action_target(slug, registration_id)
+    registration, query = _action_target(event, registration_id)
     if request.method == "GET":
         return _private(render("organize/remove_attendee.html", event=event, registration=registration,
                                query=query, name=_name(registration),
                                open_for_changes=registrations.organizer_change_problem(event, utcnow()) is None))
     now = utcnow()
     try:
-        outcome = registrations.remove(db.session, event.id, registration.id, actor=_me(), now=now)
+        outcome = registrations.remove(db.session, event.id, registration.id, actor=current_member(), now=now)
     except registrations.RegistrationError as refusal:
         return _refused(slug, refusal, query)
-    if outcome.changed:
-        queue_registration_mail(db.session, outcome.registration, "removed", now=now)
-        for promoted in outcome.promoted:
-            queue_registration_mail(db.session, promoted, "promoted", now=now)
     db.session.commit()
     event = get_event_by_slug(db.session, slug)
     if wants_fragment():
@@ -166,9 +163,10 @@ def remove_attendee(slug: str, registration_id: int):
 
 
 @bp.post("/events/<slug>/attendees/<int:registration_id>/promote")
-def promote_attendee(slug: str, registration_id: int):
+@event_organizers_only
+def promote_attendee(event: Event, slug: str, registration_id: int):
     """Give someone on the waitlist a seat, raising the capacity by one if the button said so."""
-    event, registration, query = _action_target(slug, registration_id)
+    registration, query = _action_target(event, registration_id)
     shown = request.form.get("capacity", "")
     now = utcnow()
     try:
@@ -178,8 +176,6 @@ def promote_attendee(slug: str, registration_id: int):
         )
     except registrations.RegistrationError as refusal:
         return _refused(slug, refusal, query)
-    for promoted in outcome.promoted:
-        queue_registration_mail(db.session, promoted, "promoted", now=now)
     db.session.commit()
     event = get_event_by_slug(db.session, slug)
     raised = outcome.capacity_raised is not None
@@ -190,9 +186,10 @@ def promote_attendee(slug: str, registration_id: int):
 
 
 @bp.post("/events/<slug>/attendees/<int:registration_id>/check-in")
-def check_in(slug: str, registration_id: int):
+@event_organizers_only
+def check_in(event: Event, slug: str, registration_id: int):
     """Set checked in (checked_in=1) or not (0): the wanted state, so a double tap changes nothing."""
-    event, registration, query = _action_target(slug, registration_id)
+    registration, query = _action_target(event, registration_id)
     try:
         set_checked_in(db.session, event.id, registration.id, checked_in=request.form.get("checked_in") == "1",
                        now=utcnow())
@@ -205,12 +202,6 @@ def check_in(slug: str, registration_id: int):
 
 
 # --- messages ------------------------------------------------------------------------------------------
-
-TOO_MANY_MESSAGES = (
-    "You’ve sent several messages in the last hour. To keep everyone’s inbox calm, please wait a while "
-    "before sending another. Your message is still here; nothing was sent."
-)
-
 
 def _messages_page(event: Event, form: MessageForm, *, status: int = 200, notice: str | None = None,
                    sent: EventMessage | None = None):
@@ -228,8 +219,8 @@ def _blank_message_form() -> MessageForm:
 
 
 @bp.route("/events/<slug>/messages", methods=["GET", "POST"])
-def messages(slug: str):
-    event = _managed_event(slug)
+@event_organizers_only
+def messages(event: Event, slug: str):
     if request.method == "GET":
         sent = db.session.get(EventMessage, int(request.args["sent"])) if request.args.get("sent", "").isdigit() \
             else None
@@ -239,20 +230,22 @@ def messages(slug: str):
         abort(400)
     if not form.validate():
         return _messages_page(event, form, status=422)
-    me = _me()
+    me = current_member()
     already = db.session.scalar(
         db.select(EventMessage.id).where(EventMessage.event_id == event.id,
                                          EventMessage.client_key == form.client_key.data))
-    if already is None and over_limit("EVENT_MESSAGE_LIMIT_PER_SENDER", "event-message", me.id):
-        return _messages_page(event, form, status=429, notice=TOO_MANY_MESSAGES)
+    try:
+        if already is None:  # sending the same message again sends nothing, so it is not counted
+            check_limit(EVENT_MESSAGES, me.id)
+    except Refusal as refusal:
+        return _messages_page(event, form, status=refusal.status, notice=refusal.message)
     try:
         result = send_message(db.session, event.id, sender=me, audience=form.audience_value,
                               subject=form.subject.data, body=form.body.data, client_key=form.client_key.data,
                               now=utcnow())
     except OrganizeError as error:
         db.session.rollback()
-        _place_error(form, error)
         return _messages_page(get_event_by_slug(db.session, slug), form, status=error.status,
-                              notice=None if error.field else error.message)
+                              notice=place_on_form(form, error))
     db.session.commit()
     return go_to(url_for("organize.messages", slug=slug, sent=result.message.id, _anchor="sent"))

@@ -21,8 +21,7 @@ from webapp.events.changes import EventChangeError, EventPlace, change_event
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.models import OutboxMail
-from webapp.refusals import Refusal
-from webapp.registrations.mails import queue_registration_mail
+from webapp.refusals import FormRefusal
 from webapp.registrations.models import Registration
 from webapp.registrations.services import RegistrationError, change_capacity, lock_event
 
@@ -31,14 +30,8 @@ log = logging.getLogger(__name__)
 SLUG_MAX = 120
 
 
-class OrganizeError(Refusal):
-    """An organizer's change refused, with the form field its message belongs next to."""
-
-    default_status = 422
-
-    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
-        super().__init__(message, status)
-        self.field = field
+# An organizer's change refused, with the form field its message belongs next to.
+OrganizeError = FormRefusal
 
 
 # --- permissions -----------------------------------------------------------------------------------
@@ -290,8 +283,6 @@ def update_event(session: Session, event_id: int, fields: EventFields, *, actor,
             result.promoted = change_capacity(session, event_id, fields.capacity, now=now)
         except RegistrationError as error:
             raise OrganizeError(error.message, field="capacity", status=error.status) from error
-        for registration in result.promoted:
-            queue_registration_mail(session, registration, "promoted", now=now)
     # The form shows whole minutes: a time it sends back unchanged keeps the stored seconds.
     starts_at = event.starts_at if fields.starts_at == _to_minute(event.starts_at) else fields.starts_at
     ends_at = event.ends_at if fields.ends_at == _to_minute(event.ends_at) else fields.ends_at

@@ -1,10 +1,10 @@
-"""The organize blueprint: a group's organizers (and admins) create, edit and cancel events.
+"""The organize blueprint's event pages: a group's organizers (and admins) create, edit and cancel events.
 
-The attendee pages are in attendee_views.py, on the same blueprint."""
+The attendee pages are in attendee_views.py, on the same blueprint (blueprint.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_login import current_user
 
 from webapp.db import db, utcnow
@@ -15,45 +15,23 @@ from webapp.events.services import get_event_by_slug
 from webapp.events.views import event_page
 from webapp.groups.models import Group
 from webapp.groups.services import get_group_by_slug
-from webapp.organize import services
+from webapp.guards import current_member, event_organizers_only, group_organizers_only
+from webapp.organize import (
+    attendee_views,  # noqa: F401 (its routes are on this blueprint too)
+    services,
+)
+from webapp.organize.blueprint import bp
 from webapp.organize.forms import FORMATS, EventForm
 from webapp.organize.services import OrganizeError, is_group_organizer
+from webapp.refusals import place_on_form
 from webapp.rendering import form_status, go_to, render
-
-bp = Blueprint("organize", __name__)
+from webapp.rendering import no_store as _private
 
 
 @bp.app_context_processor
 def _may_organize():
     """`may_organize(group)` for templates: asked only where an organizer link could show."""
     return {"may_organize": lambda group: is_group_organizer(current_user, group)}
-
-
-def _me():
-    return current_user._get_current_object()
-
-
-def _require_organizer(group: Group | None) -> None:
-    """Signed out: sign in first (a page) or 403 (a form post). Signed in but not theirs: 403."""
-    if not current_user.is_authenticated:
-        if request.method == "GET":
-            abort(redirect(url_for("accounts.sign_in", next=request.full_path.rstrip("?"))))
-        abort(403)
-    if not is_group_organizer(current_user, group):
-        abort(403)
-
-
-def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _managed_event(slug: str) -> Event:
-    event = get_event_by_slug(db.session, slug, include_drafts=True)
-    if event is None:
-        abort(404)
-    _require_organizer(event.group)
-    return event
 
 
 DRAFT_SAVED = "Draft saved. Only the group’s organizers can see it; publish it from its preview."
@@ -76,12 +54,6 @@ def _form_page(form: EventForm, *, group, event=None, copied_from=None, status=2
                            notice=notice, saved=saved, action_url=action_url, back_url=back_url))
 
 
-def _place_error(form: EventForm, error: OrganizeError) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is not None:
-        target.errors = [*target.errors, error.message]
-
-
 def _after_save(event: Event):
     """A draft: "Save and preview" shows it as members will see it, "Save draft" keeps the form."""
     if event.status == EventStatus.DRAFT and request.form.get("then") == "draft":
@@ -95,24 +67,20 @@ def _create_draft(form: EventForm, group: Group | None, *, copied_from: Event | 
         return _form_page(form, group=group, copied_from=copied_from, status=422)
     group_slug, copied_slug = group.slug if group else None, copied_from.slug if copied_from else None
     try:
-        event = services.create_event(db.session, group, form.event_fields(), actor=_me(), now=utcnow())
+        event = services.create_event(db.session, group, form.event_fields(), actor=current_member(), now=utcnow())
     except OrganizeError as error:
         db.session.rollback()
-        _place_error(form, error)
         return _form_page(
             form, group=group_slug and get_group_by_slug(db.session, group_slug), status=error.status,
             copied_from=copied_slug and get_event_by_slug(db.session, copied_slug, include_drafts=True),
-            notice=None if error.field else error.message)
+            notice=place_on_form(form, error))
     db.session.commit()
     return _after_save(event)
 
 
 @bp.route("/groups/<slug>/events/new", methods=["GET", "POST"])
-def new_event(slug: str):
-    group = get_group_by_slug(db.session, slug)
-    if group is None:
-        abort(404)
-    _require_organizer(group)
+@group_organizers_only
+def new_event(group: Group, slug: str):
     form = EventForm(zone=site_zone())
     if request.method == "GET":
         return _form_page(form, group=group)
@@ -120,9 +88,9 @@ def new_event(slug: str):
 
 
 @bp.route("/events/<slug>/duplicate", methods=["GET", "POST"])
-def duplicate(slug: str):
+@event_organizers_only
+def duplicate(event: Event, slug: str):
     """The new-event form filled in from this event, the same weekday of next month: saved as a new draft."""
-    event = _managed_event(slug)
     if request.method == "GET":
         form = EventForm.from_fields(services.next_month_copy(event, site_zone()), site_zone())
         return _form_page(form, group=event.group, copied_from=event)
@@ -130,17 +98,14 @@ def duplicate(slug: str):
 
 
 @bp.get("/groups/<slug>/drafts")
-def drafts(slug: str):
-    group = get_group_by_slug(db.session, slug)
-    if group is None:
-        abort(404)
-    _require_organizer(group)
+@group_organizers_only
+def drafts(group: Group, slug: str):
     return _private(render("organize/drafts.html", group=group, drafts=services.group_drafts(db.session, group)))
 
 
 @bp.route("/events/<slug>/edit", methods=["GET", "POST"])
-def edit_event(slug: str):
-    event = _managed_event(slug)
+@event_organizers_only
+def edit_event(event: Event, slug: str):
     if event.status == EventStatus.CANCELLED:
         return _private(render("organize/closed.html", event=event, status=409))
     if request.method == "GET":
@@ -150,22 +115,21 @@ def edit_event(slug: str):
     if not form.validate():
         return _form_page(form, group=event.group, event=event, status=422)
     try:
-        services.update_event(db.session, event.id, form.event_fields(), actor=_me(), now=utcnow())
+        services.update_event(db.session, event.id, form.event_fields(), actor=current_member(), now=utcnow())
     except OrganizeError as error:
         db.session.rollback()
-        _place_error(form, error)
         event = get_event_by_slug(db.session, slug, include_drafts=True)
         return _form_page(form, group=event.group, event=event, status=error.status,
-                          notice=None if error.field else error.message)
+                          notice=place_on_form(form, error))
     db.session.commit()
     return _after_save(get_event_by_slug(db.session, slug, include_drafts=True))
 
 
 @bp.post("/events/<slug>/publish")
-def publish(slug: str):
-    event = _managed_event(slug)
+@event_organizers_only
+def publish(event: Event, slug: str):
     try:
-        services.publish_event(db.session, event.id, actor=_me(), now=utcnow())
+        services.publish_event(db.session, event.id, actor=current_member(), now=utcnow())
     except OrganizeError as error:
         db.session.rollback()
         return _private(event_page(get_event_by_slug(db.session, slug, include_drafts=True),
@@ -175,17 +139,17 @@ def publish(slug: str):
 
 
 @bp.route("/events/<slug>/cancel-event", methods=["GET", "POST"])
-def cancel(slug: str):
+@event_organizers_only
+def cancel(event: Event, slug: str):
     """Cancel a published event (attendees are told), or delete a draft (nobody knows of it)."""
-    event = _managed_event(slug)
     error = None
     if request.method == "POST":
         is_draft, group_slug = event.status == EventStatus.DRAFT, event.group.slug if event.group else None
         try:
             if is_draft:
-                services.discard_draft(db.session, event.id, actor=_me(), now=utcnow())
+                services.discard_draft(db.session, event.id, actor=current_member(), now=utcnow())
             else:
-                cancel_event(db.session, event.id, now=utcnow(), actor=_me())
+                cancel_event(db.session, event.id, now=utcnow(), actor=current_member())
         except (EventChangeError, OrganizeError) as refusal:
             db.session.rollback()
             event = get_event_by_slug(db.session, slug, include_drafts=True)
@@ -199,6 +163,3 @@ def cancel(slug: str):
     return _private(render("organize/cancel.html", event=event, error=error and error.message,
                            status=error.status if error else 200))
 
-
-# The attendee pages live in their own module on this blueprint; importing it registers them.
-from webapp.organize import attendee_views  # noqa: E402,F401

@@ -213,11 +213,6 @@ def claim_many(session: Session, mail_ids: list[int], *, now: datetime, token: s
     return sorted(won)
 
 
-def claim(session: Session, mail_id: int, *, now: datetime, token: str | None = None) -> bool:
-    """Claim one row; only one worker can win it."""
-    return claim_many(session, [mail_id], now=now, token=token) == [mail_id]
-
-
 def claim_due(session: Session, *, now: datetime, limit: int | None = None, token: str | None = None) -> list[int]:
     """Claim up to `limit` due rows, oldest first. Several sweeping workers take disjoint rows.
 
@@ -358,12 +353,6 @@ def open_connection():
     if current_app.config["MAIL_BACKEND"] == "file":
         return nullcontext(_FileConnection())
     return _SmtpConnection()
-
-
-def deliver(message: OutboxMessage) -> None:
-    """Send one message on its own connection (the batch path shares one instead)."""
-    with open_connection() as connection:
-        connection.send(message)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -604,15 +593,6 @@ def send_outbox_mail(session: Session, mail_id: int, *, now: datetime | None = N
         if mail_id in ids:
             return state
     return None
-
-
-def due_mail_ids(session: Session, *, now: datetime, limit: int = 100) -> list[int]:
-    """Rows the sweep should send: due and waiting, or abandoned mid-send by a dead worker."""
-    return list(
-        session.scalars(
-            select(OutboxMail.id).where(_due(now)).order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(limit)
-        )
-    )
 
 
 def sweep_outbox(session: Session, *, now: datetime | None = None, max_batches: int = 20,

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.db import db, utcnow
+from webapp.guards import PROPOSAL_SUBMISSIONS, check_limit, current_member
 from webapp.proposals import services
 from webapp.proposals.forms import ActionForm, ProposalForm
 from webapp.proposals.guidelines import BY_ANCHOR, COMMITMENTS, GUIDELINES
@@ -21,11 +22,11 @@ from webapp.proposals.models import (
     ProposalState,
 )
 from webapp.proposals.services import ProposalError, ProposalFields
+from webapp.refusals import Refusal
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
 from webapp.rendering import render
-from webapp.throttle import over_limit
 
 bp = Blueprint("proposals", __name__)
 A, S = ProposalAction, ProposalState
@@ -58,6 +59,9 @@ def _review_count():
     return {"awaiting_review_count": lambda: services.count_awaiting_review(db.session)}
 
 
+# The send button pressed while over the submission limit: the draft is kept, only the sending waits.
+KEPT_AS_DRAFT = ("Your draft is saved, but you’ve sent several proposals in a short time. "
+                 "Please try sending it again in a little while.")
 
 
 def members_only(view):
@@ -78,10 +82,6 @@ def members_only(view):
     return wrapper
 
 
-def _me():
-    return current_user._get_current_object()
-
-
 # --- Guidelines ----------------------------------------------------------------------------------
 
 
@@ -96,7 +96,7 @@ def guidelines():
 @bp.get("/proposals")
 @members_only
 def index():
-    return _private(render("proposals/index.html", proposals=services.proposals_of(db.session, _me())))
+    return _private(render("proposals/index.html", proposals=services.proposals_of(db.session, current_member())))
 
 
 # --- The form --------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def _similar(form, proposal=None):
         db.session, form.name.data or "", form.description.data or "",
         url_for_group=lambda g: url_for("groups.detail", slug=g.slug),
         url_for_proposal=lambda p: url_for("proposals.detail", proposal_id=p.id),
-        viewer=_me(), exclude_proposal_id=proposal.id if proposal else None,
+        viewer=current_member(), exclude_proposal_id=proposal.id if proposal else None,
     )
 
 
@@ -160,7 +160,7 @@ def _fields_from(form) -> ProposalFields:
 
 def _handle_form_post(proposal=None):
     """Add or remove a co-organizer row, save the draft, or save and send it to the reviewers."""
-    me = _me()
+    me = current_member()
     form = ProposalForm(proposer=me)
     if "add_coorganizer" in request.form:
         if len(form.coorganizers.entries) < MAX_COORGANIZERS:
@@ -184,6 +184,13 @@ def _handle_form_post(proposal=None):
     client_key = form.client_key.data or ""
     if proposal is None and not _CLIENT_KEY.fullmatch(client_key):
         abort(400)
+    # Asked before anything is saved: over the limit, the button saves the draft and sends nothing.
+    sending_refused = None
+    if sending:
+        try:
+            check_limit(PROPOSAL_SUBMISSIONS, me.id)
+        except Refusal as refusal:
+            sending, sending_refused = False, refusal
     now = utcnow()
     try:
         saved = services.save_proposal(
@@ -191,13 +198,6 @@ def _handle_form_post(proposal=None):
             client_key=client_key or (proposal.client_key if proposal else ""), now=now,
         )
         if sending:
-            if over_limit("PROPOSAL_SUBMIT_LIMIT", "proposal-submit", me.id):
-                db.session.commit()  # keep what they typed; only the sending waits
-                return _form_page(
-                    form, saved, status=_status(429),
-                    notice="Your draft is saved, but you’ve sent several proposals in a short time. "
-                           "Please try sending it again in a little while.",
-                )
             action = A.RESUBMIT if saved.state == S.CHANGES_REQUESTED else A.SUBMIT
             services.transition(db.session, saved.id, action, actor=me, now=now)
             done = "resubmitted" if action is A.RESUBMIT else "submitted"
@@ -210,6 +210,8 @@ def _handle_form_post(proposal=None):
         fresh = services.get_proposal(db.session, proposal.id) if proposal else None
         return _form_page(form, fresh, status=_status(error.status), notice=error.message)
     db.session.commit()
+    if sending_refused is not None:
+        return _form_page(form, saved, status=_status(sending_refused.status), notice=KEPT_AS_DRAFT)
     return _go_to(url_for("proposals.detail", proposal_id=saved.id, done=done))
 
 
@@ -218,7 +220,7 @@ def _handle_form_post(proposal=None):
 def new():
     if request.method == "POST":
         return _handle_form_post()
-    form = ProposalForm(formdata=None, proposer=_me())
+    form = ProposalForm(formdata=None, proposer=current_member())
     form.client_key.data = uuid.uuid4().hex
     return _form_page(form)
 
@@ -238,7 +240,7 @@ def edit(proposal_id: int):
         return _handle_form_post(proposal)
     if proposal.state not in services.EDITABLE_STATES:
         return redirect(url_for("proposals.detail", proposal_id=proposal.id), code=303)
-    form = ProposalForm(formdata=None, obj=proposal, proposer=_me())
+    form = ProposalForm(formdata=None, obj=proposal, proposer=current_member())
     form.meeting_format.data = proposal.meeting_format.value if proposal.meeting_format else None
     form.acknowledged.data = proposal.acknowledged_anchors
     while len(form.coorganizers.entries):
@@ -254,7 +256,7 @@ def edit(proposal_id: int):
 @members_only
 def validate_field():
     """Inline validation on blur: the whole form block, of which htmx keeps the one field (hx-select)."""
-    form = ProposalForm(proposer=_me())
+    form = ProposalForm(proposer=current_member())
     form.for_review = True
     form.validate()
     return _form_page(form, inline=True)
@@ -263,7 +265,7 @@ def validate_field():
 @bp.post("/proposals/similar")
 @members_only
 def similar():
-    form = ProposalForm(proposer=_me(), meta={"csrf": True})
+    form = ProposalForm(proposer=current_member(), meta={"csrf": True})
     form.validate()  # only for CSRF; field problems are the other fields' business
     if form.csrf_token.errors:
         abort(400)
@@ -279,13 +281,13 @@ def similar():
 
 def _visible(proposal_id: int):
     proposal = services.get_proposal(db.session, proposal_id)
-    if proposal is None or not services.may_see(proposal, _me()):
+    if proposal is None or not services.may_see(proposal, current_member()):
         abort(404)
     return proposal
 
 
 def _detail_page(proposal, *, form=None, status=200, notice=None, problem=None):
-    me = _me()
+    me = current_member()
     form = form or ActionForm(formdata=None)
     form.expected_state.data = proposal.state.value
     reviewer_view = services.is_reviewer(me) and proposal.proposer_id != me.id
@@ -317,7 +319,7 @@ def detail(proposal_id: int):
 @members_only
 def act(proposal_id: int):
     proposal = _visible(proposal_id)
-    me = _me()
+    me = current_member()
     form = ActionForm()
     try:
         action = ProposalAction(request.form.get("action", ""))
@@ -328,9 +330,10 @@ def act(proposal_id: int):
         return _detail_page(proposal, form=form, status=_status(422))
     now = utcnow()
     if action in (A.SUBMIT, A.RESUBMIT) and action in services.allowed_actions(proposal, me):
-        if over_limit("PROPOSAL_SUBMIT_LIMIT", "proposal-submit", me.id):
-            return _detail_page(proposal, form=form, status=_status(429), problem=(
-                "You’ve sent several proposals in a short time. Please try again in a little while."))
+        try:
+            check_limit(PROPOSAL_SUBMISSIONS, me.id)
+        except Refusal as refusal:
+            return _detail_page(proposal, form=form, status=_status(refusal.status), problem=refusal.message)
     try:
         services.transition(
             db.session, proposal.id, action, actor=me, message=form.message.data or "",
@@ -356,7 +359,7 @@ def act(proposal_id: int):
 @bp.get("/review")
 @members_only
 def review():
-    if not services.is_reviewer(_me()):
+    if not services.is_reviewer(current_member()):
         abort(403)
     tab = request.args.get("state", "awaiting")
     if tab not in QUEUE_TABS:
@@ -394,7 +397,7 @@ def accept(token: str):
     if problem is not None:
         return _private(render("proposals/invitation.html", problem=problem.message, status=problem.status))
     try:
-        services.accept_invitation(db.session, found, _me(), now=utcnow())
+        services.accept_invitation(db.session, found, current_member(), now=utcnow())
     except ProposalError as error:
         db.session.rollback()
         return _private(render("proposals/invitation.html", invitation=found, token=token,

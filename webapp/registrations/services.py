@@ -1,7 +1,10 @@
 """Registering, waiting in line, cancelling and promotion: the one place capacity is decided.
 
 Every operation takes the event's lock first, so concurrent requests on any number of web
-processes queue up on that one row and never overbook.
+processes queue up on that one row and never overbook. Each operation also queues the mail its
+outcome sends (to the member, and to everyone a freed seat promoted) in the same transaction, so
+the Register button, the sign-in intent, the mail's cancel link, organizers, CLI and tasks all
+send the same mails from one call.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from sqlalchemy.orm import Session
 from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
+from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.validators import too_long_message
 
@@ -23,10 +27,6 @@ ACCESSIBILITY_NEEDS_MAX = 1000
 
 class RegistrationError(Refusal):
     """Registration refused: the window is closed, the event cancelled, the input too long."""
-
-
-class NeedsTooLong(RegistrationError):
-    """The accessibility needs are over the limit: the page shows this next to that field."""
 
 
 @dataclass
@@ -111,14 +111,16 @@ def register(
     accessibility_needs: str = "",
     now: datetime,
 ) -> Outcome:
-    """Give the member a seat, or a place on the waitlist when the event is full.
+    """Give the member a seat, or a place on the waitlist when the event is full, and queue the
+    mail that says which ("confirmed", or "waitlisted" with the place in line).
 
-    Registering again while registered changes nothing (a double click is harmless).
+    Registering again while registered changes nothing and sends nothing (a double click is harmless).
     """
     accessibility_needs = (accessibility_needs or "").strip()
     if len(accessibility_needs) > ACCESSIBILITY_NEEDS_MAX:
-        raise NeedsTooLong(too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX,
-                                            len(accessibility_needs)), 422)
+        # The page shows this next to that field.
+        raise RegistrationError(too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX,
+                                                 len(accessibility_needs)), 422, field="accessibility_needs")
     event = lock_event(session, event_id)
     registration = session.scalar(
         select(Registration).where(
@@ -150,13 +152,19 @@ def register(
         event.next_queue_number += 1
         event.waitlist_count += 1
     session.flush()
-    position = event.waitlist_count if registration.status == RegistrationStatus.WAITLISTED else None
+    if registration.status == RegistrationStatus.WAITLISTED:
+        position = event.waitlist_count
+        queue_registration_mail(session, registration, "waitlisted", now=now, position=position)
+    else:
+        position = None
+        queue_registration_mail(session, registration, "confirmed", now=now)
     return Outcome(registration, [], position=position, event=event)
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime,
            generation: int | None = None) -> Outcome:
     """Give up a seat or a place in line; a freed seat goes to the head of the line at once.
+    Mails the member ("cancelled") and everyone promoted.
 
     Cancelling again changes nothing (a double click is harmless); after the start it is refused.
     With `generation` (a mail's cancel link), only that registration: if the member cancelled and
@@ -170,12 +178,13 @@ def cancel(session: Session, registration: Registration, *, now: datetime,
         return Outcome(registration, [], changed=False, event=event)
     if problem := cancellation_problem(registration, event, now):
         raise RegistrationError(problem)
-    return _give_up(session, event, registration, now=now)
+    return _give_up(session, event, registration, now=now, mail="cancelled")
 
 
-def _give_up(session: Session, event: Event, registration: Registration, *, now: datetime,
+def _give_up(session: Session, event: Event, registration: Registration, *, now: datetime, mail: str,
              by=None) -> Outcome:
-    """Cancel an active registration (the caller holds the lock) and fill the freed seat."""
+    """Cancel an active registration (the caller holds the lock), send the member the `mail` kind
+    ("cancelled" or "removed"), and fill the freed seat."""
     if registration.status == RegistrationStatus.CONFIRMED:
         event.confirmed_count -= 1
     else:
@@ -184,6 +193,7 @@ def _give_up(session: Session, event: Event, registration: Registration, *, now:
     registration.cancelled_at = now
     registration.cancelled_by_id = by.id if by is not None else None
     session.flush()
+    queue_registration_mail(session, registration, mail, now=now)
     promoted = promote_from_waitlist(session, event, now=now)
     return Outcome(registration, promoted, event=event)
 
@@ -208,15 +218,16 @@ def organizer_change_problem(event: Event, now: datetime) -> str | None:
 
 def remove(session: Session, event_id: int, registration_id: int, *, actor, now: datetime) -> Outcome:
     """An organizer removes someone (seat or place in line); the freed seat goes to the next in line.
+    Mails the person removed ("removed") and everyone promoted.
 
-    Removing someone already cancelled changes nothing (a double click is harmless).
+    Removing someone already cancelled changes nothing and sends nothing (a double click is harmless).
     """
     event, registration = _locked_registration(session, event_id, registration_id)
     if registration.status == RegistrationStatus.CANCELLED:
         return Outcome(registration, [], changed=False)
     if problem := organizer_change_problem(event, now):
         raise RegistrationError(problem)
-    return _give_up(session, event, registration, now=now, by=actor)
+    return _give_up(session, event, registration, now=now, mail="removed", by=actor)
 
 
 def promote_by_hand(session: Session, event_id: int, registration_id: int, *, expected_capacity: int | None,
@@ -227,7 +238,8 @@ def promote_by_hand(session: Session, event_id: int, registration_id: int, *, ex
     moment); otherwise the capacity goes up by exactly one, which the organizer's button said
     ("capacity 20 → 21"). `expected_capacity` is the capacity that button showed: if it has
     changed since, nothing happens and the organizer looks again. The others keep their order.
-    Giving a seat to someone who has one changes nothing (a double tap is harmless).
+    The member gets the "promoted" mail. Giving a seat to someone who has one changes nothing
+    (a double tap is harmless).
     """
     event, registration = _locked_registration(session, event_id, registration_id)
     if registration.status == RegistrationStatus.CONFIRMED:
@@ -248,11 +260,13 @@ def promote_by_hand(session: Session, event_id: int, registration_id: int, *, ex
     event.waitlist_count -= 1
     _confirm(event, registration, now)
     session.flush()
+    queue_registration_mail(session, registration, "promoted", now=now)
     return Outcome(registration, [registration], capacity_raised=raised)
 
 
 def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> list[Registration]:
-    """Fill free seats from the head of the line, in order. The caller holds the event lock."""
+    """Fill free seats from the head of the line, in order, mailing each one promoted.
+    The caller holds the event lock."""
     if now >= event.starts_at or event.status != EventStatus.SCHEDULED:
         return []  # promotion stops when the event starts
     free = None if event.capacity is None else event.capacity - event.confirmed_count
@@ -273,11 +287,13 @@ def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> l
         _confirm(event, registration, now)
         event.waitlist_count -= 1
     session.flush()
+    for registration in promoted:
+        queue_registration_mail(session, registration, "promoted", now=now)
     return promoted
 
 
 def change_capacity(session: Session, event_id: int, capacity: int | None, *, now: datetime) -> list[Registration]:
-    """Set a new capacity (None for unlimited); raising it promotes from the waitlist."""
+    """Set a new capacity (None for unlimited); raising it promotes from the waitlist (and mails them)."""
     event = lock_event(session, event_id)
     if capacity is not None and capacity < 1:
         raise RegistrationError("Capacity must be at least 1, or blank for no limit.", 422)

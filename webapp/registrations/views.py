@@ -11,12 +11,13 @@ from sqlalchemy.orm import joinedload
 from webapp.db import commit_keeping_loaded, db, utcnow
 from webapp.events.models import Event
 from webapp.events.services import LISTED, event_id_by_slug, get_event_by_slug
+from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
+from webapp.refusals import Refusal
 from webapp.registrations import services
-from webapp.registrations.mails import may_see_meeting_link, queue_registration_mail
+from webapp.registrations.mails import may_see_meeting_link
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, read_manage_token
 from webapp.rendering import form_status, no_store, render, wants_fragment
-from webapp.throttle import over_limit
 
 bp = Blueprint("registrations", __name__)
 # What a refused form shows back of the accessibility needs typed (well over the limit, to copy from).
@@ -55,30 +56,6 @@ def _panel(event, *, status=200, **kwargs):
     )
 
 
-def queue_outcome_mails(outcome: services.Outcome, *, now, kind: str) -> None:
-    """The member's own mail, and one for everyone a freed seat promoted."""
-    registration = outcome.registration
-    if kind == "registered":
-        if registration.status == RegistrationStatus.CONFIRMED:
-            queue_registration_mail(db.session, registration, "confirmed", now=now)
-        else:
-            queue_registration_mail(db.session, registration, "waitlisted", now=now, position=outcome.position)
-    elif kind == "cancelled":
-        queue_registration_mail(db.session, registration, "cancelled", now=now)
-    for promoted in outcome.promoted:
-        queue_registration_mail(db.session, promoted, "promoted", now=now)
-
-
-def register_member(event_id: int, member, *, accessibility_needs: str, now) -> services.Outcome:
-    """Register and queue the mail; shared by the Register button and the sign-in intent."""
-    outcome = services.register(
-        db.session, event_id, member=member, accessibility_needs=accessibility_needs, now=now
-    )
-    if outcome.changed:
-        queue_outcome_mails(outcome, now=now, kind="registered")
-    return outcome
-
-
 @bp.post("/events/<slug>/register")
 def register(slug: str):
     # Only the id before the lock: registering locks the event and reads it fresh from there.
@@ -94,17 +71,19 @@ def register(slug: str):
         if wants_fragment():
             return htmx_response(redirect=target)
         return redirect(target, code=303)
-    if _too_many_changes(current_user):
-        return _panel(get_event_by_slug(db.session, slug), status=429, error=TOO_MANY,
-                      accessibility_needs=accessibility_needs[:TYPED_MAX])
-    now = utcnow()
     try:
-        outcome = register_member(event_id, current_user, accessibility_needs=accessibility_needs, now=now)
+        check_limit(REGISTRATION_CHANGES, current_user.id)
+    except Refusal as refusal:
+        return _panel(get_event_by_slug(db.session, slug), status=refusal.status, error=refusal.message,
+                      accessibility_needs=accessibility_needs[:TYPED_MAX])
+    try:
+        outcome = services.register(db.session, event_id, member=current_member(),
+                                    accessibility_needs=accessibility_needs, now=utcnow())
     except services.RegistrationError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug)
         # Too long: the message goes next to the field, which keeps everything that was typed.
-        field_error = isinstance(error, services.NeedsTooLong)
+        field_error = error.field == "accessibility_needs"
         return _panel(event, status=form_status(error.status), error=None if field_error else error.message,
                       needs_error=error.message if field_error else None,
                       accessibility_needs=accessibility_needs[:TYPED_MAX])
@@ -115,32 +94,19 @@ def register(slug: str):
     return _panel(outcome.event, registration=outcome.registration, position=outcome.position)
 
 
-def _too_many_changes(member) -> bool:
-    """Registering and cancelling send mail: cap how often one member can do it."""
-    return over_limit("REGISTRATION_LIMIT_PER_MEMBER", "registration", member.id)
-
-
-TOO_MANY = "You’ve changed your registrations many times in a short while. Please wait a few minutes and try again."
-
-
 def _own_registration(registration_id: int) -> Registration:
-    registration = db.session.get(Registration, registration_id)
     # Someone else's registration looks exactly like a missing one.
-    if registration is None or registration.user_id != current_user.id:
-        abort(404)
-    return registration
+    return db.first_or_404(
+        select(Registration).where(Registration.id == registration_id, Registration.user_id == current_user.id))
 
 
 def _cancel(registration: Registration, generation: int | None = None) -> None:
-    """Cancel and queue the mails; RegistrationError (rolled back) when the rule refuses it."""
-    now = utcnow()
+    """Cancel (the service queues the mails); RegistrationError (rolled back) when the rule refuses it."""
     try:
-        outcome = services.cancel(db.session, registration, now=now, generation=generation)
+        services.cancel(db.session, registration, now=utcnow(), generation=generation)
     except services.RegistrationError:
         db.session.rollback()
         raise
-    if outcome.changed:
-        queue_outcome_mails(outcome, now=now, kind="cancelled")
     db.session.commit()
 
 
@@ -149,10 +115,12 @@ def _cancel(registration: Registration, generation: int | None = None) -> None:
 def cancel(registration_id: int):
     registration = _own_registration(registration_id)
     event_slug = registration.event.slug
-    if _too_many_changes(current_user):
+    try:
+        check_limit(REGISTRATION_CHANGES, current_user.id)
+    except Refusal as refusal:
         if wants_fragment():
-            return _panel(registration.event, status=429, error=TOO_MANY)
-        abort(429)
+            return _panel(registration.event, status=refusal.status, error=refusal.message)
+        abort(refusal.status)
     try:
         _cancel(registration)
     except services.RegistrationError as error:
@@ -172,9 +140,10 @@ def cancel(registration_id: int):
 
 def _registration_from_token(token: str) -> tuple[Registration, int]:
     ids = read_manage_token(token)
-    registration = db.session.get(Registration, ids[0]) if ids else None
-    if registration is None or registration.user_id != ids[1]:
+    if not ids:
         abort(404)
+    registration = db.first_or_404(
+        select(Registration).where(Registration.id == ids[0], Registration.user_id == ids[1]))
     return registration, ids[2]
 
 
@@ -255,6 +224,6 @@ def register_after_sign_in(member, argument: str, *, now) -> None:
         return
     try:
         with db.session.begin_nested():
-            register_member(event.id, member, accessibility_needs="", now=now)
+            services.register(db.session, event.id, member=member, now=now)
     except services.RegistrationError:
         pass  # the event page explains why (closed, cancelled) when they land on it
