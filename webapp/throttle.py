@@ -30,7 +30,7 @@ def over_limit(setting: str, scope: str, key, *,
     `count_since(moment)`, if given, counts the actions already done since `moment` from the
     database: the limit's fallback while the shared counters cannot be reached.
     """
-    from webapp import limiter
+    from webapp.extensions import limiter
 
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return False

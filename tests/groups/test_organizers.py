@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
 from tests.factories import create_group, create_user, organizer_of
-from webapp import mail as mail_ext
 from webapp.accounts.models import Role, User
 from webapp.db import utcnow
+from webapp.extensions import mail as mail_ext
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.groups.services import LAST_ORGANIZER
 from webapp.outbox import services as outbox
