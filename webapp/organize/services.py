@@ -6,8 +6,6 @@ Services flush and never commit; the actor and the clock are arguments.
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,10 +23,9 @@ from webapp.registrations.mails import queue_registration_mail
 from webapp.registrations.models import Registration
 from webapp.registrations.services import RegistrationError, change_capacity, lock_event
 from webapp.reminders.services import EventChangeError, EventPlace, change_event
+from webapp.slugs import unique_slug
 
 log = logging.getLogger(__name__)
-
-SLUG_MAX = 120
 
 
 class OrganizeError(Refusal):
@@ -138,21 +135,6 @@ class EventFields:
                           self.venue_accessibility).normalized()
 
 
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:100].strip("-") or "event"
-
-
-def unique_event_slug(session: Session, title: str) -> str:
-    base = slugify(title)
-    taken = set(session.scalars(select(Event.slug).where(Event.slug.like(f"{base}%"))))
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
 def _apply_plain_fields(event: Event, fields: EventFields) -> None:
     event.title = fields.title
     event.description = fields.description
@@ -172,7 +154,8 @@ def create_event(session: Session, group: Group | None, fields: EventFields, *, 
     organizers see it until it is published."""
     _check_future_start(fields, now)
     event = Event(
-        group_id=group.id if group else None, slug=unique_event_slug(session, fields.title), summary="",
+        group_id=group.id if group else None, summary="",
+        slug=unique_slug(session, Event.slug, fields.title, max_length=100, fallback="event"),
         starts_at=fields.starts_at, ends_at=fields.ends_at, capacity=fields.capacity,
         status=EventStatus.DRAFT, created_at=now, updated_at=now,
     )

@@ -7,7 +7,6 @@ who did it, when and why, and queues the mails, all in the caller's transaction.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from webapp.proposals.models import (
     ProposalTransition,
 )
 from webapp.refusals import Refusal
+from webapp.slugs import unique_slug
 from webapp.urls import absolute_url
 
 S, A = ProposalState, ProposalAction
@@ -303,24 +303,10 @@ def save_proposal(
 # --- Approval: the group, its organizers, invitations --------------------------------------------
 
 
-def _slugify(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:70].strip("-")
-
-
-def unique_slug(session: Session, name: str, fallback: str) -> str:
-    base = _slugify(name) or fallback
-    taken = set(session.scalars(select(Group.slug).where(Group.slug.like(f"{base}%"))))
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
 def create_group_from(session: Session, proposal: Proposal, *, now: datetime) -> Group:
     """The approved proposal's group, with its proposer and co-organizers as organizers."""
     group = Group(
-        slug=unique_slug(session, proposal.name, f"group-{proposal.id}"),
+        slug=unique_slug(session, Group.slug, proposal.name, max_length=70, fallback=f"group-{proposal.id}"),
         name=proposal.name,
         description=proposal.description,
         is_active=True,
