@@ -62,7 +62,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(outbox_bp)
     app.register_blueprint(reminders_bp)
     app.extensions["sign_in_intents"] = {"register": register_after_sign_in}
-    from webapp.proposals.services import accept_invitation_after_sign_in
+    from webapp.groups.invitations import accept_invitation_after_sign_in
     from webapp.proposals.views import bp as proposals_bp
 
     app.register_blueprint(proposals_bp)
@@ -100,6 +100,7 @@ def _models_loaded() -> None:
     """Import every model so metadata (and Alembic) sees all tables."""
     import webapp.accounts.models  # noqa: F401
     import webapp.events.models  # noqa: F401
+    import webapp.groups.invitations  # noqa: F401
     import webapp.groups.models  # noqa: F401
     import webapp.organize.models  # noqa: F401
     import webapp.outbox.models  # noqa: F401

@@ -10,11 +10,11 @@ from flask_login import current_user
 from webapp.accounts.models import normalize_email
 from webapp.db import db, utcnow
 from webapp.events.services import group_events
-from webapp.groups import services
+from webapp.groups import invitations, services
 from webapp.groups.forms import GroupPageForm, InviteForm
+from webapp.groups.invitations import INVITATION_DAYS
 from webapp.groups.models import Group, GroupOrganizer
-from webapp.groups.services import INVITATION_DAYS, GroupError
-from webapp.organize.services import is_group_organizer
+from webapp.groups.services import GroupError, is_group_organizer
 from webapp.organize.views import _require_organizer
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
@@ -116,7 +116,7 @@ def _organizers_page(group: Group, form: InviteForm, *, status: int = 200, notic
         "groups/organizers.html", block, status=status,
         group=group, form=form, notice=notice, problem=problem, invite_problem=invite_problem,
         organizers=services.organizers_of(db.session, group.id),
-        invitations=services.open_invitations(db.session, group.id), now=utcnow(), is_me=_is_me,
+        invitations=invitations.open_invitations(db.session, group.id), now=utcnow(), is_me=_is_me,
         days=INVITATION_DAYS,
     ))
 
@@ -133,7 +133,7 @@ def organizers(slug: str):
         return _organizers_page(group, form, status=_status(422), block="invite_form")
     me = _me()
     try:
-        services.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
+        invitations.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
                                   actor=me, now=utcnow())
     except GroupError as error:
         db.session.rollback()
@@ -153,7 +153,7 @@ def organizers(slug: str):
 def withdraw_invitation(slug: str, invitation_id: int):
     group = _managed_group(slug)
     try:
-        services.withdraw_invitation(db.session, group.id, invitation_id, actor=_me(), now=utcnow())
+        invitations.withdraw_invitation(db.session, group.id, invitation_id, actor=_me(), now=utcnow())
     except GroupError as error:
         db.session.rollback()
         if error.status == 404:

@@ -13,10 +13,10 @@ from webapp.events.models import Event, EventStatus
 from webapp.events.services import get_event_by_slug
 from webapp.events.views import event_page
 from webapp.groups.models import Group
-from webapp.groups.services import get_group_by_slug
+from webapp.groups.services import get_group_by_slug, is_group_organizer
 from webapp.organize import services
 from webapp.organize.forms import FORMATS, EventForm
-from webapp.organize.services import OrganizeError, is_group_organizer
+from webapp.organize.services import OrganizeError
 from webapp.reminders.services import EventChangeError, cancel_event
 from webapp.rendering import form_status, go_to, render
 
