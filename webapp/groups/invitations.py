@@ -98,12 +98,9 @@ def refuse_if_closed(invitation: OrganizerInvitation, now: datetime) -> None:
 
     An accepted one stays readable: its page tells the invitee they organize the group now.
     """
-    if invitation.accepted_at is not None:
+    if invitation.accepted_at is not None or invitation.is_pending(now):
         return
-    if invitation.revoked_at is not None:
-        raise GroupError(WITHDRAWN, status=410)
-    if invitation.expires_at <= now:
-        raise GroupError(EXPIRED, status=410)
+    raise GroupError(WITHDRAWN if invitation.revoked_at is not None else EXPIRED, status=410)
 
 
 def load_invitation(session: Session, token: str, *, now: datetime) -> OrganizerInvitation:
@@ -170,14 +167,19 @@ def accept_invitation_after_sign_in(user, argument: str, *, now) -> None:
 # --- Invitations from the group's page ---------------------------------------------------------------
 
 
-def open_invitations(session: Session, group_id: int) -> list[OrganizerInvitation]:
+def _unanswered_from_group_page(group_id: int):
     """Invitations sent from the group's page that nobody has accepted or withdrawn (expired ones too)."""
+    return select(OrganizerInvitation).where(
+        OrganizerInvitation.group_id == group_id, OrganizerInvitation.organizer_id.is_(None),
+        OrganizerInvitation.accepted_at.is_(None), OrganizerInvitation.revoked_at.is_(None),
+    )
+
+
+def open_invitations(session: Session, group_id: int) -> list[OrganizerInvitation]:
+    """The group page's unanswered invitations, newest first, with who sent each."""
     return list(session.scalars(
-        select(OrganizerInvitation).options(selectinload(OrganizerInvitation.invited_by))
-        .where(
-            OrganizerInvitation.group_id == group_id, OrganizerInvitation.organizer_id.is_(None),
-            OrganizerInvitation.accepted_at.is_(None), OrganizerInvitation.revoked_at.is_(None),
-        ).order_by(OrganizerInvitation.created_at.desc(), OrganizerInvitation.id.desc())
+        _unanswered_from_group_page(group_id).options(selectinload(OrganizerInvitation.invited_by))
+        .order_by(OrganizerInvitation.created_at.desc(), OrganizerInvitation.id.desc())
     ))
 
 
@@ -195,11 +197,7 @@ def invite_organizer(session: Session, group_id: int, *, name: str, email: str, 
     if organizer_name_taken(session, group.id, name):
         raise GroupError(f"The group already lists an organizer called {name}. Please tell them apart, "
                          "for example with a middle initial.", field="name", status=409)
-    earlier = session.scalars(select(OrganizerInvitation).where(
-        OrganizerInvitation.group_id == group.id, OrganizerInvitation.email == email,
-        OrganizerInvitation.organizer_id.is_(None), OrganizerInvitation.accepted_at.is_(None),
-        OrganizerInvitation.revoked_at.is_(None),
-    ))
+    earlier = session.scalars(_unanswered_from_group_page(group.id).where(OrganizerInvitation.email == email))
     for invitation in earlier:
         if invitation.is_pending(now):
             raise GroupError(

@@ -144,13 +144,7 @@ def is_group_organizer(user, group: Group | None) -> bool:
         return True
     if group is None:
         return False
-    found = db.session.scalar(
-        select(GroupOrganizer.id).where(
-            GroupOrganizer.group_id == group.id,
-            or_(GroupOrganizer.user_id == user.id, func.lower(GroupOrganizer.email) == normalize_email(user.email)),
-        ).limit(1)
-    )
-    return found is not None
+    return organizer_with_address(db.session, group.id, user.email) is not None
 
 
 def organizer_with_address(session: Session, group_id: int, email: str) -> GroupOrganizer | None:
@@ -178,8 +172,8 @@ def organizers_of(session: Session, group_id: int) -> list[GroupOrganizer]:
 # unique constraint on group and name). Names count as the same when they differ only in case,
 # Unicode form or spacing, so the page never shows "Ann Lee" and "ann  lee" as two people. A name a
 # person typed (inviting from the group's page, a proposal's co-organizers) is refused when taken; a
-# name chosen for someone (accepting an invitation, the CLI, approving a proposal) gives way to their
-# other name, else gets a number.
+# name chosen for someone (accepting an invitation, the CLI) gives way to their other name, else gets
+# a number; approving a proposal takes a co-organizer under a listed name to be that person, once.
 
 
 def organizer_name_key(name: str) -> str:

@@ -134,7 +134,7 @@ def organizers(slug: str):
     me = _me()
     try:
         invitations.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
-                                  actor=me, now=utcnow())
+                                     actor=me, now=utcnow())
     except GroupError as error:
         db.session.rollback()
         _place_error(form, error)
