@@ -7,30 +7,14 @@ from pathlib import Path
 
 from celery import Celery, Task
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_mail import Mail
-from flask_migrate import Migrate
-from flask_wtf.csrf import CSRFProtect
-from htmx_flask import Htmx
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from webapp import config, display, security
 from webapp.db import db
+from webapp.extensions import csrf, htmx, limiter, login_manager, mail, migrate
 
 ROOT = config.ROOT
-migrate = Migrate(directory=str(ROOT / "migrations"), render_as_batch=True)
-csrf = CSRFProtect()
-mail = Mail()
-htmx = Htmx()
-login_manager = LoginManager()
-login_manager.login_view = "accounts.sign_in"
-login_manager.login_message = None  # the sign-in page says why on its own
-login_manager.session_protection = "basic"
-# Storage and limits come from the app config (RATELIMIT_*, SIGN_IN_LIMIT_*).
-limiter = Limiter(key_func=get_remote_address)
 
 def create_app(overrides: dict | None = None) -> Flask:
     settings = config.load_settings(overrides)
@@ -79,7 +63,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(outbox_bp)
     app.register_blueprint(reminders_bp)
     app.extensions["sign_in_intents"] = {"register": register_after_sign_in}
-    from webapp.proposals.services import accept_invitation_after_sign_in
+    from webapp.groups.invitations import accept_invitation_after_sign_in
     from webapp.proposals.views import bp as proposals_bp
 
     app.register_blueprint(proposals_bp)
@@ -124,6 +108,7 @@ def _models_loaded() -> None:
     """Import every model so metadata (and Alembic) sees all tables."""
     import webapp.accounts.models  # noqa: F401
     import webapp.events.models  # noqa: F401
+    import webapp.groups.invitations  # noqa: F401
     import webapp.groups.models  # noqa: F401
     import webapp.organize.models  # noqa: F401
     import webapp.outbox.models  # noqa: F401

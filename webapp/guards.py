@@ -14,8 +14,7 @@ from flask_login import current_user
 
 from webapp.db import db
 from webapp.events.services import get_event_by_slug
-from webapp.groups.services import get_group_by_slug
-from webapp.organize.services import is_group_organizer
+from webapp.groups.services import get_group_by_slug, is_group_organizer
 from webapp.refusals import Refusal
 from webapp.throttle import over_limit
 

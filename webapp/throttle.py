@@ -31,7 +31,7 @@ def over_limit(setting: str, scope: str, key, *,
     database: the limit's fallback while the shared counters cannot be reached. With `peek`, only
     ask whether one more would be past the limit, counting nothing.
     """
-    from webapp import limiter
+    from webapp.extensions import limiter
 
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return False

@@ -11,14 +11,14 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
 from tests.factories import create_group, create_user, organizer_of
-from webapp import mail as mail_ext
 from webapp.accounts.models import Role, User
 from webapp.db import utcnow
+from webapp.extensions import mail as mail_ext
+from webapp.groups.invitations import OrganizerInvitation
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.groups.services import LAST_ORGANIZER
 from webapp.outbox import services as outbox
 from webapp.outbox.models import OutboxMail
-from webapp.proposals.models import OrganizerInvitation
 
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 
@@ -561,7 +561,7 @@ def test_removing_an_approved_proposals_invitee_stops_their_pending_link(signed_
                                      expires_at=utcnow() + timedelta(days=14))
     session.add(invitation)
     session.commit()
-    from webapp.groups.services import invitation_token
+    from webapp.groups.invitations import invitation_token
 
     path = f"/invitations/{invitation_token(invitation)}"
     page = signed_in_client(world["organizer"]).get("/groups/metadata/organizers").get_data(as_text=True)

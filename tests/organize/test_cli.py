@@ -7,7 +7,7 @@ from sqlalchemy import select
 from tests.factories import create_group, create_user
 from webapp.accounts.models import User
 from webapp.groups.models import GroupOrganizer
-from webapp.organize.services import is_group_organizer
+from webapp.groups.services import is_group_organizer
 
 
 def organizers(session, group):

@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.organize.test_views import all_mails, edit_form, fresh_event, local_input, post
-from webapp import mail as mail_ext
 from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events import changes as event_changes
+from webapp.extensions import mail as mail_ext
 from webapp.outbox import services as outbox
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.registrations import services as registrations

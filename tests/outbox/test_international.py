@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.drills.support import smtp_server
-from webapp import mail as mail_ext
 from webapp.accounts.services import email_problem
 from webapp.db import utcnow
+from webapp.extensions import mail as mail_ext
 from webapp.outbox import services
 from webapp.outbox.models import MailState, OutboxMail
 

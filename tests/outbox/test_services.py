@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from tests.drills.support import smtp_server
-from webapp import mail as mail_ext
 from webapp.db import db, utcnow
+from webapp.extensions import mail as mail_ext
 from webapp.outbox import services
 from webapp.outbox.models import MailState, OutboxMail
 

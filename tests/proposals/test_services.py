@@ -12,11 +12,13 @@ from sqlalchemy import func, select
 from tests.factories import create_group, create_proposal, create_user
 from webapp.accounts.models import Role
 from webapp.db import utcnow
+from webapp.groups import invitations
+from webapp.groups.invitations import OrganizerInvitation
 from webapp.groups.models import Group, GroupOrganizer
+from webapp.groups.services import GroupError
 from webapp.outbox.models import OutboxMail
 from webapp.proposals import services
 from webapp.proposals.models import (
-    OrganizerInvitation,
     Proposal,
     ProposalAction,
     ProposalState,
@@ -221,7 +223,7 @@ def test_approval_creates_the_group_with_its_organizers_and_invites_the_new_ones
     assert "> Welcome!" in mails["proposal_approve"].body_text
     assert mails["proposal_invitation"].recipient == "nell@example.org"
     token = re.search(r"/invitations/(\S+)", mails["proposal_invitation"].body_text).group(1)
-    assert services.load_invitation(session, token, now=now) == invitation
+    assert invitations.load_invitation(session, token, now=now) == invitation
 
 
 def test_an_invitation_is_accepted_only_with_its_address_and_before_it_expires(session):
@@ -229,21 +231,21 @@ def test_an_invitation_is_accepted_only_with_its_address_and_before_it_expires(s
     services.transition(session, proposal.id, A.APPROVE, actor=create_user(roles=[Role.REVIEWER]), now=utcnow())
     invitation = session.scalars(select(OrganizerInvitation)).one()
     stranger = create_user(email="stranger@example.org")
-    with pytest.raises(ProposalError) as refused:
-        services.accept_invitation(session, invitation, stranger, now=utcnow())
+    with pytest.raises(GroupError) as refused:
+        invitations.accept_invitation(session, invitation, stranger, now=utcnow())
     assert refused.value.status == 403 and invitation.organizer.user_id is None
-    with pytest.raises(ProposalError) as expired:
-        services.accept_invitation(session, invitation, create_user(email="nell@example.org"),
-                                   now=utcnow() + timedelta(days=15))
+    with pytest.raises(GroupError) as expired:
+        invitations.accept_invitation(session, invitation, create_user(email="nell@example.org"),
+                                      now=utcnow() + timedelta(days=15))
     assert expired.value.status == 410
     nell = session.scalars(select(type(stranger)).where(type(stranger).email == "nell@example.org")).one()
-    services.accept_invitation(session, invitation, nell, now=utcnow())
+    invitations.accept_invitation(session, invitation, nell, now=utcnow())
     assert session.get(GroupOrganizer, invitation.organizer_id).user_id == nell.id
 
 
 def test_a_forged_invitation_token_is_not_found(session):
-    with pytest.raises(ProposalError) as refused:
-        services.load_invitation(session, "not-a-token", now=utcnow())
+    with pytest.raises(GroupError) as refused:
+        invitations.load_invitation(session, "not-a-token", now=utcnow())
     assert refused.value.status == 404
 
 

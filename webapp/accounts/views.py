@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp import login_manager
 from webapp.accounts import services
 from webapp.accounts.forms import ConfirmSignInForm, ProfileForm, SignInForm
 from webapp.accounts.models import normalize_email
 from webapp.accounts.services import LinkProblem, SignInFailed, clean_intent, safe_next_url
 from webapp.accounts.throttle import sign_in_link_refused
 from webapp.db import db, utcnow
+from webapp.extensions import login_manager
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private

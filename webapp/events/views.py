@@ -10,8 +10,7 @@ from webapp.display import site_zone
 from webapp.events import services
 from webapp.events.calendar import event_ics
 from webapp.events.models import Event, EventStatus
-from webapp.groups.services import group_choices
-from webapp.organize.services import is_group_organizer
+from webapp.groups.services import group_choices, is_group_organizer
 from webapp.rendering import no_store, render, wants_fragment
 
 bp = Blueprint("events", __name__)

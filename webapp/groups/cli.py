@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from webapp.accounts.services import email_problem
 from webapp.db import db, utcnow
-from webapp.groups.services import get_group_by_slug
+from webapp.groups.services import add_organizer, get_group_by_slug
 
 groups_cli = AppGroup("groups", help="Meetup groups and their organizers.")
 
@@ -17,8 +17,6 @@ groups_cli = AppGroup("groups", help="Meetup groups and their organizers.")
 @click.argument("email")
 def add_organizer_command(slug: str, email: str) -> None:
     """Make the account for EMAIL (made now if needed) an organizer of the group SLUG."""
-    from webapp.organize.services import add_organizer
-
     if problem := email_problem(email):
         raise click.BadParameter(problem, param_hint="EMAIL")
     group = get_group_by_slug(db.session, slug)

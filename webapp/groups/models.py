@@ -59,3 +59,6 @@ class GroupOrganizer(db.Model):
 
     group: Mapped[Group] = relationship(back_populates="organizers")
     user = relationship("User")
+    # Invitations that name this row (webapp/groups/invitations.py); the database deletes them with it
+    # unless removing the organizer unlinks them first, to keep them as history.
+    invitations = relationship("OrganizerInvitation", back_populates="organizer", passive_deletes=True)

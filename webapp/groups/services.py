@@ -1,34 +1,26 @@
-"""Finding groups for the directory and their pages; their organizers running the group's page.
+"""Finding groups for the directory and their pages; who organizes a group, and the rules for it.
 
 Services flush and never commit; the actor and the clock are arguments. Changes to who organizes a
-group happen under the group row's lock (db.lock_row), so two organizers acting at the same moment
+group happen under the group row's lock (lock_group), so two organizers acting at the same moment
 are taken one after the other: the rule "a group always keeps at least one organizer" holds.
+Invitations to co-organize are in webapp/groups/invitations.py.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
-from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from webapp.accounts.models import User, normalize_email
-from webapp.db import lock_row
-from webapp.display import format_date
+from webapp.accounts.models import Role, User, normalize_email
+from webapp.db import db, lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group, GroupOrganizer
-from webapp.outbox.templated import queue_templated_mail
-from webapp.proposals.models import OrganizerInvitation
 from webapp.refusals import FormRefusal
-from webapp.urls import absolute_url
 
-# How long an emailed invitation to co-organize works (the proposal flow's and the group page's).
-INVITATION_DAYS = 14
-EXPIRED = "This invitation has expired. Please ask the group’s organizer to invite you again."
-WITHDRAWN = "This invitation was withdrawn by the group’s organizers. Please ask them if you think that’s a mistake."
 LAST_ORGANIZER = (
     "A group always keeps at least one organizer, so the last one can’t be removed or leave. "
     "Invite someone else to co-organize first."
@@ -127,21 +119,37 @@ def update_group_page(session: Session, group_id: int, *, description: str, exte
 # --- Who organizes the group -----------------------------------------------------------------------
 
 
-def _lock_group(session: Session, group_id: int) -> Group:
+def lock_group(session: Session, group_id: int) -> Group:
+    """Take the group's row lock for the rest of the transaction: changes to its organizers queue here."""
     group = lock_row(session, Group, group_id, Group.slug)
     if group is None:
         raise GroupError("We couldn’t find that group.", status=404)
     return group
 
 
-def _organizer_with_address(session: Session, group_id: int, email: str) -> GroupOrganizer | None:
+def is_group_organizer(user, group: Group | None) -> bool:
+    """True for the group's own organizers (linked by account or by invited address) and for admins.
+
+    Events METRO hosts itself (no group) are managed by administrators only.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.has_role(Role.ADMIN):
+        return True
+    if group is None:
+        return False
+    return organizer_with_address(db.session, group.id, user.email) is not None
+
+
+def organizer_with_address(session: Session, group_id: int, email: str) -> GroupOrganizer | None:
     """The group's organizer row for this address: invited at it, or linked to the account that has it."""
+    email = normalize_email(email)
     account = select(User.id).where(User.email == email).scalar_subquery()
     return session.scalar(
         select(GroupOrganizer).where(
             GroupOrganizer.group_id == group_id,
             or_(func.lower(GroupOrganizer.email) == email, GroupOrganizer.user_id == account),
-        ).limit(1)
+        ).order_by(GroupOrganizer.position, GroupOrganizer.id).limit(1)
     )
 
 
@@ -153,69 +161,84 @@ def organizers_of(session: Session, group_id: int) -> list[GroupOrganizer]:
     ))
 
 
-def open_invitations(session: Session, group_id: int) -> list[OrganizerInvitation]:
-    """Invitations sent from the group's page that nobody has accepted or withdrawn (expired ones too)."""
-    return list(session.scalars(
-        select(OrganizerInvitation).options(selectinload(OrganizerInvitation.invited_by))
-        .where(
-            OrganizerInvitation.group_id == group_id, OrganizerInvitation.organizer_id.is_(None),
-            OrganizerInvitation.accepted_at.is_(None), OrganizerInvitation.revoked_at.is_(None),
-        ).order_by(OrganizerInvitation.created_at.desc(), OrganizerInvitation.id.desc())
-    ))
+# --- The organizer-name rule -----------------------------------------------------------------------
+# A group's page lists each organizer under a name no other organizer of the group has (the table's
+# unique constraint on group and name). Names count as the same when they differ only in case,
+# Unicode form or spacing, so the page never shows "Ann Lee" and "ann  lee" as two people. A name a
+# person typed (inviting from the group's page, a proposal's co-organizers) is refused when taken; a
+# name chosen for someone (accepting an invitation, the CLI) gives way to their other name, else gets
+# a number; approving a proposal takes a co-organizer under a listed name to be that person, once.
 
 
-def invite_organizer(session: Session, group_id: int, *, name: str, email: str, actor,
-                     now: datetime) -> OrganizerInvitation:
-    """Invite someone to co-organize: an invitation row and its mail, with a signed link that expires.
+def organizer_name_key(name: str) -> str:
+    """What two organizer names are compared by: case, Unicode form and spacing left out."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
-    Refused for someone who already organizes the group, a name already on its list, and an address
-    with an invitation still waiting (no second mail); an expired one is replaced by the new one.
-    """
-    group = _lock_group(session, group_id)
-    email = normalize_email(email)
-    if _organizer_with_address(session, group.id, email) is not None:
-        raise GroupError(f"{email} is already an organizer of this group.", field="email", status=409)
-    taken = session.scalar(select(GroupOrganizer.id).where(
-        GroupOrganizer.group_id == group.id, func.lower(GroupOrganizer.name) == name.lower()).limit(1))
-    if taken is not None:
-        raise GroupError(f"The group already lists an organizer called {name}. Please tell them apart, "
-                         "for example with a middle initial.", field="name", status=409)
-    earlier = session.scalars(select(OrganizerInvitation).where(
-        OrganizerInvitation.group_id == group.id, OrganizerInvitation.email == email,
-        OrganizerInvitation.organizer_id.is_(None), OrganizerInvitation.accepted_at.is_(None),
-        OrganizerInvitation.revoked_at.is_(None),
-    ))
-    for invitation in earlier:
-        if invitation.is_pending(now):
-            raise GroupError(
-                f"{email} was invited on {format_date(invitation.created_at)} and hasn’t answered yet; "
-                f"the link works until {format_date(invitation.expires_at)}. To send a new link, "
-                "withdraw that invitation below and invite them again.", field="email", status=409)
-        invitation.revoked_at = now  # expired: the new invitation takes its place on the list
-    invitation = OrganizerInvitation(
-        group_id=group.id, email=email, name=name, invited_by_id=actor.id, created_at=now,
-        expires_at=now + timedelta(days=INVITATION_DAYS),
-    )
-    session.add(invitation)
+
+def _taken_name_keys(session: Session, group_id: int) -> set[str]:
+    names = session.scalars(select(GroupOrganizer.name).where(GroupOrganizer.group_id == group_id))
+    return {organizer_name_key(name) for name in names}
+
+
+def organizer_name_taken(session: Session, group_id: int, name: str) -> bool:
+    """True when an organizer of the group already goes by this name (see the rule above)."""
+    return organizer_name_key(name) in _taken_name_keys(session, group_id)
+
+
+def free_organizer_name(session: Session, group_id: int, wanted: list[str]) -> str:
+    """The first of these names nobody in the group has yet, else the first with a number added."""
+    taken = _taken_name_keys(session, group_id)
+    candidates = [w for w in wanted if w]
+    for name in candidates:
+        if organizer_name_key(name) not in taken:
+            return name
+    n = 2
+    while organizer_name_key(f"{candidates[0]} ({n})") in taken:
+        n += 1
+    return f"{candidates[0]} ({n})"
+
+
+# --- Adding and removing organizers ----------------------------------------------------------------
+
+
+def append_organizer(session: Session, group: Group, *, names: list[str], role: str, user_id: int | None,
+                     email: str | None) -> GroupOrganizer:
+    """A new organizer at the end of the group's list, under the first free of `names` (the name rule)."""
+    position = 1 + (session.scalar(
+        select(func.max(GroupOrganizer.position)).where(GroupOrganizer.group_id == group.id)) or 0)
+    organizer = GroupOrganizer(group=group, name=free_organizer_name(session, group.id, names), role=role,
+                               position=position, user_id=user_id, email=email)
+    session.add(organizer)
     session.flush()
-    _queue_group_invitation_mail(session, invitation, group, actor=actor, now=now)
-    return invitation
+    return organizer
 
 
-def withdraw_invitation(session: Session, group_id: int, invitation_id: int, *, actor,
-                        now: datetime) -> OrganizerInvitation:
-    """Withdraw an invitation sent from the group's page: its link stops working."""
-    _lock_group(session, group_id)
-    invitation = session.get(OrganizerInvitation, invitation_id, populate_existing=True)
-    if invitation is None or invitation.group_id != group_id or invitation.proposal_id is not None:
-        raise GroupError("We couldn’t find that invitation.", status=404)
-    if invitation.accepted_at is not None:
-        raise GroupError(f"{invitation.name} has already accepted and is an organizer now. "
-                         "To take them off, remove them from the list of organizers.", status=409)
-    if invitation.revoked_at is None:
-        invitation.revoked_at = now
+@dataclass
+class OrganizerAdded:
+    organizer: GroupOrganizer
+    user_created: bool
+    organizer_created: bool
+
+
+def add_organizer(session: Session, group: Group, email: str, *, now: datetime) -> OrganizerAdded:
+    """Make the account for `email` (if needed) an organizer of `group`; linking an invited row if one exists."""
+    email = normalize_email(email)
+    user = session.scalar(select(User).where(User.email == email))
+    user_created = user is None
+    if user is None:
+        user = User(email=email, created_at=now)
+        session.add(user)
         session.flush()
-    return invitation
+    organizer = organizer_with_address(session, group.id, email)
+    if organizer is not None:
+        organizer.user_id = user.id
+        organizer.email = organizer.email or email
+        session.flush()
+        return OrganizerAdded(organizer, user_created, False)
+    # The address is unique to them when their display name is someone else's.
+    organizer = append_organizer(session, group, names=[user.display_name or email, email], role="Organizer",
+                                 user_id=user.id, email=email)
+    return OrganizerAdded(organizer, user_created, True)
 
 
 def remove_organizer(session: Session, group_id: int, organizer_id: int, *, actor, now: datetime) -> str:
@@ -225,9 +248,7 @@ def remove_organizer(session: Session, group_id: int, organizer_id: int, *, acto
     other at the same moment leave one. Every organizer row counts, also a seeded one that is a name
     without an account: the group still has someone named who runs it (and admins can always act).
     """
-    from webapp.organize.services import is_group_organizer
-
-    group = _lock_group(session, group_id)
+    group = lock_group(session, group_id)
     # Checked again under the lock: someone who was removed a moment ago can no longer remove others.
     if not is_group_organizer(actor, group):
         raise GroupError("Only the group’s organizers can do that, and you’re not one of them any more.",
@@ -239,8 +260,7 @@ def remove_organizer(session: Session, group_id: int, organizer_id: int, *, acto
     if count <= 1:
         raise GroupError(LAST_ORGANIZER, status=409)
     # Their invitation stays as history, unlinked; one not yet accepted stops working.
-    for invitation in session.scalars(select(OrganizerInvitation).where(
-            OrganizerInvitation.organizer_id == organizer.id)):
+    for invitation in list(organizer.invitations):
         invitation.organizer = None
         if invitation.accepted_at is None and invitation.revoked_at is None:
             invitation.revoked_at = now
@@ -248,72 +268,3 @@ def remove_organizer(session: Session, group_id: int, organizer_id: int, *, acto
     session.delete(organizer)
     session.flush()
     return name
-
-
-def _free_name(session: Session, group_id: int, wanted: list[str]) -> str:
-    """The first of these names nobody in the group has yet, else the first with a number added."""
-    taken = {n.lower() for n in session.scalars(select(GroupOrganizer.name).where(GroupOrganizer.group_id == group_id))}
-    candidates = [w for w in wanted if w]
-    for name in candidates:
-        if name.lower() not in taken:
-            return name
-    n = 2
-    while f"{candidates[0]} ({n})".lower() in taken:
-        n += 1
-    return f"{candidates[0]} ({n})"
-
-
-def accept_group_invitation(session: Session, invitation_id: int, user, *, now: datetime) -> OrganizerInvitation:
-    """Make the invited member an organizer (an invitation from the group's page; their address is checked
-    by the caller). Under the group's lock, so a withdrawal at the same moment wins or loses whole."""
-    invitation = session.get(OrganizerInvitation, invitation_id)
-    group = _lock_group(session, invitation.group_id)
-    session.refresh(invitation)
-    if invitation.accepted_at is not None:
-        return invitation
-    if invitation.revoked_at is not None:
-        raise GroupError(WITHDRAWN, status=410)
-    if invitation.expires_at <= now:
-        raise GroupError(EXPIRED, status=410)
-    organizer = _organizer_with_address(session, group.id, invitation.email)
-    if organizer is None:
-        position = 1 + (session.scalar(
-            select(func.max(GroupOrganizer.position)).where(GroupOrganizer.group_id == group.id)) or 0)
-        organizer = GroupOrganizer(
-            group_id=group.id, name=_free_name(session, group.id, [invitation.name, user.display_name or ""]),
-            role="Co-organizer", position=position, user_id=user.id, email=invitation.email,
-        )
-        session.add(organizer)
-    else:  # they became an organizer some other way meanwhile (the CLI): link the account, no second row
-        organizer.user_id = user.id
-    session.flush()
-    invitation.organizer = organizer
-    invitation.accepted_at = now
-    invitation.accepted_by_id = user.id
-    session.flush()
-    return invitation
-
-
-# --- Invitation links and mail ---------------------------------------------------------------------
-
-
-def invitation_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="organizer-invitation")
-
-
-def invitation_token(invitation: OrganizerInvitation) -> str:
-    return invitation_serializer().dumps(invitation.id)
-
-
-def _queue_group_invitation_mail(session: Session, invitation: OrganizerInvitation, group: Group, *, actor,
-                                 now: datetime) -> None:
-    context = dict(
-        name=invitation.name, group=group, inviter=actor.display_name or actor.email,
-        url=absolute_url("proposals.invitation", token=invitation_token(invitation)),
-        group_url=absolute_url("groups.detail", slug=group.slug), days=INVITATION_DAYS,
-    )
-    queue_templated_mail(
-        session, kind="group_invitation", to=invitation.email, context=context,
-        dedup_key=f"organizer-invitation:{invitation.id}",
-        reply_to=reply_to_organizers(session, group.id), now=now,
-    )

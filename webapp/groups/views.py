@@ -11,12 +11,12 @@ from sqlalchemy import select
 from webapp.accounts.models import normalize_email
 from webapp.db import db, utcnow
 from webapp.events.services import group_events
-from webapp.groups import services
+from webapp.groups import invitations, services
 from webapp.groups.forms import GroupPageForm, InviteForm
+from webapp.groups.invitations import INVITATION_DAYS
 from webapp.groups.models import Group, GroupOrganizer
-from webapp.groups.services import INVITATION_DAYS, GroupError
+from webapp.groups.services import GroupError, is_group_organizer
 from webapp.guards import GROUP_INVITATIONS, check_limit, count_towards, current_member, group_organizers_only
-from webapp.organize.services import is_group_organizer
 from webapp.refusals import Refusal, place_on_form
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
@@ -89,7 +89,7 @@ def _organizers_page(group: Group, form: InviteForm, *, status: int = 200, notic
         "groups/organizers.html", block, status=status,
         group=group, form=form, notice=notice, problem=problem, invite_problem=invite_problem,
         organizers=services.organizers_of(db.session, group.id),
-        invitations=services.open_invitations(db.session, group.id), now=utcnow(), is_me=_is_me,
+        invitations=invitations.open_invitations(db.session, group.id), now=utcnow(), is_me=_is_me,
         days=INVITATION_DAYS,
     ))
 
@@ -109,8 +109,8 @@ def organizers(group: Group, slug: str):
         # Over the limit, nothing is written or sent. Counted only once an invitation goes out: one the
         # service refuses (a duplicate) sends nothing.
         check_limit(GROUP_INVITATIONS, me.id, count=False)
-        services.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
-                                  actor=me, now=utcnow())
+        invitations.invite_organizer(db.session, group.id, name=form.name.data, email=form.email.data,
+                                     actor=me, now=utcnow())
     except Refusal as error:
         db.session.rollback()
         return _organizers_page(services.get_group_by_slug(db.session, slug), form, status=_status(error.status),
@@ -124,7 +124,7 @@ def organizers(group: Group, slug: str):
 @group_organizers_only
 def withdraw_invitation(group: Group, slug: str, invitation_id: int):
     try:
-        services.withdraw_invitation(db.session, group.id, invitation_id, actor=current_member(), now=utcnow())
+        invitations.withdraw_invitation(db.session, group.id, invitation_id, actor=current_member(), now=utcnow())
     except GroupError as error:
         db.session.rollback()
         if error.status == 404:

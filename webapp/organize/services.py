@@ -1,4 +1,4 @@
-"""What a group's organizers (and site administrators) may do, and the event operations they use.
+"""The event operations a group's organizers (and site administrators) use; who they are is groups' rule.
 
 Services flush and never commit; the actor and the clock are arguments.
 """
@@ -6,94 +6,27 @@ Services flush and never commit; the actor and the clock are arguments.
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.accounts.models import Role, User, normalize_email
-from webapp.db import db
 from webapp.events.changes import EventChangeError, EventPlace, change_event
 from webapp.events.models import Event, EventStatus
-from webapp.groups.models import Group, GroupOrganizer
+from webapp.groups.models import Group
 from webapp.outbox.models import OutboxMail
 from webapp.refusals import FormRefusal
 from webapp.registrations.models import Registration
 from webapp.registrations.services import RegistrationError, change_capacity, lock_event
+from webapp.slugs import unique_slug
 
 log = logging.getLogger(__name__)
-
-SLUG_MAX = 120
 
 
 # An organizer's change refused, with the form field its message belongs next to.
 OrganizeError = FormRefusal
-
-
-# --- permissions -----------------------------------------------------------------------------------
-
-def is_group_organizer(user, group: Group | None) -> bool:
-    """True for the group's own organizers (linked by account or by invited address) and for admins.
-
-    Events METRO hosts itself (no group) are managed by administrators only.
-    """
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if user.has_role(Role.ADMIN):
-        return True
-    if group is None:
-        return False
-    found = db.session.scalar(
-        select(GroupOrganizer.id).where(
-            GroupOrganizer.group_id == group.id,
-            or_(GroupOrganizer.user_id == user.id, func.lower(GroupOrganizer.email) == normalize_email(user.email)),
-        ).limit(1)
-    )
-    return found is not None
-
-
-@dataclass
-class OrganizerAdded:
-    organizer: GroupOrganizer
-    user_created: bool
-    organizer_created: bool
-
-
-def add_organizer(session: Session, group: Group, email: str, *, now: datetime) -> OrganizerAdded:
-    """Make the account for `email` (if needed) an organizer of `group`; linking an invited row if one exists."""
-    email = normalize_email(email)
-    user = session.scalar(select(User).where(User.email == email))
-    user_created = user is None
-    if user is None:
-        user = User(email=email, created_at=now)
-        session.add(user)
-        session.flush()
-    organizer = session.scalar(
-        select(GroupOrganizer).where(
-            GroupOrganizer.group_id == group.id,
-            or_(GroupOrganizer.user_id == user.id, func.lower(GroupOrganizer.email) == email),
-        )
-    )
-    if organizer is not None:
-        organizer.user_id = user.id
-        organizer.email = organizer.email or email
-        session.flush()
-        return OrganizerAdded(organizer, user_created, False)
-    taken = set(session.scalars(select(GroupOrganizer.name).where(GroupOrganizer.group_id == group.id)))
-    name = user.display_name or email
-    if name in taken:
-        name = email  # the name is unique within a group; the address always is
-    position = 1 + (session.scalar(
-        select(func.max(GroupOrganizer.position)).where(GroupOrganizer.group_id == group.id)) or 0)
-    organizer = GroupOrganizer(group_id=group.id, name=name, role="Organizer", position=position,
-                               user_id=user.id, email=email)
-    session.add(organizer)
-    session.flush()
-    return OrganizerAdded(organizer, user_created, True)
 
 
 # --- events ------------------------------------------------------------------------------------------
@@ -131,21 +64,6 @@ class EventFields:
                           self.venue_accessibility).normalized()
 
 
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:100].strip("-") or "event"
-
-
-def unique_event_slug(session: Session, title: str) -> str:
-    base = slugify(title)
-    taken = set(session.scalars(select(Event.slug).where(Event.slug.like(f"{base}%"))))
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
 def _apply_plain_fields(event: Event, fields: EventFields) -> None:
     event.title = fields.title
     event.description = fields.description
@@ -165,7 +83,8 @@ def create_event(session: Session, group: Group | None, fields: EventFields, *, 
     organizers see it until it is published."""
     _check_future_start(fields, now)
     event = Event(
-        group_id=group.id if group else None, slug=unique_event_slug(session, fields.title), summary="",
+        group_id=group.id if group else None, summary="",
+        slug=unique_slug(session, Event.slug, fields.title, max_length=100, fallback="event"),
         starts_at=fields.starts_at, ends_at=fields.ends_at, capacity=fields.capacity,
         status=EventStatus.DRAFT, created_at=now, updated_at=now,
     )

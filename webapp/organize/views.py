@@ -14,7 +14,7 @@ from webapp.events.models import Event, EventStatus
 from webapp.events.services import get_event_by_slug
 from webapp.events.views import event_page
 from webapp.groups.models import Group
-from webapp.groups.services import get_group_by_slug
+from webapp.groups.services import get_group_by_slug, is_group_organizer
 from webapp.guards import current_member, event_organizers_only, group_organizers_only
 from webapp.organize import (
     attendee_views,  # noqa: F401 (its routes are on this blueprint too)
@@ -22,7 +22,7 @@ from webapp.organize import (
 )
 from webapp.organize.blueprint import bp
 from webapp.organize.forms import FORMATS, EventForm
-from webapp.organize.services import OrganizeError, is_group_organizer
+from webapp.organize.services import OrganizeError
 from webapp.refusals import place_on_form
 from webapp.rendering import form_status, go_to, render
 from webapp.rendering import no_store as _private

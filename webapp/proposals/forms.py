@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 
 from webapp.accounts.services import email_problem
+from webapp.groups.services import organizer_name_key
 from webapp.proposals.guidelines import COMMITMENTS, GUIDELINES
 from webapp.proposals.models import (
     CADENCE_MAX,
@@ -138,7 +139,8 @@ class ProposalForm(FlaskForm):
             raise ValidationError("Each co-organizer needs their own email address.")
         if self.proposer is not None and self.proposer.email in emails:
             raise ValidationError("You’re the proposer already: please list your co-organizers here, not yourself.")
-        names = [(row.form.name.data or "").strip().casefold() for row in rows]
+        # The group page will list them under these names: the organizer-name rule says which are the same.
+        names = [organizer_name_key(row.form.name.data or "") for row in rows]
         if len(set(names)) != len(names):
             raise ValidationError("Each co-organizer needs their own name.")
 

@@ -1,16 +1,15 @@
-"""Proposals for new Meetup groups, their co-organizers, their audit trail, and invitations."""
+"""Proposals for new Meetup groups, their co-organizers and their audit trail."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.accounts.models import EMAIL_MAX, User, normalize_email
+from webapp.accounts.models import EMAIL_MAX, User
 from webapp.db import UTCDateTime, db, utcnow
-from webapp.groups.models import ORGANIZER_NAME_MAX
 
 NAME_MAX = 120
 TOPIC_MAX = 200
@@ -165,43 +164,3 @@ class ProposalTransition(db.Model):
     @property
     def guideline_anchors(self) -> list[str]:
         return self.guidelines.split()
-
-
-class OrganizerInvitation(db.Model):
-    """An emailed invitation to co-organize a group; accepted by signing in with its address.
-
-    Two kinds share the one link and acceptance: an approved proposal's co-organizers (their
-    organizer row exists from the approval on, `organizer_id` names it, `proposal_id` the proposal),
-    and people a group's organizers invite from its Organizers page (no proposal, and no organizer
-    row until they accept: a pending invitee is not an organizer yet).
-    """
-
-    __tablename__ = "organizer_invitations"
-    __table_args__ = (CheckConstraint("email <> ''", name="email_present"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    organizer_id: Mapped[int | None] = mapped_column(ForeignKey("group_organizers.id", ondelete="CASCADE"))
-    proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id", ondelete="SET NULL"))
-    email: Mapped[str] = mapped_column(String(EMAIL_MAX), index=True)
-    # The name the group page will list them under (given by whoever invited them).
-    name: Mapped[str] = mapped_column(String(ORGANIZER_NAME_MAX), default="")
-    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    # Withdrawn by an organizer (or superseded by a new invitation): the link no longer works.
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    group = relationship("Group")
-    organizer = relationship("GroupOrganizer")
-    invited_by: Mapped[User | None] = relationship(foreign_keys=[invited_by_id])
-
-    def is_pending(self, now: datetime) -> bool:
-        """Neither accepted nor withdrawn, and not expired."""
-        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
-
-    @validates("email")
-    def _normalize_email(self, key: str, value: str) -> str:
-        return normalize_email(value)

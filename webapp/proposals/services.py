@@ -7,34 +7,24 @@ who did it, when and why, and queues the mails, all in the caller's transaction.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from itsdangerous import BadSignature, SignatureExpired
 from rapidfuzz import fuzz, utils
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.accounts.models import Role, User, normalize_email
 from webapp.db import lock_row
+from webapp.groups.invitations import invite_coorganizer
 from webapp.groups.models import Group, GroupOrganizer
-from webapp.groups.services import (
-    EXPIRED,
-    INVITATION_DAYS,
-    WITHDRAWN,
-    GroupError,
-    accept_group_invitation,
-    invitation_serializer,
-    invitation_token,
-)
+from webapp.groups.services import append_organizer, organizer_name_taken
 from webapp.outbox.templated import queue_templated_mail
 from webapp.proposals.guidelines import BY_ANCHOR, COMMITMENTS
 from webapp.proposals.models import (
     AWAITING_REVIEW,
     OPEN_STATES,
-    OrganizerInvitation,
     Proposal,
     ProposalAction,
     ProposalCoorganizer,
@@ -42,6 +32,7 @@ from webapp.proposals.models import (
     ProposalTransition,
 )
 from webapp.refusals import Refusal
+from webapp.slugs import unique_slug
 from webapp.urls import absolute_url
 
 S, A = ProposalState, ProposalAction
@@ -302,24 +293,10 @@ def save_proposal(
 # --- Approval: the group, its organizers, invitations --------------------------------------------
 
 
-def _slugify(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:70].strip("-")
-
-
-def unique_slug(session: Session, name: str, fallback: str) -> str:
-    base = _slugify(name) or fallback
-    taken = set(session.scalars(select(Group.slug).where(Group.slug.like(f"{base}%"))))
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
 def create_group_from(session: Session, proposal: Proposal, *, now: datetime) -> Group:
     """The approved proposal's group, with its proposer and co-organizers as organizers."""
     group = Group(
-        slug=unique_slug(session, proposal.name, f"group-{proposal.id}"),
+        slug=unique_slug(session, Group.slug, proposal.name, max_length=70, fallback=f"group-{proposal.id}"),
         name=proposal.name,
         description=proposal.description,
         is_active=True,
@@ -333,84 +310,15 @@ def create_group_from(session: Session, proposal: Proposal, *, now: datetime) ->
     session.add(group)
     session.flush()
     proposal.group_id = group.id
-    seen_names = {_name_key(group.organizers[0].name)}
     for row in proposal.coorganizers:
-        if _name_key(row.name) in seen_names:
-            continue  # the organizer list names each person once
-        seen_names.add(_name_key(row.name))
+        if organizer_name_taken(session, group.id, row.name):
+            continue  # a name the list already has is taken to be that person: it names each person once
         account = session.scalar(select(User).where(User.email == normalize_email(row.email)))
-        organizer = GroupOrganizer(
-            group=group, name=row.name, role="Co-organizer", position=len(group.organizers),
-            user_id=account.id if account else None, email=normalize_email(row.email),
-        )
-        session.add(organizer)
-        session.flush()
+        organizer = append_organizer(session, group, names=[row.name], role="Co-organizer",
+                                     user_id=account.id if account else None, email=normalize_email(row.email))
         if account is None:
-            invitation = OrganizerInvitation(
-                group_id=group.id, organizer_id=organizer.id, proposal_id=proposal.id, email=row.email,
-                name=organizer.name, created_at=now, expires_at=now + timedelta(days=INVITATION_DAYS),
-            )
-            session.add(invitation)
-            session.flush()
-            _queue_invitation_mail(session, invitation, proposal, row.name, now=now)
+            invite_coorganizer(session, organizer, proposal=proposal, now=now)
     return group
-
-
-def load_invitation(session: Session, token: str, *, now: datetime) -> OrganizerInvitation:
-    """The invitation a link stands for, or ProposalError (forged: 404; expired or withdrawn: 410)."""
-    try:
-        invitation_id = invitation_serializer().loads(token, max_age=INVITATION_DAYS * 86400)
-    except SignatureExpired as exc:
-        raise ProposalError(EXPIRED, 410) from exc
-    except BadSignature as exc:
-        raise ProposalError("We couldn’t find that invitation.", 404) from exc
-    invitation = session.get(OrganizerInvitation, invitation_id) if isinstance(invitation_id, int) else None
-    if invitation is None:
-        raise ProposalError("We couldn’t find that invitation.", 404)
-    if invitation.accepted_at is None and invitation.revoked_at is not None:
-        raise ProposalError(WITHDRAWN, 410)
-    if invitation.accepted_at is None and invitation.expires_at <= now:
-        raise ProposalError(EXPIRED, 410)
-    return invitation
-
-
-def accept_invitation(session: Session, invitation: OrganizerInvitation, user, *, now: datetime) -> None:
-    """Make the signed-in member the organizer the invitation named; only with the invited address."""
-    if normalize_email(user.email) != invitation.email:
-        raise ProposalError(
-            f"This invitation was sent to {invitation.email}. Please sign in with that address to accept it.", 403
-        )
-    if invitation.accepted_at is not None:
-        return
-    if invitation.revoked_at is not None:
-        raise ProposalError(WITHDRAWN, 410)
-    if invitation.expires_at <= now:
-        raise ProposalError(EXPIRED, 410)
-    if invitation.organizer_id is None:
-        # Sent from the group's page: the organizer row is made now, under the group's lock.
-        try:
-            accept_group_invitation(session, invitation.id, user, now=now)
-        except GroupError as refused:
-            raise ProposalError(refused.message, refused.status) from refused
-        return
-    invitation.accepted_at = now
-    invitation.accepted_by_id = user.id
-    invitation.organizer.user_id = user.id
-    session.flush()
-
-
-def accept_invitation_after_sign_in(user, argument: str, *, now) -> None:
-    """The sign-in intent "invitation:<id>": accept it if it was sent to the address just used."""
-    from webapp.db import db
-
-    invitation = db.session.get(OrganizerInvitation, int(argument)) if argument.isdigit() else None
-    if invitation is None:
-        return
-    try:
-        with db.session.begin_nested():
-            accept_invitation(db.session, invitation, user, now=now)
-    except ProposalError:
-        pass  # the invitation page explains why when they land on it
 
 
 # --- Mails ---------------------------------------------------------------------------------------
@@ -462,18 +370,6 @@ def _reviewers_to_tell(session: Session, proposal: Proposal) -> list[User]:
     ))
     took_part = {t.actor_id for t in proposal.transitions if t.actor_id != proposal.proposer_id}
     return [r for r in reviewers if r.id in took_part] or reviewers
-
-
-def _queue_invitation_mail(session, invitation: OrganizerInvitation, proposal: Proposal, name: str, *, now) -> None:
-    context = dict(
-        name=name, proposal=proposal, group=invitation.group, proposer=proposal.proposer,
-        url=absolute_url("proposals.invitation", token=invitation_token(invitation)),
-        days=INVITATION_DAYS,
-    )
-    queue_templated_mail(
-        session, kind="proposal_invitation", to=invitation.email, context=context,
-        dedup_key=f"organizer-invitation:{invitation.id}", now=now,
-    )
 
 
 # --- Lists and look-ups ----------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user
 
 from webapp.db import db, utcnow
+from webapp.groups import invitations
+from webapp.groups.services import GroupError
 from webapp.guards import PROPOSAL_SUBMISSIONS, check_limit, current_member
 from webapp.proposals import services
 from webapp.proposals.forms import ActionForm, ProposalForm
@@ -376,8 +378,8 @@ def review():
 
 def _invitation_or_problem(token: str):
     try:
-        return services.load_invitation(db.session, token, now=utcnow()), None
-    except ProposalError as error:
+        return invitations.load_invitation(db.session, token, now=utcnow()), None
+    except GroupError as error:
         return None, error
 
 
@@ -397,8 +399,8 @@ def accept(token: str):
     if problem is not None:
         return _private(render("proposals/invitation.html", problem=problem.message, status=problem.status))
     try:
-        services.accept_invitation(db.session, found, current_member(), now=utcnow())
-    except ProposalError as error:
+        invitations.accept_invitation(db.session, found, current_member(), now=utcnow())
+    except GroupError as error:
         db.session.rollback()
         return _private(render("proposals/invitation.html", invitation=found, token=token,
                                problem=error.message, status=error.status))
