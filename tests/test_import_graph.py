@@ -15,16 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "webapp"
 
-# Cycles allowed for now, each as the set of modules in it, with who removes it. A listed cycle that
-# no longer exists fails the test too, so the list only ever shrinks.
-KNOWN_CYCLES: list[set[str]] = [
-    # The event page draws the registration panel (events.views -> registrations.views.panel_context)
-    # and a refused cancel re-renders the event page (registrations.views -> events.views.event_page):
-    # both inside functions, in files other work of issue 17 is changing at the same time.
-    {"webapp.events.views", "webapp.registrations.views"},
-]
-
-
 def _modules() -> dict[str, Path]:
     modules = {}
     for path in (ROOT / PACKAGE).rglob("*.py"):
@@ -126,11 +116,8 @@ def test_the_walk_sees_module_and_function_level_imports():
 def test_no_module_of_webapp_imports_itself_back():
     graph = import_graph()
     found = cycles(graph)
-    unexpected = [group for group in found if group not in KNOWN_CYCLES]
-    assert not unexpected, "Import cycles between webapp modules:\n  " + "\n\n  ".join(
-        _describe(group, graph) for group in unexpected)
-    gone = [group for group in KNOWN_CYCLES if group not in found]
-    assert not gone, f"These cycles are gone: take them off KNOWN_CYCLES: {gone}"
+    assert not found, "Import cycles between webapp modules:\n  " + "\n\n  ".join(
+        _describe(group, graph) for group in found)
 
 
 def test_webapp_never_imports_tasks():

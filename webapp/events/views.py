@@ -11,6 +11,7 @@ from webapp.events import services
 from webapp.events.calendar import event_ics
 from webapp.events.models import Event, EventStatus
 from webapp.groups.services import group_choices, is_group_organizer
+from webapp.registrations.panel import panel_context
 from webapp.rendering import no_store, render, wants_fragment
 
 bp = Blueprint("events", __name__)
@@ -47,8 +48,6 @@ DONE_MESSAGES = {"published": "Published. Members can now find this event and re
 
 def event_page(event: Event, *, status: int = 200, publish_error: str | None = None, error: str | None = None):
     """The event's page; a draft's is its organizers' preview, kept by no cache."""
-    from webapp.registrations.views import panel_context
-
     done = request.args.get("done")
     notice = DONE_MESSAGES.get(done) if done and is_group_organizer(current_user, event.group) else None
     response = render("events/detail.html", status=status, notice=notice, publish_error=publish_error,

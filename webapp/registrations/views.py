@@ -11,42 +11,18 @@ from sqlalchemy.orm import joinedload
 from webapp.db import commit_keeping_loaded, db, utcnow
 from webapp.events.models import Event
 from webapp.events.services import LISTED, event_id_by_slug, get_event_by_slug
+from webapp.events.views import event_page
 from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
 from webapp.registrations import services
-from webapp.registrations.mails import may_see_meeting_link
 from webapp.registrations.models import Registration, RegistrationStatus
-from webapp.registrations.tokens import join_url, read_manage_token
+from webapp.registrations.panel import panel_context
+from webapp.registrations.tokens import read_manage_token
 from webapp.rendering import form_status, no_store, render, wants_fragment
 
 bp = Blueprint("registrations", __name__)
 # What a refused form shows back of the accessibility needs typed (well over the limit, to copy from).
 TYPED_MAX = 20_000
-
-
-def panel_context(event: Event, *, now, registration=None, position=None, error=None, accessibility_needs="",
-                  needs_error=None):
-    """Everything the registration panel of an event page needs, for the current member.
-
-    `position`: the member's place in line when the caller knows it already (they just joined).
-    """
-    if registration is None:
-        registration = services.registration_for(db.session, event.id, current_user)
-    if position is None and registration is not None:
-        position = services.waitlist_position(db.session, registration)
-    return dict(
-        event=event,
-        now=now,
-        registration=registration,
-        position=position,
-        meeting_url=join_url(registration) if may_see_meeting_link(registration, now=now) else None,
-        window_problem=services.registration_window_problem(event, now),
-        cancel_problem=(services.cancellation_problem(registration, event, now)
-                        if registration is not None and registration.is_active else None),
-        error=error,
-        accessibility_needs=accessibility_needs,
-        needs_error=needs_error,
-    )
 
 
 def _panel(event, *, status=200, **kwargs):
@@ -127,8 +103,6 @@ def cancel(registration_id: int):
         event = get_event_by_slug(db.session, event_slug)
         if wants_fragment():
             return _panel(event, status=200, error=error.message)
-        from webapp.events.views import event_page
-
         return event_page(event, status=error.status, error=error.message)
     if wants_fragment():
         return _panel(get_event_by_slug(db.session, event_slug))
