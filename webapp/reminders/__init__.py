@@ -1,1 +1,1 @@
-"""Reminders the day before, personal join links, and telling attendees about moved or cancelled events."""
+"""Reminders the day before, and the personal join links they carry."""
