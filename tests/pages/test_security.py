@@ -38,9 +38,9 @@ def test_without_a_proxy_forwarded_headers_are_not_believed(migrated, tmp_path):
 
 def test_behind_the_proxy_each_client_is_limited_by_its_own_address(migrated, tmp_path):
     """The sign-in limit per client counts the address the proxy saw, not the proxy's own."""
-    from tests.accounts.test_views import ask_for_link
-
     from flask import g, request_started
+
+    from tests.accounts.test_views import ask_for_link
 
     app = https_app(migrated, tmp_path, SIGN_IN_LIMIT_PER_CLIENT="1 per hour")
     # Each request its own `g`, as in production (see the fresh_request_globals fixture).
