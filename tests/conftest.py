@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from tests.support.apps import BuiltApps, make_test_app
+from tests.support.html import csrf_token_in
 from tests.support.servers import OwnRedis, PrivatePostgres, free_port
 from webapp.db import db
 
@@ -188,7 +189,7 @@ def csrf_token_for(client) -> str:
     secret = _session_csrf_secret(client)
     if secret is None or secret not in tokens:
         page = client.get("/about").get_data(as_text=True)
-        token = page.split('"X-CSRFToken": "')[1].split('"')[0]
+        token = csrf_token_in(page)
         secret = _session_csrf_secret(client)
         if secret is None:
             return token

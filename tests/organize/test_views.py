@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
 from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.support.html import section_of, text
 from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
@@ -343,8 +344,8 @@ def test_attendee_list_shows_each_group_in_order(signed_in_client, world, sessio
                          now=utcnow())
     session.commit()  # people[2] promoted; people[3] waits
     html = signed_in_client(world["organizer"]).get("/events/round-table/attendees").get_data(as_text=True)
-    confirmed, rest = html.split('id="waitlisted-title"')
-    waitlisted, cancelled = rest.split('id="cancelled-title"')
+    confirmed, waitlisted, cancelled = (text(section_of(html, f"{title}-title"))
+                                        for title in ("confirmed", "waitlisted", "cancelled"))
     assert people[0].display_name in confirmed and "Queens Library" in confirmed
     assert people[2].display_name in confirmed
     assert people[3].display_name in waitlisted
