@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
-from tests.factories import create_group, create_user, organizer_of
+from tests.factories import create_cast, create_group, create_user
 from tests.support.html import by_id, text
 from webapp import mail as mail_ext
-from webapp.accounts.models import Role, User
+from webapp.accounts.models import User
 from webapp.db import utcnow
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.groups.services import LAST_ORGANIZER
@@ -32,12 +32,7 @@ def world(session):
     group = create_group(slug="metadata", name="Metadata Practitioners", organizers=["Ada Seeded"],
                          description="The old description.", external_url="https://old.example.org/")
     other = create_group(slug="archives")
-    people = dict(
-        organizer=organizer_of(group, email="org@example.org", display_name="Olga Organizer"),
-        other_organizer=organizer_of(other, email="other@example.org"),
-        member=create_user(email="member@example.org"),
-        admin=create_user(email="admin@example.org", roles=[Role.ADMIN]),
-    )
+    people = create_cast(group, other, display_name="Olga Organizer")
     now = utcnow()
     waiting = OrganizerInvitation(group_id=group.id, email="wendy@example.org", name="Wendy Waiting",
                                   created_at=now, expires_at=now + timedelta(days=14))

@@ -12,9 +12,8 @@ from sqlalchemy import select
 
 from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
-from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.factories import create_cast, create_event, create_group, create_user
 from tests.support.html import section_of, text
-from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import GroupOrganizer
@@ -50,12 +49,7 @@ def world(session):
     group = create_group(slug="metadata")
     other = create_group(slug="archives")
     event = create_event(group, slug="round-table", capacity=2)
-    people = dict(
-        organizer=organizer_of(group, email="org@example.org"),
-        other_organizer=organizer_of(other, email="other@example.org"),
-        member=create_user(email="member@example.org"),
-        admin=create_user(email="admin@example.org", roles=[Role.ADMIN]),
-    )
+    people = create_cast(group, other)
     session.commit()
     return dict(group=group, event=event, **people)
 
