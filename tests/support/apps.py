@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from limits.storage import MemoryStorage
+from sqlalchemy import event
 
 from webapp import limiter
 from webapp.db import db
@@ -35,7 +36,17 @@ def make_test_app(database_url: str, instance_path: Path, **overrides):
         "SITE_URL": "http://meetups.test",
     }
     settings.update(overrides)
-    return create_app(settings)
+    app = create_app(settings)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            # Durability is not what a test run is for (the PostgreSQL runs with fsync=off too):
+            # without it every commit waits for the disk several times.
+            event.listen(db.engine, "connect", _no_sync)
+    return app
+
+
+def _no_sync(dbapi_connection, connection_record) -> None:
+    dbapi_connection.execute("PRAGMA synchronous = OFF")
 
 
 def _copied(value):
