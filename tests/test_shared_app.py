@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask import g
+from limits.storage import MemoryStorage
+
+from tests.conftest import free_port, make_test_app
 from tests.factories import create_group
+from webapp import limiter
+from webapp.db import db
 from webapp.groups.models import Group
 from webapp.throttle import over_limit
 
@@ -67,3 +73,16 @@ def test_the_next_test_has_neither_the_route_nor_the_row_and_a_mail_folder_of_it
     assert session.query(Group).count() == 0
     assert create_group(slug="isolation").id == 1  # ids start again, as after TRUNCATE ... RESTART IDENTITY
     assert app.config["MAIL_FILE_DIR"] == str(tmp_path / "mail") != seen["mail_dir"]
+
+
+def test_one_test_builds_another_app_which_claims_the_shared_limiter(app, migrated, tmp_path):
+    g.left_behind = True
+    other = make_test_app(migrated, tmp_path, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}/0")
+    assert not isinstance(limiter.storage, MemoryStorage)  # Flask-Limiter's object follows the newest app
+    with other.app_context():
+        db.engine.dispose()
+
+
+def test_the_next_test_counts_in_its_own_apps_storage_with_a_fresh_g(app):
+    assert isinstance(limiter.storage, MemoryStorage)
+    assert "left_behind" not in g
