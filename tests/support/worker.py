@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,8 +25,7 @@ def celery_worker(env_overrides: dict[str, str], *, beat: bool = False, timeout:
         cmd += ["--beat", "--schedule", env_overrides.get("INSTANCE_PATH", "/tmp") + "/beat"]
     log_path = Path(env_overrides.get("INSTANCE_PATH", "/tmp")) / "worker.log"
     log = log_path.open("w")
-    # Its own session, so one SIGKILL ends the worker and its pool process together.
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout
         while " ready." not in log_path.read_text():
@@ -37,7 +35,10 @@ def celery_worker(env_overrides: dict[str, str], *, beat: bool = False, timeout:
         proc.log_path = log_path
         yield proc
     finally:
-        if proc.poll() is None:  # the test has its answer: no need to wait for a warm shutdown
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         log.close()
