@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
 
-.PHONY: run test install install-test services vendor lint bench clean
+.PHONY: run test install install-test services vendor lint bench clean migration
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 or python3.13)."; exit 1; }
@@ -41,6 +41,15 @@ test: install-test services
 
 services:
 	bash scripts/test_services.sh
+
+## A migration from the models' changes, its revision id named by what it does (migrations/README):
+## make migration NAME="outbox registration ids" -> revision outbox_registration_ids.
+REV_ID = $(shell printf '%s' "$(NAME)" | tr 'A-Z' 'a-z' | sed -E 's/[^a-z0-9]+/_/g; s/^_+//; s/_+$$//' | cut -c1-32)
+migration: install
+	@test -n "$(REV_ID)" || { echo 'Say what it does: make migration NAME="outbox registration ids"'; exit 1; }
+	@! ls migrations/versions/$(REV_ID)_*.py >/dev/null 2>&1 || { echo "A revision $(REV_ID) exists: pick another NAME"; exit 1; }
+	FLASK_DEBUG=1 $(BIN)/flask --app webapp db upgrade
+	FLASK_DEBUG=1 $(BIN)/flask --app webapp db revision --autogenerate -m "$(NAME)" --rev-id "$(REV_ID)"
 
 vendor:
 	bash scripts/vendor_static.sh

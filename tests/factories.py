@@ -105,3 +105,17 @@ def organizer_of(group: Group, **fields):
     user = create_user(**fields)
     group.organizers.append(GroupOrganizer(name=user.display_name, user_id=user.id, email=user.email, position=9))
     return user
+
+
+def create_cast(group: Group, other_group: Group, **organizer_fields) -> dict:
+    """The four people every organizer rule is tried with: the `organizer` of `group`
+    (org@example.org), the `other_organizer` of `other_group` (other@example.org), a `member` who
+    organizes nothing (member@example.org) and an `admin` (admin@example.org)."""
+    from webapp.accounts.models import Role
+
+    return dict(
+        organizer=organizer_of(group, email="org@example.org", **organizer_fields),
+        other_organizer=organizer_of(other_group, email="other@example.org"),
+        member=create_user(email="member@example.org"),
+        admin=create_user(email="admin@example.org", roles=[Role.ADMIN]),
+    )

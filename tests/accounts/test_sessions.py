@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tests.accounts.test_views import ask_for_link, link_path, press_sign_in
 from tests.conftest import csrf_token_for, post_form
 from tests.factories import create_user
+from tests.support.html import parse
 from webapp.accounts.models import UserSession
 from webapp.db import utcnow
 
@@ -113,10 +114,11 @@ def test_the_account_page_offers_sign_out_everywhere_as_a_form_with_csrf(app, cl
     sign_in_by_link(app.test_client(), session)
     sign_in_by_link(client, session)
     html = client.get("/account").get_data(as_text=True)
-    form = html.split('action="/account/sign-out-everywhere"')[1].split("</form>")[0]
-    assert 'method="post"' in html.split('action="/account/sign-out-everywhere"')[0].rsplit("<form", 1)[1]
-    assert 'name="csrf_token"' in form
-    assert '<button type="submit" class="button button-quiet">Sign out everywhere</button>' in form
+    form = parse(html).find("form", action="/account/sign-out-everywhere")
+    assert form["method"] == "post"
+    assert form.find("input", attrs={"name": "csrf_token"})
+    button = form.find("button", string="Sign out everywhere")
+    assert button["type"] == "submit" and button["class"] == ["button", "button-quiet"]
     assert "You’re signed in on 2 browsers or devices" in html
 
 

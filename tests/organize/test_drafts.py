@@ -8,17 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import create_event, create_group, create_user
+from tests.factories import create_cast, create_event, create_group
 from tests.organize.test_views import (
     all_mails,
     edit_form,
     event_form,
     fresh_event,
     local_input,
-    organizer_of,
     post,
 )
-from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events import changes as event_changes
 from webapp.events.models import Event, EventStatus
@@ -36,12 +34,7 @@ def world(session):
     draft = create_event(group, slug="zanzibar", title=SECRET, status=EventStatus.DRAFT, capacity=10,
                          description="Draft description about Zanzibar.")
     published = create_event(group, slug="round-table", title="Round-table", capacity=2)
-    people = dict(
-        organizer=organizer_of(group, email="org@example.org"),
-        other_organizer=organizer_of(other, email="other@example.org"),
-        member=create_user(email="member@example.org"),
-        admin=create_user(email="admin@example.org", roles=[Role.ADMIN]),
-    )
+    people = create_cast(group, other)
     session.commit()
     return dict(group=group, draft=draft, published=published, **people)
 

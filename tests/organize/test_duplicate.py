@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.factories import create_cast, create_event, create_group
 from tests.organize.test_views import all_mails, event_form, fresh_event, local_input, post
-from webapp.accounts.models import Role
 from webapp.events.models import Event, EventStatus
 from webapp.organize.services import next_month_copy, same_weekday_next_month, shift_wall_clock
 
@@ -117,12 +116,7 @@ def world(session):
                          starts_at=ny(2031, 10, 14, 18, 0).astimezone(UTC),
                          ends_at=ny(2031, 10, 14, 20, 0).astimezone(UTC),
                          registration_opens_at=ny(2031, 10, 1, 9, 0).astimezone(UTC))
-    people = dict(
-        organizer=organizer_of(group, email="org@example.org"),
-        other_organizer=organizer_of(other, email="other@example.org"),
-        member=create_user(email="member@example.org"),
-        admin=create_user(email="admin@example.org", roles=[Role.ADMIN]),
-    )
+    people = create_cast(group, other)
     session.commit()
     return dict(group=group, event=event, **people)
 

@@ -10,9 +10,8 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.factories import create_cast, create_event, create_group, create_user
 from tests.organize.test_views import all_mails, edit_form, fresh_event, local_input, post
-from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events import changes as event_changes
 from webapp.extensions import mail as mail_ext
@@ -33,12 +32,7 @@ NEW_ZOOM = "https://zoom.us/j/5550004444"
 def world(session):
     group = create_group(slug="metadata")
     other = create_group(slug="archives")
-    people = dict(
-        organizer=organizer_of(group, email="org@example.org"),
-        other_organizer=organizer_of(other, email="other@example.org"),
-        member=create_user(email="member@example.org"),
-        admin=create_user(email="admin@example.org", roles=[Role.ADMIN]),
-    )
+    people = create_cast(group, other)
     in_person = create_event(group, slug="in-person", title="Map Night", capacity=2, is_online=False,
                              meeting_url=None, venue_name="Brooklyn Public Library",
                              venue_address="10 Grand Army Plaza", venue_accessibility="Step-free entrance.")

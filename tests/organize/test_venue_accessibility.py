@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.organize.test_views import edit_form, event_form, fresh_event, post
+from tests.support.html import parse
 from webapp.db import utcnow
 from webapp.events.models import Event
 from webapp.outbox.models import OutboxMail
@@ -82,7 +83,7 @@ def test_bad_notes_are_refused_next_to_the_field_and_kept(signed_in_client, worl
 
 def test_the_event_page_shows_the_notes_with_the_venue(client, world):
     html = client.get("/events/map-night").get_data(as_text=True)
-    facts = html.split('aria-label="When and where"')[1].split("registration-panel")[0]
+    facts = str(parse(html).find(attrs={"aria-label": "When and where"}))
     assert "<dt>Accessibility</dt>" in facts and 'class="keep-lines"' in facts
     assert "Step-free entrance on Flatbush Ave.\nAccessible restrooms on every floor." in facts
 

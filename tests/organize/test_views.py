@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
-from tests.factories import create_event, create_group, create_user, organizer_of
-from webapp.accounts.models import Role
+from tests.factories import create_cast, create_event, create_group, create_user
+from tests.support.html import section_of, text
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import GroupOrganizer
@@ -49,12 +49,7 @@ def world(session):
     group = create_group(slug="metadata")
     other = create_group(slug="archives")
     event = create_event(group, slug="round-table", capacity=2)
-    people = dict(
-        organizer=organizer_of(group, email="org@example.org"),
-        other_organizer=organizer_of(other, email="other@example.org"),
-        member=create_user(email="member@example.org"),
-        admin=create_user(email="admin@example.org", roles=[Role.ADMIN]),
-    )
+    people = create_cast(group, other)
     session.commit()
     return dict(group=group, event=event, **people)
 
@@ -343,8 +338,8 @@ def test_attendee_list_shows_each_group_in_order(signed_in_client, world, sessio
                          now=utcnow())
     session.commit()  # people[2] promoted; people[3] waits
     html = signed_in_client(world["organizer"]).get("/events/round-table/attendees").get_data(as_text=True)
-    confirmed, rest = html.split('id="waitlisted-title"')
-    waitlisted, cancelled = rest.split('id="cancelled-title"')
+    confirmed, waitlisted, cancelled = (text(section_of(html, f"{title}-title"))
+                                        for title in ("confirmed", "waitlisted", "cancelled"))
     assert people[0].display_name in confirmed and "Queens Library" in confirmed
     assert people[2].display_name in confirmed
     assert people[3].display_name in waitlisted

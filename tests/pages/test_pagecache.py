@@ -7,6 +7,7 @@ from sqlalchemy import select, text, update
 
 from tests.conftest import csrf_token_for
 from tests.factories import create_event, create_group, create_user
+from tests.support.html import csrf_token_in
 from tests.support.queries import count_queries
 from webapp.db import db
 from webapp.events.models import Event
@@ -40,14 +41,10 @@ def get(client, path, **headers):
     return response, Served(statements, cache.hits > hits)
 
 
-def token_in(html: str) -> str:
-    return html.split('"X-CSRFToken": "')[1].split('"')[0]
-
-
 def without_token(response) -> str:
     """The page with its CSRF token blanked: the signed token carries a timestamp, so it changes by the second."""
     html = response.get_data(as_text=True)
-    return html.replace(token_in(html), "TOKEN") if '"X-CSRFToken": "' in html else html
+    return html.replace(csrf_token_in(html), "TOKEN") if '"X-CSRFToken": "' in html else html
 
 
 @pytest.fixture
@@ -131,7 +128,7 @@ def test_each_anonymous_visitor_gets_and_can_use_their_own_csrf_token(app, event
     response, served = get(second, "/events/hack-night")
     second_page = response.get_data(as_text=True)
     assert is_hit(served)
-    first_token, second_token = token_in(first_page), token_in(second_page)
+    first_token, second_token = csrf_token_in(first_page), csrf_token_in(second_page)
     assert first_token != second_token
     assert CSRF_PLACEHOLDER not in second_page
     assert second_page.count(second_token) == first_page.count(first_token) >= 2  # hx-headers and the form

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import create_event, create_group
+from tests.support.html import csrf_token_in
 from webapp.db import utcnow
 
 
@@ -129,7 +130,7 @@ def test_state_changes_without_csrf_token_are_refused_and_change_nothing(app, cl
     assert list(mail_dir.glob("*.eml"))
 
     page = client.get("/dev/mail").get_data(as_text=True)
-    token = page.split('"X-CSRFToken": "')[1].split('"')[0]
+    token = csrf_token_in(page)
     accepted = client.post("/dev/mail/clear", headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert accepted.status_code == 303
     assert not list(mail_dir.glob("*.eml"))
