@@ -12,6 +12,7 @@ from webapp.accounts.services import LinkProblem, SignInFailed, clean_intent, sa
 from webapp.accounts.throttle import sign_in_link_refused
 from webapp.db import db, utcnow
 from webapp.extensions import login_manager
+from webapp.guards import current_member
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
@@ -145,7 +146,7 @@ def _carry_out_intent(user, intent: str | None, *, now) -> None:
 def sign_out():
     # This browser's session only: the member's other devices stay signed in.
     if current_user.is_authenticated:
-        services.end_session(db.session, current_user._get_current_object(), now=utcnow())
+        services.end_session(db.session, current_member(), now=utcnow())
         db.session.commit()
     logout_user()
     return _go_to(url_for("pages.home"))
@@ -154,7 +155,7 @@ def sign_out():
 @bp.post("/account/sign-out-everywhere")
 @login_required
 def sign_out_everywhere():
-    services.end_all_sessions(db.session, current_user._get_current_object(), now=utcnow())
+    services.end_all_sessions(db.session, current_member(), now=utcnow())
     db.session.commit()
     logout_user()
     return _go_to(url_for("accounts.sign_in", signed_out="everywhere"))
@@ -166,7 +167,7 @@ def sign_out_everywhere():
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    user = current_user._get_current_object()
+    user = current_member()
     # Right after a first sign-in: name yourself, then carry on to where you were going.
     welcome = request.args.get("welcome") == "1"
     next_url = safe_next_url(request.args.get("next")) if welcome else None
