@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests.accounts.test_views import POLITE, ask_for_link, mails
+from tests.accounts.test_views import POLITE, ask_for_link
 from tests.conftest import free_port, make_test_app
+from tests.support.outbox import mails
 from webapp.accounts.models import SignInRequest
 from webapp.db import db, utcnow
 from webapp.throttle import over_limit

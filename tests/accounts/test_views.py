@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from tests.conftest import _empty_all_tables, csrf_token_for, make_test_app
 from tests.factories import create_user
 from tests.support.html import parse, text
+from tests.support.outbox import mails
 from webapp.accounts.models import SignInRequest, User
 from webapp.db import db, utcnow
-from webapp.outbox.models import OutboxMail
 
 # Each request sees only its own client's session, as in production.
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
@@ -28,11 +28,6 @@ POLITE = (
 def ask_for_link(client, email="ada@example.org", **fields):
     data = {"csrf_token": csrf_token_for(client), "email": email, **fields}
     return client.post("/sign-in", data=data)
-
-
-def mails(session) -> list[OutboxMail]:
-    session.expire_all()
-    return list(session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
 
 
 def link_path(session) -> str:

@@ -12,6 +12,7 @@ from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
 from tests.factories import create_cast, create_group, create_user
 from tests.support.html import by_id, text
+from tests.support.outbox import mails
 from webapp.accounts.models import User
 from webapp.db import utcnow
 from webapp.extensions import mail as mail_ext
@@ -66,9 +67,7 @@ def organizer_names(session, slug="metadata") -> list[str]:
 
 
 def invitation_mails(session) -> list[OutboxMail]:
-    session.expire_all()
-    return list(session.scalars(select(OutboxMail).where(OutboxMail.kind == "group_invitation")
-                                .order_by(OutboxMail.id)))
+    return mails(session, kind="group_invitation")
 
 
 def invitation_path(mail: OutboxMail) -> str:
