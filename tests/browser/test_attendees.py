@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import PageProblems, assert_accessible
-from tests.browser.test_proposals import sign_in
+from tests.browser.conftest import PageProblems, assert_accessible, sign_in
 from tests.factories import create_event, create_group, create_user
 from webapp.db import utcnow
 from webapp.events.models import Event

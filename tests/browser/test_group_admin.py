@@ -3,13 +3,10 @@ signs in and becomes an organizer; removing and leaving ask first. Every page an
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import assert_accessible, sign_in_by_mail
-from tests.browser.test_proposals import sign_in, sign_out
+from tests.browser.conftest import accept_mailed_invitation, assert_accessible, sign_in, sign_out
 from tests.factories import create_group, create_user
 from webapp.groups.models import GroupOrganizer
 from webapp.outbox.models import OutboxMail
@@ -90,15 +87,7 @@ def test_organizer_edits_the_page_and_brings_in_a_co_organizer(live_server, sess
     session.rollback()
     mail = session.scalars(select(OutboxMail).where(OutboxMail.kind == "group_invitation",
                                                     OutboxMail.recipient == "nell@example.org")).one()
-    page.goto(server.url + re.search(r"http://meetups\.test(/invitations/\S+)", mail.body_text).group(1))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Co-organize Metadata Practitioners")
-    assert_accessible(page, "(invitation, signed out)")
-    page.get_by_role("link", name="Sign in to accept").click()
-    sign_in_by_mail(page, server.url, session, "nell@example.org")
-    page.get_by_label("Display name").fill("Nell N.")
-    page.get_by_role("button", name="Save and continue").click()
-    expect(page.get_by_text("You’re an organizer of")).to_be_visible()
-    assert_accessible(page, "(invitation accepted)")
+    accept_mailed_invitation(page, server, session, mail, group_name="Metadata Practitioners", display_name="Nell N.")
     page.goto(server.url + "/groups/metadata")
     expect(page.locator(".organizer-list")).to_contain_text("Nell New")
     page.get_by_role("link", name="Manage organizers").click()
