@@ -20,6 +20,29 @@ def test_migrated_schema_matches_the_models(app):
     assert differences == []
 
 
+def insert_events(connection, day, *events):
+    """Event rows as the older revisions tested here store them: each a dict with id and slug, and
+    optionally title, is_online, confirmed_count and sequence."""
+    from sqlalchemy import text
+
+    connection.execute(
+        text("INSERT INTO events (id, slug, title, summary, description, starts_at, ends_at, is_online,"
+             " status, confirmed_count, waitlist_count, created_at, updated_at, sequence)"
+             " VALUES (:id, :slug, :title, '', '', :day, '2030-01-02', :is_online, 'scheduled', :confirmed_count,"
+             " 0, :day, :day, :sequence)"),
+        [{"title": event["slug"], "is_online": True, "confirmed_count": 0, "sequence": 0, "day": day, **event}
+         for event in events],
+    )
+
+
+def insert_users(connection, day, *ids):
+    """Members m<id>@example.org."""
+    from sqlalchemy import text
+
+    connection.execute(text("INSERT INTO users (id, email, created_at) VALUES (:id, :email, :day)"),
+                       [{"id": n, "email": f"m{n}@example.org", "day": day} for n in ids])
+
+
 def test_next_queue_number_starts_after_the_highest_number_handed_out(tmp_path):
     """e10queue: existing lines go on where they left off (on a fresh SQLite file of its own)."""
     from flask_migrate import upgrade
@@ -32,14 +55,8 @@ def test_next_queue_number_starts_after_the_highest_number_handed_out(tmp_path):
     with app.app_context():
         upgrade(revision="d01merge")
         with db.engine.begin() as connection:
-            connection.execute(
-                text("INSERT INTO events (id, slug, title, summary, description, starts_at, ends_at, is_online,"
-                     " status, confirmed_count, waitlist_count, created_at, updated_at, sequence)"
-                     " VALUES (:id, :slug, :slug, '', '', :day, '2030-01-02', 1, 'scheduled', 0, 0, :day, :day, 0)"),
-                [{"id": 1, "slug": "lined", "day": day}, {"id": 2, "slug": "empty", "day": day}],
-            )
-            connection.execute(text("INSERT INTO users (id, email, created_at) VALUES (:id, :email, :day)"),
-                               [{"id": n, "email": f"m{n}@example.org", "day": day} for n in (1, 2, 3)])
+            insert_events(connection, day, {"id": 1, "slug": "lined"}, {"id": 2, "slug": "empty"})
+            insert_users(connection, day, 1, 2, 3)
             # A seat without a number, a cancelled member who keeps theirs (the highest), one waiting.
             connection.execute(
                 text("INSERT INTO registrations (event_id, user_id, status, accessibility_needs, created_at,"
@@ -94,13 +111,9 @@ def test_existing_mails_are_linked_to_their_registration_and_event_from_their_ke
     with app.app_context():
         upgrade(revision="f3limit")
         with db.engine.begin() as connection:
-            connection.execute(
-                text("INSERT INTO events (id, slug, title, summary, description, starts_at, ends_at, is_online,"
-                     " status, confirmed_count, waitlist_count, created_at, updated_at, sequence)"
-                     " VALUES (4, 'moved', 'Moved', '', '', :day, '2030-01-02', true, 'scheduled', 2, 0, :day,"
-                     " :day, 2)"), {"day": day})
-            connection.execute(text("INSERT INTO users (id, email, created_at) VALUES (:id, :email, :day)"),
-                               [{"id": n, "email": f"m{n}@example.org", "day": day} for n in (1, 2)])
+            insert_events(connection, day,
+                          {"id": 4, "slug": "moved", "title": "Moved", "confirmed_count": 2, "sequence": 2})
+            insert_users(connection, day, 1, 2)
             connection.execute(
                 text("INSERT INTO registrations (id, event_id, user_id, status, accessibility_needs, created_at,"
                      " generation, source) VALUES (:id, 4, :id, 'confirmed', '', :day, :generation, 'member')"),

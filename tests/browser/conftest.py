@@ -110,3 +110,40 @@ def sign_in_by_mail(page, base_url: str, session, email: str) -> None:
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     page.goto(base_url + emailed_link_path(session))
     page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page, server, session, email: str) -> None:
+    """Open the sign-in page and sign in by mail."""
+    page.goto(server.url + "/sign-in")
+    sign_in_by_mail(page, server.url, session, email)
+
+
+def sign_out(page) -> None:
+    """Sign out from the main menu and wait until it offers to sign in again."""
+    from playwright.sync_api import expect
+
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("button", name="Sign out").click()
+    expect(nav.get_by_role("link", name="Sign in")).to_be_visible()
+
+
+def hand_over(page, server, session, email: str) -> None:
+    """The next person takes the same browser: sign out, then sign in as `email`."""
+    sign_out(page)
+    sign_in(page, server, session, email)
+
+
+def accept_mailed_invitation(page, server, session, mail, *, group_name: str, display_name: str) -> None:
+    """Signed out, the invitee follows the link in `mail`, signs in with its address, names themselves
+    and is an organizer of `group_name`; both pages axe-checked."""
+    from playwright.sync_api import expect
+
+    page.goto(server.url + re.search(r"http://meetups\.test(/invitations/\S+)", mail.body_text).group(1))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Co-organize {group_name}")
+    assert_accessible(page, "(invitation, signed out)")
+    page.get_by_role("link", name="Sign in to accept").click()
+    sign_in_by_mail(page, server.url, session, mail.recipient)
+    page.get_by_label("Display name").fill(display_name)
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_text("You’re an organizer of")).to_be_visible()
+    assert_accessible(page, "(invitation accepted)")

@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import PageProblems, assert_accessible
-from tests.browser.test_proposals import sign_in
+from tests.browser.conftest import PageProblems, assert_accessible, sign_in
 from tests.factories import create_event, create_group, create_user
 from webapp.db import utcnow
 from webapp.events.models import Event
@@ -164,16 +163,23 @@ def registration_id(session, person) -> int:
     return session.scalar(select(Registration.id).where(Registration.user_id == person.id))
 
 
-@pytest.mark.parametrize("scheme", ["dark"])
-def test_checked_in_rows_read_well_in_the_dark_too(live_server, session, people, browser, scheme):
-    event = create_event(people["group"], slug="dark-event", capacity=2)
+def organizer_opens_the_attendees(browser, live_server, session, people, event, **context_options):
+    """Ada and Ben register for `event`; the organizer opens its attendee list in a browser context
+    of its own (made with `context_options`). Returns the context and the page."""
     for person in (people["ada"], people["ben"]):
         registrations.register(session, event.id, member=person, now=utcnow())
     session.commit()
-    context = browser.new_context(color_scheme=scheme)
+    context = browser.new_context(**context_options)
     page = context.new_page()
     sign_in(page, live_server, session, "org@example.org")
-    page.goto(live_server.url + "/events/dark-event/attendees")
+    page.goto(f"{live_server.url}/events/{event.slug}/attendees")
+    return context, page
+
+
+@pytest.mark.parametrize("scheme", ["dark"])
+def test_checked_in_rows_read_well_in_the_dark_too(live_server, session, people, browser, scheme):
+    event = create_event(people["group"], slug="dark-event", capacity=2)
+    context, page = organizer_opens_the_attendees(browser, live_server, session, people, event, color_scheme=scheme)
     page.get_by_role("button", name="Checked in Ada Lovelace").click()
     expect(page.get_by_role("button", name="Checked in Ada Lovelace")).to_have_attribute("aria-pressed", "true")
     assert_accessible(page, f"({scheme}, one checked in)")
@@ -191,13 +197,8 @@ def test_checked_in_rows_read_well_in_the_dark_too(live_server, session, people,
 
 def test_search_check_in_and_remove_work_without_javascript(live_server, session, people, browser):
     event = create_event(people["group"], slug="no-script", title="No Script Night", capacity=1)
-    for person in (people["ada"], people["ben"]):
-        registrations.register(session, event.id, member=person, now=utcnow())
-    session.commit()
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    sign_in(page, live_server, session, "org@example.org")
-    page.goto(live_server.url + "/events/no-script/attendees")
+    context, page = organizer_opens_the_attendees(browser, live_server, session, people, event,
+                                                  java_script_enabled=False)
 
     page.get_by_label("Search by name, institution or email").fill("queens")
     page.get_by_role("button", name="Search").click()

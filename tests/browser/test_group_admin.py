@@ -3,16 +3,29 @@ signs in and becomes an organizer; removing and leaving ask first. Every page an
 
 from __future__ import annotations
 
-import re
-
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import assert_accessible, sign_in_by_mail
-from tests.browser.test_proposals import sign_in, sign_out
+from tests.browser.conftest import accept_mailed_invitation, assert_accessible, sign_in, sign_out
 from tests.factories import create_group, create_user
 from webapp.groups.models import GroupOrganizer
 from webapp.outbox.models import OutboxMail
+
+
+def correct_the_refused_field(page, *, kept: tuple[str, str], field: str, wrong: str, right: str, button: str,
+                              error: str, success: str, what: str) -> None:
+    """Fill `kept` and a `wrong` value for `field`, send: the error shows and what was typed stays
+    (axe-checked); then the `right` value goes through."""
+    kept_label, kept_value = kept
+    page.get_by_label(kept_label).fill(kept_value)
+    page.get_by_label(field).fill(wrong)
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(error)).to_be_visible()
+    expect(page.get_by_label(kept_label)).to_have_value(kept_value)
+    assert_accessible(page, f"({what}, errors)")
+    page.get_by_label(field).fill(right)
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(success)).to_be_visible()
 
 
 def test_organizer_edits_the_page_and_brings_in_a_co_organizer(live_server, session, page, browser, problems):
@@ -29,15 +42,11 @@ def test_organizer_edits_the_page_and_brings_in_a_co_organizer(live_server, sess
     page.get_by_role("link", name="Edit group").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Edit “Metadata Practitioners”")
     assert_accessible(page, "(edit group)")
-    page.get_by_label("Description").fill("We meet **monthly** to talk about metadata.")
-    page.get_by_label("The group’s own website").fill("javascript:alert(1)")
-    page.get_by_role("button", name="Save changes").click()
-    expect(page.get_by_text("Please enter a web address starting with https://")).to_be_visible()
-    expect(page.get_by_label("Description")).to_have_value("We meet **monthly** to talk about metadata.")
-    assert_accessible(page, "(edit group, errors)")
-    page.get_by_label("The group’s own website").fill("https://www.meetup.com/metadata/")
-    page.get_by_role("button", name="Save changes").click()
-    expect(page.get_by_text("The group page is saved.")).to_be_visible()
+    correct_the_refused_field(page, kept=("Description", "We meet **monthly** to talk about metadata."),
+                              field="The group’s own website", wrong="javascript:alert(1)",
+                              right="https://www.meetup.com/metadata/", button="Save changes",
+                              error="Please enter a web address starting with https://",
+                              success="The group page is saved.", what="edit group")
     assert_accessible(page, "(group page, saved)")
 
     # A visitor who is not signed in sees it at once.
@@ -53,15 +62,10 @@ def test_organizer_edits_the_page_and_brings_in_a_co_organizer(live_server, sess
     page.get_by_role("link", name="Manage organizers").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Organizers of Metadata Practitioners")
     assert_accessible(page, "(organizers)")
-    page.get_by_label("Their name").fill("Nell New")
-    page.get_by_label("Their email address").fill("nell@")
-    page.get_by_role("button", name="Send the invitation").click()
-    expect(page.get_by_text("Enter an email address like name@example.org.")).to_be_visible()
-    expect(page.get_by_label("Their name")).to_have_value("Nell New")
-    assert_accessible(page, "(organizers, invitation errors)")
-    page.get_by_label("Their email address").fill("nell@example.org")
-    page.get_by_role("button", name="Send the invitation").click()
-    expect(page.get_by_text("The invitation is on its way.")).to_be_visible()
+    correct_the_refused_field(page, kept=("Their name", "Nell New"), field="Their email address", wrong="nell@",
+                              right="nell@example.org", button="Send the invitation",
+                              error="Enter an email address like name@example.org.",
+                              success="The invitation is on its way.", what="organizers, invitation")
     waiting = page.locator("#invitation-rows")
     expect(waiting).to_contain_text("nell@example.org")
     assert_accessible(page, "(organizers, invitation waiting)")
@@ -90,15 +94,7 @@ def test_organizer_edits_the_page_and_brings_in_a_co_organizer(live_server, sess
     session.rollback()
     mail = session.scalars(select(OutboxMail).where(OutboxMail.kind == "group_invitation",
                                                     OutboxMail.recipient == "nell@example.org")).one()
-    page.goto(server.url + re.search(r"http://meetups\.test(/invitations/\S+)", mail.body_text).group(1))
-    expect(page.get_by_role("heading", level=1)).to_have_text("Co-organize Metadata Practitioners")
-    assert_accessible(page, "(invitation, signed out)")
-    page.get_by_role("link", name="Sign in to accept").click()
-    sign_in_by_mail(page, server.url, session, "nell@example.org")
-    page.get_by_label("Display name").fill("Nell N.")
-    page.get_by_role("button", name="Save and continue").click()
-    expect(page.get_by_text("You’re an organizer of")).to_be_visible()
-    assert_accessible(page, "(invitation accepted)")
+    accept_mailed_invitation(page, server, session, mail, group_name="Metadata Practitioners", display_name="Nell N.")
     page.goto(server.url + "/groups/metadata")
     expect(page.locator(".organizer-list")).to_contain_text("Nell New")
     page.get_by_role("link", name="Manage organizers").click()

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_accessible
-from tests.browser.test_proposals import sign_in, sign_out
+from tests.browser.conftest import assert_accessible, sign_in, sign_out
 from tests.factories import create_group, create_user
 from webapp.groups.models import GroupOrganizer
 

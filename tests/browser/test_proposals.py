@@ -9,21 +9,11 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import assert_accessible, sign_in_by_mail
+from tests.browser.conftest import accept_mailed_invitation, assert_accessible, hand_over, sign_in, sign_out
 from tests.factories import create_group, create_user
 from webapp.accounts.models import Role
 from webapp.outbox.models import OutboxMail
 from webapp.proposals.guidelines import COMMITMENTS
-
-
-def sign_in(page, server, session, email):
-    page.goto(server.url + "/sign-in")
-    sign_in_by_mail(page, server.url, session, email)
-
-
-def sign_out(page):
-    page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")).to_be_visible()
 
 
 def test_proposal_journey(live_server, session, page, problems):
@@ -76,10 +66,9 @@ def test_proposal_journey(live_server, session, page, problems):
     expect(page.get_by_text("Your proposal is with the reviewers.")).to_be_visible()
     expect(page.locator("strong", has_text="collect")).to_be_visible()
     assert_accessible(page, "(proposal submitted)")
-    sign_out(page)
 
     # The reviewer asks for changes, pointing at a guideline.
-    sign_in(page, server, session, "rita@example.org")
+    hand_over(page, server, session, "rita@example.org")
     nav.get_by_role("link", name=re.compile(r"^Review 1")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Review queue")
     assert_accessible(page, "(review queue)")
@@ -91,10 +80,9 @@ def test_proposal_journey(live_server, session, page, problems):
     expect(page.get_by_text("You asked for changes.")).to_be_visible()
     expect(page.get_by_role("link", name="Accessible events")).to_be_visible()
     assert_accessible(page, "(changes requested)")
-    sign_out(page)
 
     # The proposer edits and resubmits.
-    sign_in(page, server, session, "pat@example.org")
+    hand_over(page, server, session, "pat@example.org")
     page.goto(server.url + "/proposals")
     page.get_by_role("link", name="Zine Librarians").click()
     expect(page.get_by_text("Please tell us how you’ll caption online events.")).to_be_visible()
@@ -104,10 +92,9 @@ def test_proposal_journey(live_server, session, page, problems):
     page.get_by_role("button", name="Resubmit for review").click()
     expect(page.get_by_text("Your changes are with the reviewers.")).to_be_visible()
     assert_accessible(page, "(resubmitted)")
-    sign_out(page)
 
     # The reviewer approves: the group is in the directory with its organizers.
-    sign_in(page, server, session, "rita@example.org")
+    hand_over(page, server, session, "rita@example.org")
     page.goto(server.url + "/review")
     page.get_by_role("link", name="Zine Librarians").click()
     page.get_by_role("button", name="Approve and create the group").click()
@@ -121,13 +108,4 @@ def test_proposal_journey(live_server, session, page, problems):
     # The invited co-organizer follows the mailed link, signs in with that address, and is in.
     session.rollback()
     invitation = session.scalars(select(OutboxMail).where(OutboxMail.kind == "proposal_invitation")).one()
-    invitation_path = re.search(r"http://meetups\.test(/invitations/\S+)", invitation.body_text).group(1)
-    page.goto(server.url + invitation_path)
-    expect(page.get_by_role("heading", level=1)).to_have_text("Co-organize Zine Librarians")
-    assert_accessible(page, "(invitation, signed out)")
-    page.get_by_role("link", name="Sign in to accept").click()
-    sign_in_by_mail(page, server.url, session, "nell@example.org")
-    page.get_by_label("Display name").fill("Nell New")
-    page.get_by_role("button", name="Save and continue").click()
-    expect(page.get_by_text("You’re an organizer of")).to_be_visible()
-    assert_accessible(page, "(invitation accepted)")
+    accept_mailed_invitation(page, server, session, invitation, group_name="Zine Librarians", display_name="Nell New")

@@ -71,26 +71,30 @@ def organizer_count(group_id: int) -> int:
     return db.session.scalar(select(func.count(GroupOrganizer.id)).where(GroupOrganizer.group_id == group_id))
 
 
-def test_two_organizers_removing_each_other_at_once_leave_one(app, session):
+def one_wins_each_race(app, session, *, each_removes: str) -> list[tuple[int, GroupError]]:
+    """In ROUNDS groups of two organizers, Ann and Bob each remove `"the other"` or `"themselves"` at
+    once. Exactly one removal goes through in each group; returns each group's id and the refusal."""
     pairs = [two_organizers(session, n) for n in range(ROUNDS)]
     session.commit()
     session.remove()
+    refusals = []
     for group_id, (ann, bob), (ann_row, bob_row) in pairs:
-        outcomes = race(app, group_id, [(ann, bob_row), (bob, ann_row)])
+        targets = (bob_row, ann_row) if each_removes == "the other" else (ann_row, bob_row)
+        outcomes = race(app, group_id, [(ann, targets[0]), (bob, targets[1])])
         assert outcomes.count("removed") == 1, outcomes
         [refused] = [o for o in outcomes if isinstance(o, GroupError)]
+        refusals.append((group_id, refused))
+    return refusals
+
+
+def test_two_organizers_removing_each_other_at_once_leave_one(app, session):
+    for group_id, refused in one_wins_each_race(app, session, each_removes="the other"):
         # The loser was taken off first, so they may no longer remove anyone.
         assert refused.status == 403
         assert organizer_count(group_id) == 1
 
 
 def test_two_organizers_leaving_at_once_leave_one(app, session):
-    pairs = [two_organizers(session, n) for n in range(ROUNDS)]
-    session.commit()
-    session.remove()
-    for group_id, (ann, bob), (ann_row, bob_row) in pairs:
-        outcomes = race(app, group_id, [(ann, ann_row), (bob, bob_row)])
-        assert outcomes.count("removed") == 1, outcomes
-        [refused] = [o for o in outcomes if isinstance(o, GroupError)]
+    for group_id, refused in one_wins_each_race(app, session, each_removes="themselves"):
         assert refused.status == 409 and refused.message == LAST_ORGANIZER
         assert organizer_count(group_id) == 1

@@ -12,6 +12,7 @@ from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
 from tests.factories import create_cast, create_group, create_user
 from tests.support.html import by_id, text
+from tests.support.outbox import mails
 from webapp.accounts.models import User
 from webapp.db import utcnow
 from webapp.extensions import mail as mail_ext
@@ -66,9 +67,7 @@ def organizer_names(session, slug="metadata") -> list[str]:
 
 
 def invitation_mails(session) -> list[OutboxMail]:
-    session.expire_all()
-    return list(session.scalars(select(OutboxMail).where(OutboxMail.kind == "group_invitation")
-                                .order_by(OutboxMail.id)))
+    return mails(session, kind="group_invitation")
 
 
 def invitation_path(mail: OutboxMail) -> str:
@@ -79,6 +78,18 @@ def field_error(html: str, field_id: str) -> str:
     """The message shown next to one field (the form macro's `<id>-error`)."""
     found = re.search(rf'<p class="field-error" id="{field_id}-error">(.*?)</p>', html, re.S)
     return found.group(1) if found else ""
+
+
+def refused_next_to_the_field(session, client, path, data, *, status, field_id, message) -> str:
+    """Posts a form that must be refused: it comes back with `status` and `message` next to the field,
+    and nothing in the database changed. Returns the page, for the test's own checks."""
+    before = snapshot(session)
+    response = post(client, path, data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert message in field_error(html, field_id)
+    assert snapshot(session) == before
+    return html
 
 
 GOOD_PAGE = dict(description="We meet **monthly**.", external_url="https://www.meetup.com/metadata/")
@@ -221,16 +232,11 @@ BAD_PAGES = [
 @pytest.mark.parametrize("changes,field_id,message", BAD_PAGES)
 def test_bad_page_input_is_shown_again_with_a_message_next_to_the_field(signed_in_client, world, session,
                                                                         changes, field_id, message):
-    before = snapshot(session)
-    data = {**GOOD_PAGE, **changes}
-    response = post(signed_in_client(world["organizer"]), "/groups/metadata/edit", data)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert message in field_error(html, field_id)
+    html = refused_next_to_the_field(session, signed_in_client(world["organizer"]), "/groups/metadata/edit",
+                                     {**GOOD_PAGE, **changes}, status=422, field_id=field_id, message=message)
     assert f'id="{field_id}" name=' in html and 'aria-invalid="true"' in html
     # What was typed is still there.
     assert "We meet **monthly**." in html or "description" in changes
-    assert snapshot(session) == before
 
 
 def test_http_links_are_accepted_too(signed_in_client, world, session):
@@ -296,15 +302,10 @@ BAD_INVITES = [
 @pytest.mark.parametrize("changes,field_id,message", BAD_INVITES)
 def test_bad_invitations_are_shown_again_with_a_message_next_to_the_field(signed_in_client, world, session,
                                                                           changes, field_id, message):
-    before = snapshot(session)
-    data = {**GOOD_INVITE, **changes}
-    response = post(signed_in_client(world["organizer"]), "/groups/metadata/organizers", data)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422
-    assert message in field_error(html, field_id)
+    html = refused_next_to_the_field(session, signed_in_client(world["organizer"]), "/groups/metadata/organizers",
+                                     {**GOOD_INVITE, **changes}, status=422, field_id=field_id, message=message)
     kept = "email" if "name" in changes else "name"
     assert f'value="{GOOD_INVITE[kept]}"' in html
-    assert snapshot(session) == before
 
 
 @pytest.mark.parametrize("data,field_id,message", [
@@ -313,11 +314,8 @@ def test_bad_invitations_are_shown_again_with_a_message_next_to_the_field(signed
     (dict(name="Wendy W.", email="wendy@example.org"), "invite-email", "hasn’t answered yet"),
 ])
 def test_duplicates_are_refused_without_a_second_mail(signed_in_client, world, session, data, field_id, message):
-    before = snapshot(session)
-    response = post(signed_in_client(world["organizer"]), "/groups/metadata/organizers", data)
-    assert response.status_code == 409
-    assert message in field_error(response.get_data(as_text=True), field_id)
-    assert snapshot(session) == before
+    refused_next_to_the_field(session, signed_in_client(world["organizer"]), "/groups/metadata/organizers", data,
+                              status=409, field_id=field_id, message=message)
 
 
 def test_an_organizer_known_by_their_account_address_is_a_duplicate_too(signed_in_client, world, session):

@@ -159,13 +159,18 @@ def test_nul_in_every_field_of_every_post_form_writes_nothing(signed_in_client, 
     assert row_counts() == before
 
 
-def test_accessibility_needs_with_a_nul_registers_nobody(signed_in_client, session):
-    create_event(slug="quiet", capacity=3)
+def register_with_needs(signed_in_client, session, needs: str):
+    """A new member registers for a new event, typing `needs` as their accessibility needs."""
+    create_event(slug="needs", capacity=3)
     member = create_user()
     session.commit()
     client = signed_in_client(member)
-    response = client.post("/events/quiet/register", data={
-        "csrf_token": csrf_token_for(client), "accessibility_needs": "Step-free access\x00 please, a long note"})
+    return client.post("/events/needs/register", data={"csrf_token": csrf_token_for(client),
+                                                       "accessibility_needs": needs})
+
+
+def test_accessibility_needs_with_a_nul_registers_nobody(signed_in_client, session):
+    response = register_with_needs(signed_in_client, session, "Step-free access\x00 please, a long note")
     assert_refused(response)
     # What was typed comes back to copy, without the NUL.
     assert "Step-free access please, a long note" in response.get_data(as_text=True)
@@ -197,12 +202,7 @@ def test_other_control_characters_in_a_form_are_refused(signed_in_client, world,
 
 
 def test_tab_and_line_breaks_are_fine_in_a_form(signed_in_client, session):
-    create_event(slug="tabs", capacity=3)
-    member = create_user()
-    session.commit()
-    client = signed_in_client(member)
-    response = client.post("/events/tabs/register", data={
-        "csrf_token": csrf_token_for(client), "accessibility_needs": "Captions\tplease\r\nand a ramp"})
+    response = register_with_needs(signed_in_client, session, "Captions\tplease\r\nand a ramp")
     assert response.status_code == 303
     session.expire_all()
     assert "ramp" in session.scalar(select(Registration.accessibility_needs))

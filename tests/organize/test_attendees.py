@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 from tests.conftest import post_form as post
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.support.html import by_id, cells_by_column, parse, row_headers, section_of, text
+from tests.support.outbox import mails
 from webapp.accounts.models import Role
 from webapp.db import db, utcnow
 from webapp.events.models import Event, EventStatus
 from webapp.organize.models import EventMessage
-from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.models import MailState
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders import services as reminders
@@ -59,14 +60,6 @@ def reg(session, person) -> Registration:
 def fresh_event(session) -> Event:
     session.expire_all()
     return session.scalar(select(Event).where(Event.slug == "round-table"))
-
-
-def mails(session, kind=None) -> list[OutboxMail]:
-    session.expire_all()
-    query = select(OutboxMail).order_by(OutboxMail.id)
-    if kind:
-        query = query.where(OutboxMail.kind == kind)
-    return list(session.scalars(query))
 
 
 def statuses(session, world) -> list[str]:
@@ -288,11 +281,11 @@ def test_removing_a_confirmed_attendee_mails_them_and_seats_the_next_in_line(sig
     assert event.confirmed_count == 2 and event.waitlist_count == 2
     removed = reg(session, ada)
     assert removed.cancelled_by_id == world["organizer"].id and removed.cancelled_at is not None
-    [told] = mails(session, "registration_removed")
+    [told] = mails(session, kind="registration_removed")
     assert told.recipient == "ada@example.org" and told.reply_to == "org@example.org"
     assert "The organizers of Linked Data Round-table have cancelled your registration" in told.body_text
     assert "reply to this email" in told.body_text and ZOOM not in told.body_text
-    assert [m.recipient for m in mails(session, "registration_promoted")] == [cy.email]
+    assert [m.recipient for m in mails(session, kind="registration_promoted")] == [cy.email]
     # Dee, now first in line, keeps her place relative to Eve.
     assert registrations.waitlist_position(session, reg(session, world["people"][3])) == 1
 
@@ -314,8 +307,8 @@ def test_removing_twice_mails_once(signed_in_client, world, session):
     client = signed_in_client(world["organizer"])
     post(client, url(world, "remove", world["people"][0]))
     assert post(client, url(world, "remove", world["people"][0]), headers=HTMX).status_code == 200
-    assert len(mails(session, "registration_removed")) == 1
-    assert len(mails(session, "registration_promoted")) == 1
+    assert len(mails(session, kind="registration_removed")) == 1
+    assert len(mails(session, kind="registration_promoted")) == 1
     assert fresh_event(session).confirmed_count == 2
 
 
@@ -328,7 +321,7 @@ def test_nobody_can_be_removed_once_the_event_started(signed_in_client, world, s
     assert response.status_code == 409 and "has started" in response.get_data(as_text=True)
     htmx = post(client, url(world, "remove", world["people"][0]), headers=HTMX)
     assert htmx.status_code == 200 and "has started" in htmx.get_data(as_text=True)
-    assert statuses(session, world)[0] == "confirmed" and mails(session, "registration_removed") == []
+    assert statuses(session, world)[0] == "confirmed" and mails(session, kind="registration_removed") == []
     assert "Remove Ada" not in client.get("/events/round-table/attendees").get_data(as_text=True)
 
 
@@ -358,7 +351,7 @@ def test_giving_a_seat_out_of_turn_raises_capacity_and_keeps_the_others_in_order
     assert event.capacity == 3 and event.confirmed_count == 3 and event.waitlist_count == 2
     assert reg(session, eve).status == RegistrationStatus.CONFIRMED and reg(session, eve).confirmed_at
     assert [registrations.waitlist_position(session, reg(session, p)) for p in (cy, dee)] == [1, 2]
-    [promoted] = mails(session, "registration_promoted")
+    [promoted] = mails(session, kind="registration_promoted")
     assert promoted.recipient == eve.email and promoted.reply_to == "org@example.org"
     assert "Eve got a seat and was emailed. The capacity is now 3." in client.get(response.location).get_data(
         as_text=True)
@@ -382,7 +375,7 @@ def test_a_double_tap_on_give_a_seat_gives_one_seat(signed_in_client, world, ses
     assert "Cy got a seat and was emailed. The capacity is now 3." in first.get_data(as_text=True)
     event = fresh_event(session)
     assert event.capacity == 3 and event.confirmed_count == 3 and event.waitlist_count == 2
-    assert len(mails(session, "registration_promoted")) == 1
+    assert len(mails(session, kind="registration_promoted")) == 1
 
 
 def test_a_free_seat_is_given_without_raising_the_capacity(signed_in_client, world, session):
@@ -495,7 +488,7 @@ def test_message_goes_to_each_confirmed_attendee_and_a_copy_to_the_sender(signed
 
     message = session.scalar(select(EventMessage))
     assert (message.audience.value, message.subject, message.recipient_count) == ("confirmed", "Room change", 2)
-    sent = mails(session, "event_message")
+    sent = mails(session, kind="event_message")
     assert sorted(m.recipient for m in sent) == ["ada@example.org", "ben@example.org", "org@example.org"]
     assert all(m.reply_to == "org@example.org" for m in sent)
     to_ada = next(m for m in sent if m.recipient == "ada@example.org")
@@ -518,7 +511,7 @@ def test_message_goes_to_each_confirmed_attendee_and_a_copy_to_the_sender(signed
 
 def test_message_to_the_waitlist_reaches_only_the_waitlist(signed_in_client, world, session):
     post(signed_in_client(world["organizer"]), url(world, "messages"), message_form(audience="waitlisted"))
-    recipients = sorted(m.recipient for m in mails(session, "event_message"))
+    recipients = sorted(m.recipient for m in mails(session, kind="event_message"))
     assert recipients == ["cy@example.org", "dee@example.org", "eve@example.org", "org@example.org"]
     assert session.scalar(select(EventMessage.recipient_count)) == 3
 
@@ -529,14 +522,14 @@ def test_the_same_form_sent_twice_sends_once(signed_in_client, world, session):
     second = post(client, url(world, "messages"), message_form())
     assert first.status_code == second.status_code == 303 and first.location == second.location
     assert session.scalar(select(func.count(EventMessage.id))) == 1
-    assert len(mails(session, "event_message")) == 3
+    assert len(mails(session, kind="event_message")) == 3
 
 
 def test_a_form_without_its_key_is_refused(signed_in_client, world, session):
     client = signed_in_client(world["organizer"])
     assert post(client, url(world, "messages"), message_form(client_key="")).status_code == 400
     assert post(client, url(world, "messages"), message_form(client_key="../x")).status_code == 400
-    assert mails(session, "event_message") == []
+    assert mails(session, kind="event_message") == []
 
 
 def test_an_expired_form_sends_nothing_but_gives_back_what_was_written(signed_in_client, world, session):
@@ -551,7 +544,7 @@ def test_an_expired_form_sends_nothing_but_gives_back_what_was_written(signed_in
     typed = page.main.find("h2", string=re.compile("What you wrote"))
     forms_after = [form for form in typed.find_all_next("form") if page.main in form.parents]
     assert page.main.find("textarea", readonly=True) and forms_after == []
-    assert session.scalar(select(func.count(EventMessage.id))) == 0 and mails(session, "event_message") == []
+    assert session.scalar(select(func.count(EventMessage.id))) == 0 and mails(session, kind="event_message") == []
     # Through htmx, which swaps nothing on a 400: the explanation replaces the page's content.
     fragment = client.post(url(world, "messages"), data={**message_form(body=body), "csrf_token": "stale"},
                            headers={"HX-Request": "true"})
@@ -585,7 +578,7 @@ def test_bad_messages_are_refused_next_to_the_field_with_what_was_typed(
     if field != "message-body":
         assert "We meet in room 204." in html
     assert 'name="client_key" value="' + "a" * 32 + '"' in html  # resending it is still one message
-    assert session.scalar(select(func.count(EventMessage.id))) == 0 and mails(session, "event_message") == []
+    assert session.scalar(select(func.count(EventMessage.id))) == 0 and mails(session, kind="event_message") == []
 
 
 def test_a_message_to_nobody_is_refused_next_to_the_audience(signed_in_client, world, session):
@@ -596,7 +589,7 @@ def test_a_message_to_nobody_is_refused_next_to_the_audience(signed_in_client, w
     assert response.status_code == 422
     assert 'id="message-audience-error"' in response.get_data(as_text=True)
     assert "no people on the waitlist yet" in response.get_data(as_text=True)
-    assert mails(session, "event_message") == []
+    assert mails(session, kind="event_message") == []
 
 
 def test_messages_are_rate_limited_per_sender_with_a_polite_word(app, signed_in_client, world, session):
@@ -611,7 +604,7 @@ def test_messages_are_rate_limited_per_sender_with_a_polite_word(app, signed_in_
     assert session.scalar(select(func.count(EventMessage.id))) == 2
     # A resend of a form that went through is not counted and not sent again.
     assert post(client, url(world, "messages"), message_form(client_key="1" * 32)).status_code == 303
-    assert len(mails(session, "event_message")) == 6
+    assert len(mails(session, kind="event_message")) == 6
 
 
 def test_messages_page_lists_what_was_sent(signed_in_client, world, session):
@@ -627,7 +620,7 @@ def test_messages_page_lists_what_was_sent(signed_in_client, world, session):
 def test_a_failed_message_shows_next_to_the_attendee(signed_in_client, world, session):
     client = signed_in_client(world["organizer"])
     post(client, url(world, "messages"), message_form())
-    to_ada = next(m for m in mails(session, "event_message") if m.recipient == "ada@example.org")
+    to_ada = next(m for m in mails(session, kind="event_message") if m.recipient == "ada@example.org")
     to_ada.state, to_ada.last_error = MailState.FAILED, "550 5.1.1 mailbox unavailable"
     session.commit()
     html = client.get("/events/round-table/attendees").get_data(as_text=True)
@@ -643,4 +636,4 @@ def test_message_form_through_htmx_answers_in_place_then_goes_to_the_sent_page(s
     assert "Please give the message a subject." in html and 'autofocus' in html
     sent = post(client, url(world, "messages"), message_form(), headers=HTMX)
     assert sent.status_code == 200 and sent.headers["HX-Redirect"].startswith("/events/round-table/messages?sent=")
-    assert len(mails(session, "event_message")) == 3
+    assert len(mails(session, kind="event_message")) == 3

@@ -14,11 +14,11 @@ from tests.conftest import csrf_token_for
 from tests.conftest import post_form as post
 from tests.factories import create_cast, create_event, create_group, create_user
 from tests.support.html import section_of, text
+from tests.support.outbox import mails as all_mails
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import GroupOrganizer
 from webapp.organize.attendees import spreadsheet_safe
-from webapp.outbox.models import OutboxMail
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
 
@@ -57,11 +57,6 @@ def world(session):
 def fresh_event(session, slug="round-table") -> Event:
     session.expire_all()
     return session.scalar(select(Event).where(Event.slug == slug))
-
-
-def all_mails(session) -> list[OutboxMail]:
-    session.expire_all()
-    return list(session.scalars(select(OutboxMail).order_by(OutboxMail.id)))
 
 
 # --- who may do what -------------------------------------------------------------------------------

@@ -15,6 +15,14 @@ def use_smtp(app, port):
     mail_ext.init_app(app)
 
 
+@pytest.fixture
+def sink(app):
+    """A real SMTP server that the app sends through; a test tells it what to refuse."""
+    with smtp_server() as server:
+        use_smtp(app, server.port)
+        yield server
+
+
 def queue(session, key="k1", **fields):
     values = dict(kind="test", dedup_key=key, recipient="ada@example.org",
                   subject="Hello", body_text="Body")
@@ -128,13 +136,11 @@ def test_smtp_outage_schedules_a_retry_with_backoff(app, session):
     assert services.claim_due(session, now=now + timedelta(minutes=5)) == [mail.id]
 
 
-def test_refused_recipient_is_a_permanent_failure_with_the_servers_answer(app, session):
-    with smtp_server() as sink:
-        use_smtp(app, sink.port)
-        sink.refuse_rcpt["ada@example.org"] = "550 5.1.1 No such user here"
-        mail = queue(session)
-        session.commit()
-        assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
+def test_refused_recipient_is_a_permanent_failure_with_the_servers_answer(session, sink):
+    sink.refuse_rcpt["ada@example.org"] = "550 5.1.1 No such user here"
+    mail = queue(session)
+    session.commit()
+    assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
     row = session.get(OutboxMail, mail.id)
     assert "550" in row.last_error and "No such user here" in row.last_error
     assert services.claim_due(session, now=utcnow() + timedelta(days=1)) == []  # never again
@@ -151,55 +157,47 @@ def test_without_a_mail_server_mails_become_eml_files(app, session):
     assert session.get(OutboxMail, mail.id).state is MailState.SENT
 
 
-def test_a_batch_goes_over_one_smtp_connection_and_each_row_is_marked_sent(app, session):
-    with smtp_server() as sink:
-        use_smtp(app, sink.port)
-        ids = [queue(session, key=f"k{n}", recipient=f"m{n}@example.org").id for n in range(5)]
-        session.commit()
-        result = services.send_outbox_batch(session, ids)
-        assert sorted(result.sent) == ids
-        assert sink.connections == 1 and len(sink.messages) == 5
+def test_a_batch_goes_over_one_smtp_connection_and_each_row_is_marked_sent(session, sink):
+    ids = [queue(session, key=f"k{n}", recipient=f"m{n}@example.org").id for n in range(5)]
+    session.commit()
+    result = services.send_outbox_batch(session, ids)
+    assert sorted(result.sent) == ids
+    assert sink.connections == 1 and len(sink.messages) == 5
     assert {m.state for m in session.scalars(db.select(OutboxMail))} == {MailState.SENT}
 
 
-def test_one_refused_recipient_does_not_stop_the_rest_of_the_batch(app, session):
-    with smtp_server() as sink:
-        use_smtp(app, sink.port)
-        sink.refuse_rcpt["bad@example.org"] = "550 5.1.1 Unknown user"
-        ids = [queue(session, key=f"k{n}", recipient=r).id
-               for n, r in enumerate(["a@example.org", "bad@example.org", "c@example.org"])]
-        session.commit()
-        result = services.send_outbox_batch(session, ids)
+def test_one_refused_recipient_does_not_stop_the_rest_of_the_batch(session, sink):
+    sink.refuse_rcpt["bad@example.org"] = "550 5.1.1 Unknown user"
+    ids = [queue(session, key=f"k{n}", recipient=r).id
+           for n, r in enumerate(["a@example.org", "bad@example.org", "c@example.org"])]
+    session.commit()
+    result = services.send_outbox_batch(session, ids)
     assert result.sent == [ids[0], ids[2]] and result.failed == [ids[1]]
     assert sink.recipients() == ["a@example.org", "c@example.org"]
 
 
-def test_temporary_refusal_retries_with_exponential_backoff_and_jitter(app, session):
-    with smtp_server() as sink:
-        use_smtp(app, sink.port)
-        sink.refuse_mail = "451 4.3.0 Try again later"
-        mail = queue(session)
-        session.commit()
-        now = utcnow()
-        assert services.send_outbox_mail(session, mail.id, now=now) is MailState.RETRYING
-        row = session.get(OutboxMail, mail.id)
-        assert now + timedelta(seconds=30) <= row.next_attempt_at <= now + timedelta(seconds=45)
-        assert "451" in row.last_error
-        later = row.next_attempt_at
-        assert services.send_outbox_mail(session, mail.id, now=later) is MailState.RETRYING
-        assert session.get(OutboxMail, mail.id).next_attempt_at >= later + timedelta(seconds=60)
-        sink.refuse_mail = None
-        assert services.send_outbox_mail(session, mail.id, now=later + timedelta(hours=1)) is MailState.SENT
+def test_temporary_refusal_retries_with_exponential_backoff_and_jitter(session, sink):
+    sink.refuse_mail = "451 4.3.0 Try again later"
+    mail = queue(session)
+    session.commit()
+    now = utcnow()
+    assert services.send_outbox_mail(session, mail.id, now=now) is MailState.RETRYING
+    row = session.get(OutboxMail, mail.id)
+    assert now + timedelta(seconds=30) <= row.next_attempt_at <= now + timedelta(seconds=45)
+    assert "451" in row.last_error
+    later = row.next_attempt_at
+    assert services.send_outbox_mail(session, mail.id, now=later) is MailState.RETRYING
+    assert session.get(OutboxMail, mail.id).next_attempt_at >= later + timedelta(seconds=60)
+    sink.refuse_mail = None
+    assert services.send_outbox_mail(session, mail.id, now=later + timedelta(hours=1)) is MailState.SENT
     assert len(sink.messages) == 1
 
 
-def test_a_5xx_answer_to_the_sender_is_permanent(app, session):
-    with smtp_server() as sink:
-        use_smtp(app, sink.port)
-        sink.refuse_mail = "554 5.7.1 Relay access denied"
-        mail = queue(session)
-        session.commit()
-        assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
+def test_a_5xx_answer_to_the_sender_is_permanent(session, sink):
+    sink.refuse_mail = "554 5.7.1 Relay access denied"
+    mail = queue(session)
+    session.commit()
+    assert services.send_outbox_mail(session, mail.id) is MailState.FAILED
     assert "554 5.7.1 Relay access denied" in session.get(OutboxMail, mail.id).last_error
 
 
@@ -261,15 +259,13 @@ def test_a_dead_workers_row_is_taken_again_after_its_lease(app, session):
     assert services.claim_due(session, now=now + timedelta(minutes=11)) == [mail.id]
 
 
-def test_headers_are_complete_and_cannot_be_injected(app, session):
-    with smtp_server() as sink:
-        use_smtp(app, sink.port)
-        mail = queue(session, subject="Hi\r\nBcc: everyone@example.org", recipient="ada@example.org\nCc: x@y.z",
-                     reply_to="Organizers <org@example.org>\r\nBcc: b@example.org",
-                     body_html="<p>Body</p>")
-        session.commit()
-        assert services.send_outbox_mail(session, mail.id) is MailState.SENT
-        [message] = sink.messages
+def test_headers_are_complete_and_cannot_be_injected(session, sink):
+    mail = queue(session, subject="Hi\r\nBcc: everyone@example.org", recipient="ada@example.org\nCc: x@y.z",
+                 reply_to="Organizers <org@example.org>\r\nBcc: b@example.org",
+                 body_html="<p>Body</p>")
+    session.commit()
+    assert services.send_outbox_mail(session, mail.id) is MailState.SENT
+    [message] = sink.messages
     assert message["Message-ID"] == session.get(OutboxMail, mail.id).message_id
     assert message["Date"] and message["From"] == "METRO Meetups <meetups@metro.org>"
     assert message["Reply-To"].startswith("Organizers <org@example.org>")

@@ -11,6 +11,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.factories import create_event, create_user
+from tests.support.outbox import mails
 from webapp.db import utcnow
 from webapp.events import changes as event_changes
 from webapp.events.models import EventStatus
@@ -30,8 +31,7 @@ def register(session, event, member=None, *, now):
 
 
 def reminder_mails(session) -> list[OutboxMail]:
-    session.expire_all()
-    return list(session.scalars(select(OutboxMail).where(OutboxMail.kind == "reminder").order_by(OutboxMail.id)))
+    return mails(session, kind="reminder")
 
 
 def vevent(mail: OutboxMail):
