@@ -107,20 +107,21 @@ class EventForm(FlaskForm):
     def validate_starts_at(self, field) -> None:
         self._time(field)
 
+    def _later_than(self, field, earlier: str, message: str) -> None:
+        """`field`'s time, which must come after the `earlier` field's (when both were readable)."""
+        later = self._time(field)
+        first = self.times.get(earlier)
+        if first and later and later <= first:
+            raise ValidationError(message)
+
     def validate_ends_at(self, field) -> None:
-        ends = self._time(field)
-        starts = self.times.get("starts_at")
-        if starts and ends and ends <= starts:
-            raise ValidationError("The end must be after the start.")
+        self._later_than(field, "starts_at", "The end must be after the start.")
 
     def validate_registration_opens_at(self, field) -> None:
         self._time(field)
 
     def validate_registration_closes_at(self, field) -> None:
-        closes = self._time(field)
-        opens = self.times.get("registration_opens_at")
-        if opens and closes and closes <= opens:
-            raise ValidationError("Registration must close after it opens.")
+        self._later_than(field, "registration_opens_at", "Registration must close after it opens.")
 
     def validate_meeting_format(self, field) -> None:
         if field.data not in FORMATS:
