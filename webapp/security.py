@@ -55,8 +55,9 @@ def refuse_unsafe_settings(config) -> None:
         raise UnsafeSettings(
             f"FLASK_DEBUG is on but SITE_URL is {config['SITE_URL']!r}, which is not a local "
             "or private-network address. Debug mode shows every mail at /dev/mail and may use the development key, "
-            "so it only runs for a SITE_URL such as http://localhost:5000. For a public site unset FLASK_DEBUG and set "
-            "SECRET_KEY (README, Configuration)."
+            "so it only runs for a SITE_URL such as http://localhost:5000. For a public site unset FLASK_DEBUG "
+            "(the flask command in a checkout reads FLASK_DEBUG=1 from .flaskenv: set FLASK_DEBUG=0) and "
+            "set SECRET_KEY (README, Configuration)."
         )
     if not config["DEBUG"] and not config["SECRET_KEY"]:
         raise UnsafeSettings("SECRET_KEY must be set outside debug mode (README, Configuration).")
