@@ -29,6 +29,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = "dev-only-not-secret"  # debug on localhost, or tests
     security.trust_proxy(app)
+    if app.debug:
+        security.keep_developers_on_the_site_address(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO)
 

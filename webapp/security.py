@@ -72,6 +72,27 @@ def trust_proxy(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
+def keep_developers_on_the_site_address(app: Flask) -> None:
+    """Debug mode only: a page opened at another name for this machine (127.0.0.1 for localhost)
+    is sent to SITE_URL's, because mailed links use SITE_URL and the session cookie belongs to
+    one host name: signing in from a mail would otherwise land in a browser signed out."""
+    site = urlsplit(app.config["SITE_URL"])
+
+    @app.before_request
+    def _to_site_host():
+        if request.method not in ("GET", "HEAD") or request.host == site.netloc:
+            return None
+        here = urlsplit(f"{site.scheme}://{request.host}")
+        # Only another name for this same server (same port): a SITE_URL naming another port
+        # is the developer's setting to fix, not a reason to send every page elsewhere.
+        if not is_local_url(f"http://{request.host}") or (here.port or None) != (site.port or None):
+            return None
+        from flask import redirect
+
+        query = f"?{request.query_string.decode()}" if request.query_string else ""
+        return redirect(f"{site.scheme}://{site.netloc}{request.path}{query}", code=307)
+
+
 def add_security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

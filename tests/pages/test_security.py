@@ -90,3 +90,33 @@ def test_what_counts_as_local():
     assert is_local_url("http://localhost:5000") and is_local_url("http://10.0.0.5")
     assert not is_local_url("https://meetups.metro.org") and not is_local_url("http://8.8.8.8")
     assert not is_local_url("http://localhost.example.org")
+
+
+def debug_app(tmp_path, site_url="http://localhost:5000"):
+    return create_app({"DEBUG": True, "SITE_URL": site_url, "INSTANCE_PATH": str(tmp_path),
+                       "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite3'}"})
+
+
+def test_in_debug_another_name_for_this_machine_goes_to_the_site_address(tmp_path):
+    """Mailed links use SITE_URL; a session started at 127.0.0.1 would not be seen at localhost."""
+    client = debug_app(tmp_path).test_client()
+    response = client.get("/events?q=knit", base_url="http://127.0.0.1:5000")
+    assert response.status_code == 307
+    assert response.headers["Location"] == "http://localhost:5000/events?q=knit"
+
+
+def test_in_debug_the_site_address_itself_and_posts_are_left_alone(tmp_path):
+    client = debug_app(tmp_path).test_client()
+    assert client.get("/about", base_url="http://localhost:5000").status_code == 200
+    # A form posted at the other name is not bounced (a redirect would lose it); CSRF decides.
+    assert client.post("/sign-in", base_url="http://127.0.0.1:5000").status_code != 307
+
+
+def test_outside_debug_hosts_are_never_redirected(migrated, tmp_path):
+    client = make_test_app(migrated, tmp_path, SITE_URL="http://localhost:5000").test_client()
+    assert client.get("/about", base_url="http://127.0.0.1:5000").status_code == 200
+
+
+def test_in_debug_a_site_url_on_another_port_sends_nobody_away(tmp_path):
+    client = debug_app(tmp_path, site_url="http://localhost").test_client()
+    assert client.get("/about", base_url="http://127.0.0.1:5000").status_code == 200
