@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, current_app, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -87,8 +87,6 @@ def keep_developers_on_the_site_address(app: Flask) -> None:
         # is the developer's setting to fix, not a reason to send every page elsewhere.
         if not is_local_url(f"http://{request.host}") or (here.port or None) != (site.port or None):
             return None
-        from flask import redirect
-
         query = f"?{request.query_string.decode()}" if request.query_string else ""
         return redirect(f"{site.scheme}://{site.netloc}{request.path}{query}", code=307)
 
@@ -109,6 +107,4 @@ def add_security_headers(response):
 
 
 def _site_is_https() -> bool:
-    from flask import current_app
-
     return current_app.config["SITE_URL"].startswith("https://")

@@ -20,6 +20,9 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
+from webapp.db import utcnow
+from webapp.extensions import limiter
+
 log = logging.getLogger(__name__)
 
 
@@ -31,29 +34,22 @@ def over_limit(setting: str, scope: str, key, *,
     database: the limit's fallback while the shared counters cannot be reached. With `peek`, only
     ask whether one more would be past the limit, counting nothing.
     """
-    from webapp.extensions import limiter
-
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return False
     limit = parse(current_app.config[setting])
-    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    ask = (limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), scope, str(key))
     try:
-        if peek:
-            return not limiter.limiter.test(limit, prefix, scope, str(key))
-        return not limiter.limiter.hit(limit, prefix, scope, str(key))
+        return not (limiter.limiter.test(*ask) if peek else limiter.limiter.hit(*ask))
     except Exception:  # the counters' storage is down: count another way rather than not at all
         log.warning("rate limit storage unavailable for %s; counting without it", scope, exc_info=True)
     if count_since is not None:
-        from webapp.db import utcnow
-
         return count_since(utcnow() - timedelta(seconds=limit.get_expiry())) >= limit.amount
-    if peek:
-        return not _process_counters().test(limit, prefix, scope, str(key))
-    return not _process_counters().hit(limit, prefix, scope, str(key))
+    counters = _process_counters()
+    return not (counters.test(*ask) if peek else counters.hit(*ask))
 
 
 def _process_counters() -> FixedWindowRateLimiter:
     """This process's own counters, used only while the shared ones are unreachable."""
-    return current_app.extensions.setdefault(
-        "fallback_rate_limiter", FixedWindowRateLimiter(MemoryStorage())
-    )
+    if "fallback_rate_limiter" not in current_app.extensions:
+        current_app.extensions["fallback_rate_limiter"] = FixedWindowRateLimiter(MemoryStorage())
+    return current_app.extensions["fallback_rate_limiter"]

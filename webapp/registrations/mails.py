@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from webapp.display import format_date, format_time_range
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
-from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
 from webapp.outbox.models import OutboxMail
 from webapp.outbox.templated import queue_templated_mail
@@ -73,13 +72,6 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
     )
 
 
-def _reply_to(event: Event) -> str | None:
-    from webapp.db import db
-    from webapp.groups.services import reply_to_organizers
-
-    return reply_to_organizers(db.session, event.group_id)
-
-
 def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
     event = registration.event
     link = join_url(registration) if with_link and event.meeting_url else None
@@ -101,7 +93,7 @@ def queue_attendee_mail(session: Session, registration: Registration, *, kind: s
         dedup_key=dedup_key,
         # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
         ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence) if with_ics else None,
-        reply_to=_reply_to(event),
+        reply_to=reply_to_organizers(session, event.group_id),
         now=now,
         flush=flush,
         registration_id=registration.id,
