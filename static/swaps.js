@@ -17,9 +17,16 @@
   var ANNOUNCE_DELAY_MS = 150;
   var handled = new WeakSet();
 
-  function focusLost() {
+  var focusedBefore = new WeakMap(); // request -> the element that had focus when its answer came
+
+  // Lost to this swap: something had focus, it went away with the old content, and htmx found no
+  // element of the same id to give it to. (Focus that was on nothing stays on nothing: a search
+  // answered after the person clicked elsewhere must not pull them back.)
+  function focusLostBySwap(request) {
+    var before = focusedBefore.get(request);
     var active = document.activeElement;
-    return !active || active === document.body || !active.isConnected;
+    var nowhere = !active || active === document.body || !active.isConnected;
+    return nowhere && !!before && before !== document.body && !before.isConnected;
   }
 
   function focusTarget(region) {
@@ -69,13 +76,17 @@
     return evt.target instanceof Element && evt.target !== document.body ? evt.target : null;
   }
 
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail && evt.detail.xhr) focusedBefore.set(evt.detail.xhr, document.activeElement);
+  });
+
   document.addEventListener("htmx:afterSettle", function (evt) {
     var request = evt.detail && evt.detail.xhr;
     if (!request || handled.has(request)) return; // one settle per request, however many elements
     handled.add(request);
     var region = swappedRegion(evt);
     if (!region) return;
-    if (focusLost()) moveFocus(focusTarget(region));
+    if (focusLostBySwap(request)) moveFocus(focusTarget(region));
     announce(region);
   });
 })();
