@@ -7,9 +7,9 @@
 // content's [data-focus-after-swap], else its first alert or status message, else its heading.
 //
 // Announcing: a message arrives inside new content, and a live region that appears together with
-// its text is not reliably read. So each live region in the new content (role=status, role=alert,
-// aria-live) is emptied and given its content back a moment later, which screen readers announce;
-// the one that received focus is read out for having it.
+// its text is not reliably read. So a moment later each live region in the new content
+// (role=status, role=alert, aria-live) has its content taken out and put back, which screen
+// readers announce; the one that received focus is read out for having it.
 // (No copy in a separate announcer: the same sentence twice on the page confuses people and tests.)
 (function () {
   "use strict";
@@ -47,8 +47,8 @@
     element.focus();
   }
 
-  // Not the focused element, nor one holding it: moving focus reads it already, and emptying
-  // it would lose the focus. Not one inside another: that one gives it back with its content.
+  // Not the focused element, nor one holding it: moving focus reads it already, and taking its
+  // content out would lose the focus. Not one inside another: that one gives it back with its content.
   function announce(region) {
     var LIVE = "[role=status], [role=alert], [aria-live]";
     var live = Array.prototype.slice.call(region.querySelectorAll(LIVE));
@@ -58,9 +58,12 @@
       if (element.contains(document.activeElement)) return;
       var outer = element.parentElement && element.parentElement.closest(LIVE);
       if (outer && live.indexOf(outer) !== -1) return;
-      var content = Array.prototype.slice.call(element.childNodes);
-      element.replaceChildren();
-      window.setTimeout(function () { element.replaceChildren.apply(element, content); }, ANNOUNCE_DELAY_MS);
+      // Once the region is in the accessibility tree, its content goes out and back in one step:
+      // new nodes in a live region are what is read, and the page is never seen without the text.
+      window.setTimeout(function () {
+        if (!element.isConnected || element.contains(document.activeElement)) return;
+        element.replaceChildren.apply(element, Array.prototype.slice.call(element.childNodes));
+      }, ANNOUNCE_DELAY_MS);
     });
   }
 
