@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
 
-.PHONY: run test install install-test services vendor lint bench clean migration
+.PHONY: run test install install-test services vendor lint bench clean migration screenshots
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 or python3.13)."; exit 1; }
@@ -53,6 +53,11 @@ migration: install
 
 vendor:
 	bash scripts/vendor_static.sh
+
+## Pictures of the main pages and two mails, desktop and phone, into docs/screenshots/ (seed data,
+## a private SQLite database in a temp folder, Debian's Chromium; nothing is left running).
+screenshots: install-test
+	$(BIN)/python scripts/screenshots.py
 
 lint: install-test
 	$(BIN)/ruff check .
