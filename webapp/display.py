@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -54,6 +54,21 @@ def format_time_range(start: datetime, end: datetime) -> str:
 def format_datetime(dt: datetime) -> str:
     d = local(dt)
     return f"{format_date(dt)}, {_clock(d)} {d:%Z}"
+
+
+def format_utc(dt: datetime) -> str:
+    """'23:00 UTC', or 'Friday 01:00 UTC' when it is another day in UTC than in site time."""
+    u = dt.astimezone(UTC)
+    day = f"{u:%A} " if u.date() != local(dt).date() else ""
+    return f"{day}{u:%H:%M} UTC"
+
+
+def format_mail_when(start: datetime, end: datetime) -> str:
+    """'Thursday, January 14, 2027, 6–7:30 PM EST (23:00 UTC)': what every mail says of an event's time.
+
+    New York time with its zone, and the start in UTC for the members abroad, who read mail away
+    from the site and its local-time hints."""
+    return f"{format_date(start)}, {format_time_range(start, end)} ({format_utc(start)})"
 
 
 @lru_cache(maxsize=2048)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from webapp.accounts.models import User
-from webapp.display import format_date, format_time_range
+from webapp.display import format_mail_when
 from webapp.events.models import Event
 from webapp.groups.models import Group
 from webapp.organize.models import EventMessage, MessageAudience
@@ -50,7 +50,7 @@ def _links(event: Event, member: User) -> dict:
     """What registrations.mails.event_mail_links gives, with fixed tokens."""
     return dict(
         member=member, event=event,
-        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
+        when=format_mail_when(event.starts_at, event.ends_at),
         event_url=f"{SITE}/events/{event.slug}",
         manage_url=f"{SITE}/registrations/manage/MANAGE-TOKEN",
         calendar_url=f"{SITE}/events/{event.slug}/calendar.ics",
@@ -89,7 +89,7 @@ def _message(audience=MessageAudience.CONFIRMED, *, copy=False):
     if copy:
         organizer = User(email="grace@example.org", display_name="Grace Hopper")
         context = dict(member=organizer, event=event, event_url=f"{SITE}/events/{event.slug}", copy=True,
-                       when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}")
+                       when=format_mail_when(event.starts_at, event.ends_at))
     else:
         context = dict(_links(event, member), copy=False)
     return "event_message", dict(context, message=message, audience=audience.label, group=group)
