@@ -71,6 +71,16 @@ def format_mail_when(start: datetime, end: datetime) -> str:
     return f"{format_date(start)}, {format_time_range(start, end)} ({format_utc(start)})"
 
 
+def format_start_from_now(starts_at: datetime, *, now: datetime) -> str:
+    """'Today 6:00 PM EDT', 'Tomorrow 6:00 PM EST', else 'Saturday, Dec 5, 6:00 PM EST': the day as
+    the reader counts it in site time at `now` (the moment the mail is written)."""
+    s = local(starts_at)
+    days = (s.date() - local(now).date()).days
+    day = {0: "Today", 1: "Tomorrow"}.get(days, f"{s:%A}, {s:%b} {s.day},")
+    # A header: a plain space and the minutes always, as people write a time in a subject.
+    return f"{day} {s.hour % 12 or 12}:{s.minute:02d} {'AM' if s.hour < 12 else 'PM'} {s:%Z}"
+
+
 @lru_cache(maxsize=2048)
 def _render_markdown(text: str) -> str:
     html = _markdown.render(text)

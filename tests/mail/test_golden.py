@@ -77,6 +77,11 @@ def _event_mail(kind: str, *, status=RegistrationStatus.CONFIRMED, online=True, 
                       join_url=join_url, **extra)
 
 
+def _reminder(**kwargs):
+    # Written the evening before (display.format_start_from_now, tested in tests/reminders).
+    return _event_mail("reminder", starts_from_now="Tomorrow 6:00 PM EDT", **kwargs)
+
+
 def _changed(changes: set[str], changed: str, subject_line: str, **kwargs):
     return _event_mail("event_changed", changes=changes, changed=changed, subject_line=subject_line, **kwargs)
 
@@ -135,9 +140,9 @@ CASES = {
     "registration_promoted.in_person": lambda: _registration_mail("promoted", online=False),
     "registration_cancelled": lambda: _registration_mail("cancelled"),
     "registration_removed": lambda: _registration_mail("removed", online=False),
-    "reminder.with_link": lambda: _event_mail("reminder", join_url=JOIN),
-    "reminder.no_link_yet": lambda: _event_mail("reminder"),
-    "reminder.in_person": lambda: _event_mail("reminder", online=False),
+    "reminder.with_link": lambda: _reminder(join_url=JOIN),
+    "reminder.no_link_yet": lambda: _reminder(),
+    "reminder.in_person": lambda: _reminder(online=False),
     "event_changed.time": lambda: _changed({"time"}, "the time", f"New time: {TITLE}", in_window=False),
     "event_changed.link_in_window": lambda: _changed({"link"}, "the meeting link", f"New meeting link: {TITLE}",
                                                      in_window=True, join_url=JOIN),
