@@ -38,6 +38,8 @@ def event_mail_links(registration: Registration) -> dict:
         when=format_mail_when(event.starts_at, event.ends_at),
         event_url=event_url(event),
         manage_url=absolute_url("registrations.manage", token=manage_token(registration)),
+        # Every member mail ends with it (mail/_macros: my_events): the one page with all their events.
+        my_events_url=absolute_url("registrations.my_events"),
         calendar_url=absolute_url("events.calendar_file", slug=event.slug),
         google_url=google_calendar_url(event),
     )
