@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -54,6 +54,31 @@ def format_time_range(start: datetime, end: datetime) -> str:
 def format_datetime(dt: datetime) -> str:
     d = local(dt)
     return f"{format_date(dt)}, {_clock(d)} {d:%Z}"
+
+
+def format_utc(dt: datetime) -> str:
+    """'23:00 UTC', or 'Friday 01:00 UTC' when it is another day in UTC than in site time."""
+    u = dt.astimezone(UTC)
+    day = f"{u:%A} " if u.date() != local(dt).date() else ""
+    return f"{day}{u:%H:%M} UTC"
+
+
+def format_mail_when(start: datetime, end: datetime) -> str:
+    """'Thursday, January 14, 2027, 6–7:30 PM EST (23:00 UTC)': what every mail says of an event's time.
+
+    New York time with its zone, and the start in UTC for the members abroad, who read mail away
+    from the site and its local-time hints."""
+    return f"{format_date(start)}, {format_time_range(start, end)} ({format_utc(start)})"
+
+
+def format_start_from_now(starts_at: datetime, *, now: datetime) -> str:
+    """'Today 6:00 PM EDT', 'Tomorrow 6:00 PM EST', else 'Saturday, Dec 5, 6:00 PM EST': the day as
+    the reader counts it in site time at `now` (the moment the mail is written)."""
+    s = local(starts_at)
+    days = (s.date() - local(now).date()).days
+    day = {0: "Today", 1: "Tomorrow"}.get(days, f"{s:%A}, {s:%b} {s.day},")
+    # A header: a plain space and the minutes always, as people write a time in a subject.
+    return f"{day} {s.hour % 12 or 12}:{s.minute:02d} {'AM' if s.hour < 12 else 'PM'} {s:%Z}"
 
 
 @lru_cache(maxsize=2048)

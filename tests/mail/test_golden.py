@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from webapp.accounts.models import User
-from webapp.display import format_date, format_time_range
+from webapp.display import format_mail_when
 from webapp.events.models import Event
 from webapp.groups.models import Group
 from webapp.organize.models import EventMessage, MessageAudience
@@ -50,9 +50,10 @@ def _links(event: Event, member: User) -> dict:
     """What registrations.mails.event_mail_links gives, with fixed tokens."""
     return dict(
         member=member, event=event,
-        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
+        when=format_mail_when(event.starts_at, event.ends_at),
         event_url=f"{SITE}/events/{event.slug}",
         manage_url=f"{SITE}/registrations/manage/MANAGE-TOKEN",
+        my_events_url=MY_EVENTS,
         calendar_url=f"{SITE}/events/{event.slug}/calendar.ics",
         google_url="https://calendar.google.com/calendar/render?action=TEMPLATE&text=Zines",
     )
@@ -63,6 +64,7 @@ def _registration(event: Event, member: User, status=RegistrationStatus.CONFIRME
 
 
 JOIN = f"{SITE}/join/JOIN-TOKEN"
+MY_EVENTS = f"{SITE}/my/events"
 
 
 def _registration_mail(kind: str, *, online=True, meeting_url=None, position=None, in_window=False):
@@ -77,6 +79,11 @@ def _event_mail(kind: str, *, status=RegistrationStatus.CONFIRMED, online=True, 
                       join_url=join_url, **extra)
 
 
+def _reminder(**kwargs):
+    # Written the evening before (display.format_start_from_now, tested in tests/reminders).
+    return _event_mail("reminder", starts_from_now="Tomorrow 6:00 PM EDT", **kwargs)
+
+
 def _changed(changes: set[str], changed: str, subject_line: str, **kwargs):
     return _event_mail("event_changed", changes=changes, changed=changed, subject_line=subject_line, **kwargs)
 
@@ -89,7 +96,8 @@ def _message(audience=MessageAudience.CONFIRMED, *, copy=False):
     if copy:
         organizer = User(email="grace@example.org", display_name="Grace Hopper")
         context = dict(member=organizer, event=event, event_url=f"{SITE}/events/{event.slug}", copy=True,
-                       when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}")
+                       when=format_mail_when(event.starts_at, event.ends_at),
+                       attendees_url=f"{SITE}/events/{event.slug}/attendees")
     else:
         context = dict(_links(event, member), copy=False)
     return "event_message", dict(context, message=message, audience=audience.label, group=group)
@@ -135,9 +143,9 @@ CASES = {
     "registration_promoted.in_person": lambda: _registration_mail("promoted", online=False),
     "registration_cancelled": lambda: _registration_mail("cancelled"),
     "registration_removed": lambda: _registration_mail("removed", online=False),
-    "reminder.with_link": lambda: _event_mail("reminder", join_url=JOIN),
-    "reminder.no_link_yet": lambda: _event_mail("reminder"),
-    "reminder.in_person": lambda: _event_mail("reminder", online=False),
+    "reminder.with_link": lambda: _reminder(join_url=JOIN),
+    "reminder.no_link_yet": lambda: _reminder(),
+    "reminder.in_person": lambda: _reminder(online=False),
     "event_changed.time": lambda: _changed({"time"}, "the time", f"New time: {TITLE}", in_window=False),
     "event_changed.link_in_window": lambda: _changed({"link"}, "the meeting link", f"New meeting link: {TITLE}",
                                                      in_window=True, join_url=JOIN),
@@ -200,3 +208,33 @@ def test_every_html_mail_extends_the_layout():
     for path in templates.glob("*.html"):
         if not path.stem.startswith("_"):
             assert path.read_text().startswith('{% extends "mail/_layout.html" %}'), path.name
+
+
+# Mails that are not about the reader's own registrations: they link to what they are about
+# (the sign-in link, the proposal, the invitation; the sender's copy of a message, to the
+# event's attendee list). Every other kind, including any new one, must link to My events.
+NOT_ABOUT_MY_EVENTS = {"sign_in", "proposal_submitted", "proposal_reply", "proposal_decision",
+                       "proposal_invitation", "group_invitation", "event_message.sender_copy"}
+MEMBER_MAILS = sorted(name for name in CASES
+                      if name not in NOT_ABOUT_MY_EVENTS and name.split(".")[0] not in NOT_ABOUT_MY_EVENTS)
+
+
+def test_the_member_mails_are_the_ones_about_registrations():
+    kinds = {name.split(".")[0] for name in MEMBER_MAILS}
+    assert kinds == {"registration_confirmed", "registration_waitlisted", "registration_promoted",
+                     "registration_cancelled", "registration_removed", "reminder", "event_changed",
+                     "event_cancelled", "event_message"}
+
+
+@pytest.mark.parametrize("name", MEMBER_MAILS)
+def test_every_member_mail_links_to_my_events_in_both_parts(app, name):
+    mail = render_mail(*CASES[name]())
+    assert f'<a href="{MY_EVENTS}" style="color:#1d4f91">My events</a>' in mail.html
+    assert f"(My events):\n{MY_EVENTS}\n" in mail.text
+
+
+def test_the_senders_copy_of_a_message_links_to_the_attendee_list(app):
+    mail = render_mail(*CASES["event_message.sender_copy"]())
+    assert f"{SITE}/events/zines-archives/attendees" in mail.text
+    assert ">the attendee list</a>" in mail.html
+    assert MY_EVENTS not in mail.text + mail.html

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tests.factories import create_event, create_user
 from tests.support.outbox import mails
 from webapp.db import utcnow
+from webapp.display import format_start_from_now
 from webapp.events import changes as event_changes
 from webapp.events.models import EventStatus
 from webapp.outbox import services as outbox
@@ -89,7 +90,7 @@ def test_the_reminder_carries_join_link_new_york_time_ics_and_cancel_link(sessio
     registration = register(session, event, now=now - timedelta(days=1))
     [mail] = reminders.queue_due_reminders(session, now=now)
 
-    assert mail.subject == "Reminder: Linked Data Lunch starts soon"
+    assert mail.subject == f"{format_start_from_now(starts, now=now)}: Linked Data Lunch"  # see test_subject.py
     join = join_url(registration)
     assert join.startswith("http://meetups.test/join/")
     for body in (mail.body_text, mail.body_html):

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from webapp.accounts.models import User
-from webapp.display import format_date, format_time_range
+from webapp.display import format_mail_when
 from webapp.events.calendar import event_url
 from webapp.events.models import Event, EventStatus
 from webapp.groups.services import reply_to_organizers
@@ -32,6 +32,7 @@ from webapp.registrations.mails import event_mail_links
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.join_links import join_visits
 from webapp.reminders.models import Reminder
+from webapp.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +334,8 @@ def _queue_message_mail(session: Session, message: EventMessage, recipient, *, r
         context = dict(event_mail_links(registration), copy=False)
     else:  # the sender's copy: no manage link of a registration they may not have
         context = dict(member=recipient, event=event, event_url=event_url(event), copy=True,
-                       when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}")
+                       when=format_mail_when(event.starts_at, event.ends_at),
+                       attendees_url=absolute_url("organize.attendees", slug=event.slug))
     context.update(message=message, audience=message.audience.label, group=event.group)
     return queue_templated_mail(
         session,

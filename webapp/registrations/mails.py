@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from webapp.display import format_date, format_time_range
+from webapp.display import format_mail_when
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.groups.services import reply_to_organizers
 from webapp.outbox.models import OutboxMail
@@ -35,9 +35,11 @@ def event_mail_links(registration: Registration) -> dict:
     return dict(
         member=registration.user,
         event=event,
-        when=f"{format_date(event.starts_at)}, {format_time_range(event.starts_at, event.ends_at)}",
+        when=format_mail_when(event.starts_at, event.ends_at),
         event_url=event_url(event),
         manage_url=absolute_url("registrations.manage", token=manage_token(registration)),
+        # Every member mail ends with it (mail/_macros: my_events): the one page with all their events.
+        my_events_url=absolute_url("registrations.my_events"),
         calendar_url=absolute_url("events.calendar_file", slug=event.slug),
         google_url=google_calendar_url(event),
     )

@@ -16,6 +16,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from webapp.db import insert_on_conflict
+from webapp.display import format_start_from_now
 from webapp.events.models import Event, EventStatus
 from webapp.outbox.models import OutboxMail
 from webapp.outbox.services import PENDING_KEY, register_recheck
@@ -97,6 +98,8 @@ def queue_reminders(session: Session, registrations: list[Registration], *, now:
             session, registration, kind=REMINDER_KIND,
             dedup_key=f"reminder:{registration.id}:{registration.generation}:{event.sequence}",
             now=now, with_link=True, flush=False,
+            # Its subject names the day and time ("Tomorrow 6:00 PM EST: …"), counted from now.
+            extra=dict(starts_from_now=format_start_from_now(event.starts_at, now=now)),
         )
         mails.append(mail)
         links.append(won[registration.id])
