@@ -4,6 +4,7 @@ and says what happened, and the event's "before you register" note."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -147,7 +148,8 @@ def test_a_nul_byte_or_non_ascii_never_ends_in_a_500(client, session):
     assert register_by_mail(client, "talk", htmx=False, accessibility_needs="ramp\x00").status_code == 400
     assert register_by_mail(client, "talk", htmx=False, email="ada\x00@example.org").status_code == 400
     assert mails(session, kind="sign_in") == []
-    assert register_by_mail(client, "talk", display_name="José Ñúñez", accessibility_needs="手话翻译").status_code == 200
+    typed = dict(display_name="José Ñúñez", accessibility_needs="手话翻译")
+    assert register_by_mail(client, "talk", **typed).status_code == 200
     assert session.scalars(select(SignInRequest)).one().intent_note == "手话翻译"
     assert event.id
 
@@ -160,7 +162,8 @@ def test_the_sign_in_page_with_an_intent_still_works_and_asks_for_the_name(clien
     sent = client.post("/sign-in", data={"csrf_token": csrf_token_for(client), "email": "bo@example.org",
                                          "display_name": "Bo", "next": "/events/talk",
                                          "intent": f"register:{event.id}"})
-    assert "We sent a link to <strong>bo@example.org</strong>; open it to finish registering for The Talk." in text(sent)
+    assert ("We sent a link to <strong>bo@example.org</strong>; open it to finish registering for The Talk."
+            in text(sent))
     link = sign_in_link(session)
     client.post(link, data={"csrf_token": csrf_token_for(client)})
     assert registration_of(session, "bo@example.org", event).user.display_name == "Bo"
@@ -177,7 +180,6 @@ def test_an_expired_link_asks_again_with_the_needs_kept(app, client, session):
     page = text(other.get(sign_in_link(session)))
     assert 'name="intent_note"' in page and "captions" in page  # in the form's body, not its address
     form = dict(re.findall(r'name="(next|intent|intent_note|display_name)" value="([^"]*)"', page))
-    import html
     form = {k: html.unescape(v) for k, v in form.items()}
     other.post("/sign-in", data={"csrf_token": csrf_token_for(other), "email": "ada@example.org", **form})
     other.post(sign_in_link(session), data={"csrf_token": csrf_token_for(other)})
@@ -275,7 +277,7 @@ def test_without_javascript_the_question_is_a_page_and_its_post_cancels(register
     client, registration = registered["client"], registered["registration"]
     page = client.get(f"/registrations/{registration.id}/cancel?back=my-events")
     assert page.status_code == 200 and "<h1" in text(page) and "Yes, cancel" in text(page)
-    assert f'href="/my/events"' in text(page)  # Keep my seat
+    assert 'href="/my/events"' in text(page)  # Keep my seat
     done = client.post(f"/registrations/{registration.id}/cancel",
                        data={"csrf_token": csrf_token_for(client), "back": "my-events"})
     assert done.status_code == 200
@@ -326,7 +328,8 @@ def test_the_mailed_cancel_link_asks_and_answers_the_same(client, session):
     assert "Keep my seat" in asked
     done = client.post(path, data={"csrf_token": csrf_token_for(client)})
     assert done.status_code == 200
-    assert "You cancelled your registration for <strong>The Talk</strong>.\n  Your seat is free for someone else." in text(done)
+    assert ("You cancelled your registration for <strong>The Talk</strong>.\n  Your seat is free for someone else."
+            in text(done))
     assert "A seat is free now: registering again gives it to you." in text(done)
     again = client.post(path, data={"csrf_token": csrf_token_for(client)})
     assert again.status_code == 200 and "was already cancelled, so nothing changed." in text(again)
@@ -345,3 +348,24 @@ def test_the_please_read_note_comes_before_the_register_button(client, session):
     assert "Please read before you register: this is a <strong>capped</strong> event." in panel
     assert panel.index("before you register") < panel.index('type="submit"')
     assert "before-you-register" not in text(client.get("/events/plain"))
+
+
+def test_a_closed_event_or_too_many_links_send_nothing_and_say_why(app, client, session):
+    create_event(slug="gone", capacity=5, status="cancelled")
+    create_event(slug="talk", capacity=5)
+    session.commit()
+    closed = register_by_mail(client, "gone", htmx=False)
+    assert closed.status_code == 409 and mails(session, kind="sign_in") == []
+    assert "This event was cancelled, so registration is closed." in text(closed)
+    app.config["SIGN_IN_LIMIT_PER_ADDRESS"] = "1 per 15 minutes"
+    assert "Check your inbox" in text(register_by_mail(client, "talk"))
+    refused = register_by_mail(client, "talk", htmx=False)
+    assert refused.status_code == 429
+    assert "We’ve just sent a few links to this address." in text(refused)
+    assert "Live captions" in text(refused)  # kept to try again
+    assert len(mails(session, kind="sign_in")) == 1
+
+
+def test_an_intent_for_no_event_is_harmless(client, session):
+    for intent in ("register:99999999999999", "register:abc", "register:٣"):
+        assert client.get(f"/sign-in?intent={intent}").status_code == 200

@@ -323,9 +323,7 @@ def _my_events_page(*, status: int = 200, states: dict | None = None):
 def register_after_sign_in(member, argument: str, *, now, note: str | None = None) -> None:
     """The Register button pressed while signed out: done once the emailed link is followed,
     with the accessibility needs typed then (`note`, kept with the sign-in request)."""
-    from webapp.events.services import get_event_by_id
-
-    event = get_event_by_id(db.session, int(argument)) if argument.isdigit() else None
+    event = _intent_event(argument)
     if event is None:
         return
     try:
@@ -337,7 +335,14 @@ def register_after_sign_in(member, argument: str, *, now, note: str | None = Non
 
 def describe_registration_intent(argument: str) -> str | None:
     """What the sign-in link of a "register:<id>" intent finishes, for its mail and "Check your inbox"."""
+    event = _intent_event(argument)
+    return f"finish registering for {event.title}" if event is not None else None
+
+
+def _intent_event(argument: str):
+    """The event of a "register:<id>" intent; None for anything else (or past the id column's range)."""
     from webapp.events.services import get_event_by_id
 
-    event = get_event_by_id(db.session, int(argument)) if argument.isdigit() and len(argument) < 10 else None
-    return f"finish registering for {event.title}" if event is not None else None
+    if not (argument.isascii() and argument.isdigit() and len(argument) < 10):
+        return None
+    return get_event_by_id(db.session, int(argument))
