@@ -143,7 +143,7 @@ def test_a_refused_register_form_keeps_what_was_typed_and_says_what_to_fix(clien
 
 
 def test_a_nul_byte_or_non_ascii_never_ends_in_a_500(client, session):
-    event = create_event(slug="talk", capacity=5)
+    create_event(slug="talk", capacity=5)
     session.commit()
     assert register_by_mail(client, "talk", htmx=False, accessibility_needs="ramp\x00").status_code == 400
     assert register_by_mail(client, "talk", htmx=False, email="ada\x00@example.org").status_code == 400
@@ -151,7 +151,6 @@ def test_a_nul_byte_or_non_ascii_never_ends_in_a_500(client, session):
     typed = dict(display_name="José Ñúñez", accessibility_needs="手话翻译")
     assert register_by_mail(client, "talk", **typed).status_code == 200
     assert session.scalars(select(SignInRequest)).one().intent_note == "手话翻译"
-    assert event.id
 
 
 def test_the_sign_in_page_with_an_intent_still_works_and_asks_for_the_name(client, session):
