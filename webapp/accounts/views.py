@@ -72,7 +72,7 @@ def send_sign_in_link():
     if refused_by := sign_in_link_refused(email):
         return render(
             "accounts/sign_in.html", "sign_in_form", form=form, throttled=refused_by,
-            status=_status(429),
+            status=_status(429), purpose=services.describe_intent(form.intent.data),
         )
     sign_in_request = services.request_sign_in(
         db.session, email, next_url=form.next.data, intent=form.intent.data,
