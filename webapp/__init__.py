@@ -52,7 +52,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp.groups.views import bp as groups_bp
     from webapp.pages.views import bp as pages_bp
     from webapp.registrations.views import bp as registrations_bp
-    from webapp.registrations.views import register_after_sign_in
+    from webapp.registrations.views import describe_registration_intent, register_after_sign_in
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(groups_bp)
@@ -65,6 +65,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(outbox_bp)
     app.register_blueprint(reminders_bp)
     app.extensions["sign_in_intents"] = {"register": register_after_sign_in}
+    # What each intent's sign-in link finishes, in words, for its mail and "Check your inbox".
+    app.extensions["sign_in_intent_descriptions"] = {"register": describe_registration_intent}
     from webapp.groups.invitations import accept_invitation_after_sign_in
     from webapp.proposals.views import bp as proposals_bp
 

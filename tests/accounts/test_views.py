@@ -422,7 +422,7 @@ def test_malformed_addresses_do_not_count_against_the_limit(app, client, session
 def test_the_pending_intent_is_handed_to_its_domain_once_signed_in(app, client, session):
     calls = []
     app.extensions["sign_in_intents"] = {
-        "wave": lambda user, argument, *, now: calls.append((user.email, argument, now)),
+        "wave": lambda user, argument, *, now, note=None: calls.append((user.email, argument, now)),
     }
     ask_for_link(client, next="/events", intent="wave:42")
     press_sign_in(client, link_path(session))

@@ -58,7 +58,8 @@ def test_accessibility_needs(signed_in_client, world):
                         status=status)
         page = response.get_data(as_text=True)
         # The message sits next to the field, linked to it for screen readers.
-        assert 'aria-describedby="accessibility_needs-error"' in page and 'id="accessibility_needs-error"' in page
+        assert 'aria-describedby="accessibility_needs-hint accessibility_needs-error"' in page
+        assert 'id="accessibility_needs-error"' in page
     assert row_counts() == before
     # At the limit is fine.
     assert client.post("/events/knit-night/register", data={

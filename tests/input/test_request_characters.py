@@ -34,6 +34,7 @@ GET_ARGS = {
     "/guidelines": [], "/healthz": [], "/hello": [], "/invitations/<token>": [], "/join/<token>": [],
     "/my/events": [], "/outbox": [], "/proposals": [], "/proposals/<int:proposal_id>": ["done"],
     "/proposals/<int:proposal_id>/edit": [], "/proposals/new": [], "/r/<token>": [], "/review": ["state"],
+    "/registrations/<int:registration_id>": ["back"], "/registrations/<int:registration_id>/cancel": ["back"],
     "/sign-in": ["next", "intent"], "/sign-in/<token>": [], "/static/<path:filename>": [],
 }
 
@@ -51,7 +52,7 @@ POST_FIELDS = {
                             "capacity", "starts_at"],
     "/events/<slug>/messages": ["subject", "body", "audience", "client_key"],
     "/events/<slug>/publish": ["x"],
-    "/events/<slug>/register": ["accessibility_needs"],
+    "/events/<slug>/register": ["accessibility_needs", "email", "display_name"],
     "/groups/<slug>/edit": ["description", "external_url"],
     "/groups/<slug>/events/new": ["title", "description"],
     "/groups/<slug>/invitations/<int:invitation_id>/withdraw": ["x"],
@@ -66,7 +67,8 @@ POST_FIELDS = {
     "/proposals/validate": ["name"],
     "/r/<token>": ["x"],
     "/registrations/<int:registration_id>/cancel": ["back"],
-    "/sign-in": ["email", "next", "intent"],
+    "/registrations/<int:registration_id>/needs": ["accessibility_needs", "back"],
+    "/sign-in": ["email", "next", "intent", "display_name", "intent_note"],
     "/sign-in/<token>": ["remember"],
     "/sign-out": ["x"],
 }

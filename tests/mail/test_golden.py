@@ -174,6 +174,13 @@ CASES = {
     "group_invitation": lambda: _invitation("group_invitation"),
     "sign_in": lambda: ("sign_in", dict(link=f"{SITE}/sign-in/SIGN-IN-TOKEN", minutes=30,
                                          site_name="METRO Meetups")),
+    # Register pressed while signed out: the link finishes it, and the mail says for which event.
+    "sign_in.register": lambda: ("sign_in", dict(link=f"{SITE}/sign-in/SIGN-IN-TOKEN", minutes=30,
+                                                  site_name="METRO Meetups",
+                                                  purpose=f"finish registering for {TITLE}")),
+    # A member who gave no name: "Hello," and never "Hello there,".
+    "registration_confirmed.no_name": lambda: ("registration_confirmed", dict(
+        _registration_mail("confirmed")[1], member=User(email="new@example.org"))),
 }
 
 

@@ -198,13 +198,13 @@ def test_mail_link_cancels_only_after_the_button_is_pressed(signed_in_client, cl
         s.clear()
 
     page = client.get(path)
-    assert page.status_code == 200 and "Cancel my registration and free my seat" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "Yes, cancel" in page.get_data(as_text=True)
     assert registration_of(session, member, event).status == RegistrationStatus.CONFIRMED
     assert client.post(path).status_code == 400  # no CSRF token: nothing changes
     assert registration_of(session, member, event).status == RegistrationStatus.CONFIRMED
 
-    done = client.post(path, data={"csrf_token": csrf_token_for(client)}, follow_redirects=True)
-    assert "Your registration is cancelled." in done.get_data(as_text=True)
+    done = client.post(path, data={"csrf_token": csrf_token_for(client)})
+    assert "You cancelled your registration for" in done.get_data(as_text=True)
     assert registration_of(session, member, event).status == RegistrationStatus.CANCELLED
     assert client.get(path[:-3] + "xyz").status_code == 404  # forged
 
@@ -375,7 +375,7 @@ def test_a_mail_cancel_link_dies_with_its_registration(signed_in_client, client,
 
     new_path = re.search(r"http://meetups\.test(/r/\S+)", mails(session, recipient=member.email)[-1].body_text).group(1)
     assert new_path != old_path
-    assert client.post(new_path, data={"csrf_token": csrf_token_for(client)}).status_code == 303
+    assert client.post(new_path, data={"csrf_token": csrf_token_for(client)}).status_code == 200
     assert registration_of(session, member, event).status == RegistrationStatus.CANCELLED
 
 

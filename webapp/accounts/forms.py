@@ -7,7 +7,7 @@ from wtforms import BooleanField, EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from webapp.accounts.models import DISPLAY_NAME_MAX, INSTITUTION_MAX, PRONOUNS_MAX
-from webapp.accounts.services import email_problem, has_control_characters
+from webapp.accounts.services import INTENT_NOTE_MAX, email_problem, has_control_characters
 from webapp.validators import at_most
 
 
@@ -30,6 +30,15 @@ class SignInForm(FlaskForm):
     # Where to go and what to pick up after signing in; both re-checked by the service.
     next = HiddenField()
     intent = HiddenField()
+    # Shown only with an intent: names a new account before the intent's first mail is written.
+    display_name = StringField(
+        "Your name",
+        filters=[_strip],
+        validators=[Optional(), at_most(DISPLAY_NAME_MAX), _no_control_characters],
+    )
+    # What was typed with the intent (accessibility needs), carried in the body when a link is
+    # asked for again; the service keeps it on the server from there.
+    intent_note = HiddenField(validators=[Optional(), at_most(INTENT_NOTE_MAX, "Accessibility needs")])
 
 
 class ConfirmSignInForm(FlaskForm):

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -120,6 +120,13 @@ class SignInRequest(db.Model):
     next_url: Mapped[str | None] = mapped_column(String(NEXT_URL_MAX))
     # A pending action the member started while signed out (e.g. "register:42"), kept as given.
     intent: Mapped[str | None] = mapped_column(String(INTENT_MAX))
+    # What the member typed with the intent (a registration's accessibility needs): health
+    # information, so it lives here and never in a link. Handed to the intent's handler when the
+    # link is used, then cleared.
+    intent_note: Mapped[str | None] = mapped_column(Text)
+    # The name they gave on the form that asked for the link; it becomes the new account's
+    # display name before the intent runs, so the first mail greets them by it.
+    display_name: Mapped[str | None] = mapped_column(String(DISPLAY_NAME_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

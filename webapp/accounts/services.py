@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from webapp.accounts.models import (
+    DISPLAY_NAME_MAX,
     EMAIL_MAX,
     INTENT_MAX,
     NEXT_URL_MAX,
@@ -37,6 +38,9 @@ from webapp.accounts.models import (
 from webapp.outbox.templated import queue_templated_mail
 
 DEFAULT_NEXT_URL = "/"
+# What a member may type with an intent (a registration's accessibility needs); the intent's own
+# domain may allow less and says so on its form.
+INTENT_NOTE_MAX = 1000
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 # Bidirectional overrides and isolates can make a name display as something else.
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -93,6 +97,28 @@ def clean_intent(value: str | None) -> str | None:
     return value
 
 
+def display_name_problem(value: str | None) -> str | None:
+    """Why this cannot be a display name, or None when it can (blank is fine: it is optional here)."""
+    name = (value or "").strip()
+    if len(name) > DISPLAY_NAME_MAX:
+        # Worded as webapp.validators.too_long_message words it (which imports this module).
+        return f"Your name can be at most {DISPLAY_NAME_MAX:,} characters (this has {len(name):,})."
+    if has_control_characters(name):
+        return "Please remove line breaks and other special control characters."
+    return None
+
+
+def describe_intent(intent: str | None) -> str | None:
+    """What following the link will finish, in words ("finish registering for Book Club"), or None.
+
+    Other domains register describers in app.extensions["sign_in_intent_descriptions"], one per
+    intent kind, as they register the handlers: accounts knows no event or group.
+    """
+    kind, _, argument = (intent or "").partition(":")
+    describer = current_app.extensions.get("sign_in_intent_descriptions", {}).get(kind)
+    return describer(argument) if describer is not None else None
+
+
 # --- Requesting and using a sign-in link ---------------------------------------------------------
 
 
@@ -114,18 +140,30 @@ def request_sign_in(
     *,
     next_url: str | None,
     intent: str | None,
+    intent_note: str | None = None,
+    display_name: str | None = None,
     now: datetime,
 ) -> SignInRequest:
-    """Record a sign-in request and queue the mail with its link. Creates no account."""
+    """Record a sign-in request and queue the mail with its link. Creates no account.
+
+    `intent_note` (what was typed with the intent) and `display_name` are kept with the request,
+    on the server, so they survive the link being opened in another browser.
+    """
     email = normalize_email(email)
     if problem := email_problem(email):
         raise ValueError(problem)
+    if problem := display_name_problem(display_name):
+        raise ValueError(problem)
+    intent = clean_intent(intent)
+    intent_note = (intent_note or "").strip()[:INTENT_NOTE_MAX] if intent else ""
     secret = secrets.token_urlsafe(32)
     sign_in_request = SignInRequest(
         email=email,
         token_hash=_hash_secret(secret),
         next_url=safe_next_url(next_url),
-        intent=clean_intent(intent),
+        intent=intent,
+        intent_note=intent_note or None,
+        display_name=(display_name or "").strip() or None,
         created_at=now,
         expires_at=now + link_lifetime(),
     )
@@ -136,6 +174,8 @@ def request_sign_in(
         link=f"{current_app.config['SITE_URL']}/sign-in/{token}",
         minutes=current_app.config["SIGN_IN_LINK_MINUTES"],
         site_name=current_app.config["SITE_NAME"],
+        purpose=describe_intent(intent),
+        name=sign_in_request.display_name,
     )
     queue_templated_mail(
         session,
@@ -192,6 +232,8 @@ class SignedIn:
     next_url: str
     intent: str | None
     is_new_user: bool
+    # What was typed with the intent, for its handler (the request row no longer keeps it).
+    intent_note: str | None = None
     ok = True
 
 
@@ -236,12 +278,19 @@ def complete_sign_in(session: Session, token: str, *, now: datetime) -> SignedIn
         return SignInFailed(LinkProblem.USED, checked)
     user, is_new_user = _get_or_create_user(session, checked.email, now=now)
     user.last_signed_in_at = now
+    # The name from the form only names someone who has none yet: it never renames a member.
+    if checked.display_name and user.display_name is None:
+        user.display_name = checked.display_name
+    intent_note = checked.intent_note
+    # Health information is kept no longer than needed: the handler gets it from here on.
+    checked.intent_note = None
     session.flush()
     return SignedIn(
         user=user,
         next_url=checked.next_url or DEFAULT_NEXT_URL,
         intent=checked.intent,
         is_new_user=is_new_user,
+        intent_note=intent_note,
     )
 
 

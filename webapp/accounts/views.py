@@ -56,27 +56,32 @@ def sign_in():
     form = SignInForm(formdata=None)
     form.next.data = safe_next_url(request.args.get("next")) or ""
     form.intent.data = clean_intent(request.args.get("intent")) or ""
+    purpose = services.describe_intent(form.intent.data)
     everywhere = request.args.get("signed_out") == "everywhere" and not current_user.is_authenticated
-    return render("accounts/sign_in.html", "sign_in_form", form=form, signed_out_everywhere=everywhere)
+    return render("accounts/sign_in.html", "sign_in_form", form=form, signed_out_everywhere=everywhere,
+                  purpose=purpose)
 
 
 @bp.post("/sign-in")
 def send_sign_in_link():
     form = SignInForm()
     if not form.validate():
-        return render("accounts/sign_in.html", "sign_in_form", form=form, status=_status(422))
+        return render("accounts/sign_in.html", "sign_in_form", form=form, status=_status(422),
+                      purpose=services.describe_intent(form.intent.data))
     email = normalize_email(form.email.data)
     if refused_by := sign_in_link_refused(email):
         return render(
             "accounts/sign_in.html", "sign_in_form", form=form, throttled=refused_by,
-            status=_status(429),
+            status=_status(429), purpose=services.describe_intent(form.intent.data),
         )
-    services.request_sign_in(
-        db.session, email, next_url=form.next.data, intent=form.intent.data, now=utcnow()
+    sign_in_request = services.request_sign_in(
+        db.session, email, next_url=form.next.data, intent=form.intent.data,
+        intent_note=form.intent_note.data, display_name=form.display_name.data, now=utcnow(),
     )
     db.session.commit()
     # The same answer whether or not this address has an account.
-    return render("accounts/sign_in.html", "sign_in_form", form=form, sent_to=email)
+    return render("accounts/sign_in.html", "sign_in_form", form=form, sent_to=email,
+                  purpose=services.describe_intent(sign_in_request.intent))
 
 
 # --- Using a link --------------------------------------------------------------------------------
@@ -96,6 +101,10 @@ def _link_problem(failed: SignInFailed):
         form.email.data = failed.request.email
         form.next.data = failed.request.next_url or ""
         form.intent.data = failed.request.intent or ""
+        # What they typed with the intent rides along in the form's body (never the address),
+        # so asking for a new link keeps it; a used link's note was already handed over.
+        form.intent_note.data = failed.request.intent_note or ""
+        form.display_name.data = failed.request.display_name or ""
     response = render(
         "accounts/sign_in.html", problem=failed.message, form=form,
         status=LINK_PROBLEM_STATUS[failed.problem],
@@ -122,7 +131,7 @@ def complete_sign_in(token: str):
     if isinstance(result, SignInFailed):
         db.session.rollback()
         return _link_problem(result)
-    _carry_out_intent(result.user, result.intent, now=now)
+    _carry_out_intent(result.user, result.intent, now=now, note=result.intent_note)
     services.start_session(db.session, result.user, now=now)
     db.session.commit()
     login_user(result.user, remember=form.remember.data)
@@ -131,7 +140,7 @@ def complete_sign_in(token: str):
     return redirect(result.next_url, code=303)
 
 
-def _carry_out_intent(user, intent: str | None, *, now) -> None:
+def _carry_out_intent(user, intent: str | None, *, now, note: str | None = None) -> None:
     """Finish what the member asked for before signing in (e.g. "register:42").
 
     Other domains register handlers in app.extensions["sign_in_intents"]; accounts knows none.
@@ -139,7 +148,7 @@ def _carry_out_intent(user, intent: str | None, *, now) -> None:
     kind, _, argument = (intent or "").partition(":")
     handler = current_app.extensions.get("sign_in_intents", {}).get(kind)
     if handler is not None:
-        handler(user, argument, now=now)
+        handler(user, argument, now=now, note=note)
 
 
 @bp.post("/sign-out")

@@ -152,7 +152,7 @@ def accept_invitation(session: Session, invitation: OrganizerInvitation, user, *
     session.flush()
 
 
-def accept_invitation_after_sign_in(user, argument: str, *, now) -> None:
+def accept_invitation_after_sign_in(user, argument: str, *, now, note: str | None = None) -> None:
     """The sign-in intent "invitation:<id>": accept it if it was sent to the address just used."""
     invitation = db.session.get(OrganizerInvitation, int(argument)) if argument.isdigit() else None
     if invitation is None:

@@ -36,6 +36,8 @@ class Registration(db.Model):
     )
     # Visible only to the group's organizers.
     accessibility_needs: Mapped[str] = mapped_column(Text, default="")
+    # When the member last changed their needs after registering: organizers see "updated <time>".
+    accessibility_needs_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

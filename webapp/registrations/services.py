@@ -90,6 +90,38 @@ def cancellation_problem(registration: Registration, event: Event, now: datetime
     return None
 
 
+def accessibility_needs_problem(text: str | None) -> str | None:
+    """Why these accessibility needs can't be kept as typed, or None when they can."""
+    text = (text or "").strip()
+    if len(text) > ACCESSIBILITY_NEEDS_MAX:
+        return too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX, len(text))
+    return None
+
+
+def checked_accessibility_needs(text: str | None) -> str:
+    """The needs as kept (stripped); RegistrationError, for that field, when they can't be."""
+    if problem := accessibility_needs_problem(text):
+        # The page shows this next to that field.
+        raise RegistrationError(problem, 422, field="accessibility_needs")
+    return (text or "").strip()
+
+
+def change_accessibility_needs(session: Session, registration: Registration, text: str, *,
+                               now: datetime) -> bool:
+    """The member adds or changes their needs after registering; organizers see when.
+    False when nothing changed (the same text again)."""
+    text = checked_accessibility_needs(text)
+    session.refresh(registration)
+    if not registration.is_active:
+        raise RegistrationError("This registration is cancelled, so there are no needs to change.")
+    if text == registration.accessibility_needs:
+        return False
+    registration.accessibility_needs = text
+    registration.accessibility_needs_updated_at = now
+    session.flush()
+    return True
+
+
 def _has_free_seat(event: Event) -> bool:
     # The waitlist comes first: while anyone waits, a newcomer joins the line.
     if event.capacity is None:
@@ -116,11 +148,7 @@ def register(
 
     Registering again while registered changes nothing and sends nothing (a double click is harmless).
     """
-    accessibility_needs = (accessibility_needs or "").strip()
-    if len(accessibility_needs) > ACCESSIBILITY_NEEDS_MAX:
-        # The page shows this next to that field.
-        raise RegistrationError(too_long_message("Accessibility needs", ACCESSIBILITY_NEEDS_MAX,
-                                                 len(accessibility_needs)), 422, field="accessibility_needs")
+    accessibility_needs = checked_accessibility_needs(accessibility_needs)
     event = lock_event(session, event_id)
     registration = session.scalar(
         select(Registration).where(
@@ -142,6 +170,7 @@ def register(
         registration.cancelled_by_id = None
         registration.checked_in_at = None
     registration.accessibility_needs = accessibility_needs
+    registration.accessibility_needs_updated_at = None
     if _has_free_seat(event):
         _confirm(event, registration, now)
         registration.waitlisted_at = None

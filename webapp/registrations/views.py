@@ -8,6 +8,9 @@ from htmx_flask import make_response as htmx_response
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from webapp.accounts import services as accounts
+from webapp.accounts.models import normalize_email
+from webapp.accounts.throttle import sign_in_link_refused
 from webapp.db import commit_keeping_loaded, db, utcnow
 from webapp.events.models import Event
 from webapp.events.services import LISTED, event_id_by_slug, get_event_by_slug
@@ -16,7 +19,7 @@ from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
 from webapp.registrations import services
 from webapp.registrations.models import Registration, RegistrationStatus
-from webapp.registrations.panel import panel_context
+from webapp.registrations.panel import cancel_result, panel_context
 from webapp.registrations.tokens import read_manage_token
 from webapp.rendering import form_status, no_store, render, wants_fragment
 
@@ -40,13 +43,7 @@ def register(slug: str):
         abort(404)
     accessibility_needs = request.form.get("accessibility_needs", "")
     if not current_user.is_authenticated:
-        # Keep the intent: the emailed sign-in link lands the member back here, registered.
-        target = url_for(
-            "accounts.sign_in", next=url_for("events.detail", slug=slug), intent=f"register:{event_id}"
-        )
-        if wants_fragment():
-            return htmx_response(redirect=target)
-        return redirect(target, code=303)
+        return _register_by_mail(slug, event_id, accessibility_needs)
     try:
         check_limit(REGISTRATION_CHANGES, current_user.id)
     except Refusal as refusal:
@@ -70,20 +67,112 @@ def register(slug: str):
     return _panel(outcome.event, registration=outcome.registration, position=outcome.position)
 
 
+def _register_by_mail(slug: str, event_id: int, accessibility_needs: str):
+    """Signed out: the panel's form also asked for the address (and a name), so Register mails the
+    sign-in link at once. The intent, the needs and the name wait with the link's request, on the
+    server, until the link is used (in this browser or any other)."""
+    intent = f"register:{event_id}"
+    next_url = url_for("events.detail", slug=slug)
+    if "email" not in request.form:
+        # A form without the address (a page from before, another site's button): the sign-in page asks.
+        target = url_for("accounts.sign_in", next=next_url, intent=intent)
+        if wants_fragment():
+            return htmx_response(redirect=target)
+        return redirect(target, code=303)
+    event = get_event_by_slug(db.session, slug)
+    email = request.form.get("email", "").strip()
+    display_name = request.form.get("display_name", "").strip()
+    typed = dict(accessibility_needs=accessibility_needs[:TYPED_MAX], email=email[:TYPED_MAX],
+                 display_name=display_name[:TYPED_MAX])
+    errors = dict(
+        needs_error=services.accessibility_needs_problem(accessibility_needs),
+        email_error=accounts.email_problem(email),
+        name_error=accounts.display_name_problem(display_name),
+    )
+    if any(errors.values()):
+        return _panel(event, status=form_status(422), **errors, **typed)
+    if problem := services.registration_window_problem(event, utcnow()):
+        return _panel(event, status=form_status(409), error=problem, **typed)
+    email = normalize_email(email)
+    if refused_by := sign_in_link_refused(email):
+        return _panel(event, status=form_status(429), throttled=refused_by, **typed)
+    accounts.request_sign_in(db.session, email, next_url=next_url, intent=intent,
+                             intent_note=accessibility_needs, display_name=display_name, now=utcnow())
+    db.session.commit()
+    # The same answer whether or not this address has an account.
+    return no_store(_panel(event, sent_to=email, needs_kept=bool(accessibility_needs.strip())))
+
+
 def _own_registration(registration_id: int) -> Registration:
     # Someone else's registration looks exactly like a missing one.
     return db.first_or_404(
         select(Registration).where(Registration.id == registration_id, Registration.user_id == current_user.id))
 
 
-def _cancel(registration: Registration, generation: int | None = None) -> None:
+def _cancel(registration: Registration, generation: int | None = None) -> services.Outcome:
     """Cancel (the service queues the mails); RegistrationError (rolled back) when the rule refuses it."""
     try:
-        services.cancel(db.session, registration, now=utcnow(), generation=generation)
+        outcome = services.cancel(db.session, registration, now=utcnow(), generation=generation)
     except services.RegistrationError:
         db.session.rollback()
         raise
     db.session.commit()
+    return outcome
+
+
+def _back() -> str:
+    """Where the member pressed Cancel or saved their needs: "my-events", or the event page."""
+    return "my-events" if request.values.get("back") == "my-events" else "event"
+
+
+def _back_url(back: str, registration: Registration) -> str:
+    if back == "my-events":
+        return url_for("registrations.my_events")
+    return url_for("events.detail", slug=registration.event.slug)
+
+
+def _registration_block(registration: Registration, back: str, *, status: int = 200, **state):
+    """The piece of the page the member acted on, redrawn: the event page's panel, or the card in
+    "My events" (`state`: the cancel question, its result, the saved needs or their error)."""
+    if back != "my-events":
+        event = get_event_by_slug(db.session, registration.event.slug)
+        return _panel(event, status=status, registration=registration, **state)
+    now = utcnow()
+    if state.get("cancel_result"):
+        state["window_problem"] = services.registration_window_problem(registration.event, now)
+    return render(
+        "registrations/my_events.html", "registration_card", status=status, r=registration,
+        positions={registration.id: services.waitlist_position(db.session, registration)},
+        cancellable=({registration.id} if registration.is_active
+                     and services.cancellation_problem(registration, registration.event, now) is None else set()),
+        states={registration.id: state},
+    )
+
+
+@bp.get("/registrations/<int:registration_id>")
+@login_required
+def registration_state(registration_id: int):
+    """The registration's piece of the page as it is ("Keep my seat" puts the Cancel button back)."""
+    registration = _own_registration(registration_id)
+    back = _back()
+    if not wants_fragment():
+        return redirect(_back_url(back, registration), code=303)
+    return _registration_block(registration, back, restored=True)
+
+
+@bp.get("/registrations/<int:registration_id>/cancel")
+@login_required
+def cancel_question(registration_id: int):
+    """Cancel asks first: in place under htmx, else as a page. Nothing changes until its POST."""
+    registration = _own_registration(registration_id)
+    back = _back()
+    if wants_fragment():
+        return _registration_block(registration, back, confirming_cancel=True)
+    return no_store(render(
+        "registrations/cancel.html", registration=registration, event=registration.event, back=back,
+        back_url=_back_url(back, registration),
+        problem=services.cancellation_problem(registration, registration.event, utcnow()),
+    ))
 
 
 @bp.post("/registrations/<int:registration_id>/cancel")
@@ -91,25 +180,58 @@ def _cancel(registration: Registration, generation: int | None = None) -> None:
 def cancel(registration_id: int):
     registration = _own_registration(registration_id)
     event_slug = registration.event.slug
+    back = _back()
+    status_before = registration.status
     try:
         check_limit(REGISTRATION_CHANGES, current_user.id)
     except Refusal as refusal:
         if wants_fragment():
-            return _panel(registration.event, status=refusal.status, error=refusal.message)
+            return _registration_block(registration, back, status=refusal.status, error=refusal.message)
         abort(refusal.status)
     try:
-        _cancel(registration)
+        outcome = _cancel(registration)
     except services.RegistrationError as error:
-        event = get_event_by_slug(db.session, event_slug)
         if wants_fragment():
-            return _panel(event, status=200, error=error.message)
-        return event_page(event, status=error.status, error=error.message)
+            return _registration_block(db.session.get(Registration, registration_id), back, error=error.message)
+        return event_page(get_event_by_slug(db.session, event_slug), status=error.status, error=error.message)
+    # A replayed POST (a stale tab, a double tap) finds it cancelled: "already cancelled", calmly.
+    result = cancel_result(outcome, status_before)
+    registration = db.session.get(Registration, registration_id)
     if wants_fragment():
-        return _panel(get_event_by_slug(db.session, event_slug))
-    back = request.form.get("back")
-    if back == "my-events":
-        return redirect(url_for("registrations.my_events"), code=303)
-    return redirect(url_for("events.detail", slug=event_slug), code=303)
+        return _registration_block(registration, back, cancel_result=result)
+    return no_store(render(
+        "registrations/cancel.html", registration=registration, event=registration.event, back=back,
+        back_url=_back_url(back, registration), result=result,
+        window_problem=services.registration_window_problem(registration.event, utcnow()),
+    ))
+
+
+@bp.post("/registrations/<int:registration_id>/needs")
+@login_required
+def change_needs(registration_id: int):
+    """The member adds or changes their accessibility needs after registering."""
+    registration = _own_registration(registration_id)
+    back = _back()
+    text = request.form.get("accessibility_needs", "")
+    try:
+        services.change_accessibility_needs(db.session, registration, text, now=utcnow())
+    except services.RegistrationError as error:
+        db.session.rollback()
+        registration = db.session.get(Registration, registration_id)
+        if error.field != "accessibility_needs":
+            state = dict(error=error.message)
+        elif back == "my-events":
+            state = dict(needs_error=error.message, needs_value=text[:TYPED_MAX])
+        else:
+            state = dict(needs_error=error.message, accessibility_needs=text[:TYPED_MAX])
+        if back == "my-events" and not wants_fragment():
+            return _my_events_page(status=error.status, states={registration.id: state})
+        return _registration_block(registration, back, status=form_status(error.status), **state)
+    db.session.commit()
+    if not wants_fragment():
+        anchor = f"#registration-{registration.id}" if back == "my-events" else "#registration-panel"
+        return redirect(_back_url(back, registration) + anchor, code=303)
+    return _registration_block(db.session.get(Registration, registration_id), back, needs_saved=True)
 
 
 def _registration_from_token(token: str) -> tuple[Registration, int]:
@@ -136,7 +258,7 @@ def manage(token: str):
     return _manage_page(registration, token)
 
 
-def _manage_page(registration: Registration, token: str, *, error=None, status=200):
+def _manage_page(registration: Registration, token: str, *, error=None, status=200, result=None):
     now = utcnow()
     return no_store(render(
         "registrations/manage.html",
@@ -149,6 +271,8 @@ def _manage_page(registration: Registration, token: str, *, error=None, status=2
                  if registration.is_active else None),
         error=error,
         now=now,
+        result=result,
+        window_problem=services.registration_window_problem(registration.event, now),
     ))
 
 
@@ -157,17 +281,24 @@ def manage_cancel(token: str):
     registration, generation = _registration_from_token(token)
     if registration.generation != generation:
         return _earlier_registration(registration)
+    status_before = registration.status
     try:
-        _cancel(registration, generation)
+        outcome = _cancel(registration, generation)
     except services.RegistrationError as error:
         return _manage_page(db.session.get(Registration, registration.id), token, error=error.message,
                             status=error.status)
-    return redirect(url_for("registrations.manage", token=token), code=303)
+    # Said in words here, as on the event page; a replayed POST reads "already cancelled".
+    return _manage_page(db.session.get(Registration, registration.id), token,
+                        result=cancel_result(outcome, status_before))
 
 
 @bp.get("/my/events")
 @login_required
 def my_events():
+    return _my_events_page()
+
+
+def _my_events_page(*, status: int = 200, states: dict | None = None):
     now = utcnow()
     registrations = list(
         db.session.scalars(
@@ -185,19 +316,33 @@ def my_events():
         for r in upcoming if r.status == RegistrationStatus.WAITLISTED
     }
     cancellable = {r.id for r in upcoming if services.cancellation_problem(r, r.event, now) is None}
-    return render("registrations/my_events.html", upcoming=upcoming, past=past, positions=positions,
-                  cancellable=cancellable)
+    return no_store(render("registrations/my_events.html", status=status, upcoming=upcoming, past=past,
+                           positions=positions, cancellable=cancellable, states=states or {}))
 
 
-def register_after_sign_in(member, argument: str, *, now) -> None:
-    """The Register button pressed while signed out: done once the emailed link is followed."""
-    from webapp.events.services import get_event_by_id
-
-    event = get_event_by_id(db.session, int(argument)) if argument.isdigit() else None
+def register_after_sign_in(member, argument: str, *, now, note: str | None = None) -> None:
+    """The Register button pressed while signed out: done once the emailed link is followed,
+    with the accessibility needs typed then (`note`, kept with the sign-in request)."""
+    event = _intent_event(argument)
     if event is None:
         return
     try:
         with db.session.begin_nested():
-            services.register(db.session, event.id, member=member, now=now)
+            services.register(db.session, event.id, member=member, accessibility_needs=note or "", now=now)
     except services.RegistrationError:
         pass  # the event page explains why (closed, cancelled) when they land on it
+
+
+def describe_registration_intent(argument: str) -> str | None:
+    """What the sign-in link of a "register:<id>" intent finishes, for its mail and "Check your inbox"."""
+    event = _intent_event(argument)
+    return f"finish registering for {event.title}" if event is not None else None
+
+
+def _intent_event(argument: str):
+    """The event of a "register:<id>" intent; None for anything else (or past the id column's range)."""
+    from webapp.events.services import get_event_by_id
+
+    if not (argument.isascii() and argument.isdigit() and len(argument) < 10):
+        return None
+    return get_event_by_id(db.session, int(argument))
