@@ -13,9 +13,13 @@ from tests.browser.conftest import PageProblems, assert_accessible
 from tests.factories import create_event, create_group
 
 PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 720}
 # Thursday 10 December 2099, 6–7:30 PM in New York: in Berlin, 12:00–1:30 AM on Friday.
 STARTS = datetime(2099, 12, 10, 23, 0, tzinfo=UTC)
 MEETING = "https://zoom.us/j/987654321?pwd=secret"
+# Longer than the facts column, as real descriptions are: the column then has room to stick.
+LONG_TEXT = "\n\n".join(["Back in 2016, METRO and XFR Collective built an audio/video digitization rack "
+                          "for community use; we will talk about how projects are scoped and decks kept running."] * 12)
 LONG_SLUG = "preserving-community-audiovisual-collections-with-xfr-collective-and-friends"
 
 
@@ -25,7 +29,7 @@ def events(session):
     online = create_event(group, slug="crawl-night", title="Crawl Night", starts_at=STARTS,
                           ends_at=STARTS + timedelta(minutes=90), meeting_url=MEETING)
     in_person = create_event(None, slug=LONG_SLUG, title="Preserving community audiovisual collections together",
-                             is_online=False, venue_name="METRO", meeting_url=None,
+                             is_online=False, venue_name="METRO", meeting_url=None, description=LONG_TEXT,
                              venue_address="METRO, 599 Eleventh Avenue, 8th Floor, New York, NY 10036",
                              starts_at=STARTS + timedelta(days=1), ends_at=STARTS + timedelta(days=1, hours=2))
     session.commit()
@@ -168,13 +172,15 @@ def test_an_in_person_event_names_its_venue_once_and_links_the_address_to_a_map(
     assert_accessible(page, "(cards with places)")
 
 
-@pytest.mark.parametrize("slug", ["crawl-night", LONG_SLUG])
-def test_on_a_phone_the_page_fits_and_every_control_is_reached_by_keyboard_with_focus_shown(
-        live_server, events, browser, slug):
-    context, page, problems = open_page(browser, f"{live_server.url}/events/{slug}", viewport=PHONE,
-                                        timezone_id="Asia/Tokyo")
+@pytest.mark.parametrize(("viewport", "slug"), [(PHONE, "crawl-night"), (PHONE, LONG_SLUG), (LAPTOP, LONG_SLUG)],
+                         ids=["phone-online", "phone-in-person", "laptop-in-person"])
+def test_the_page_fits_and_every_control_is_reached_by_keyboard_in_view_with_focus_shown(
+        live_server, events, browser, viewport, slug):
+    # Reduced motion: focus scrolls the page at once instead of smoothly, so positions can be read.
+    context, page, problems = open_page(browser, f"{live_server.url}/events/{slug}", viewport=viewport,
+                                        timezone_id="Asia/Tokyo", reduced_motion="reduce")
 
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the page scrolls sideways"
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], "the page scrolls sideways"
     controls = [page.get_by_role("region", name="Add to calendar").get_by_role("link", name=name)
                 for name in ("Calendar file (.ics)", "Google Calendar", "Outlook.com", "Outlook (Microsoft 365)")]
     controls += [page.get_by_role("region", name="Share").get_by_role("link"),
@@ -183,22 +189,27 @@ def test_on_a_phone_the_page_fits_and_every_control_is_reached_by_keyboard_with_
         controls.insert(0, page.get_by_role("link", name=re.compile("^599 Eleventh Avenue")))
     wanted = {control.evaluate("el => el.outerHTML") for control in controls}
 
-    # Tab from the top of the page until every control has had the focus, each with its ring showing.
+    # Tab from the top of the page until every control has had the focus, each scrolled into view with its
+    # ring showing (in a short laptop window too, beside a description longer than the facts column).
     reached = set()
     for _ in range(60):
         page.keyboard.press("Tab")
         focused = page.evaluate("""() => {
             const el = document.activeElement, box = el.getBoundingClientRect();
-            return {html: el.outerHTML, outline: getComputedStyle(el).outlineStyle, left: box.left, right: box.right};
+            return {html: el.outerHTML, outline: getComputedStyle(el).outlineStyle,
+                    left: box.left, right: box.right, top: box.top, bottom: box.bottom};
         }""")
         if focused["html"] in wanted:
             assert focused["outline"] != "none", f"no visible focus on {focused['html']}"
-            assert focused["left"] >= 0 and focused["right"] <= PHONE["width"], f"off screen: {focused['html']}"
+            # (A pixel's leeway: the page scrolls by whole pixels, boxes are measured in fractions.)
+            where = focused["html"]
+            assert -1 <= focused["left"] and focused["right"] <= viewport["width"] + 1, f"off screen: {where}"
+            assert -1 <= focused["top"] and focused["bottom"] <= viewport["height"] + 1, f"out of view: {where}"
             reached.add(focused["html"])
         if reached == wanted:
             break
     assert reached == wanted, f"not reached by Tab: {wanted - reached}"
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    assert_accessible(page, "(phone)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    assert_accessible(page, f"({viewport['width']} px)")
     problems.assert_none()
     context.close()
