@@ -11,6 +11,7 @@ import nh3
 
 from webapp.display import format_date, format_time_range, markdown
 from webapp.events.models import Event, EventStatus
+from webapp.groups.models import Group
 
 # "NY", "NY 10036", "New York 10036-1234": the state part of a US address, after the locality.
 _STATE = re.compile(r"^(NY|N\.Y\.|New York)(\s+\d{5}(-\d{4})?)?$", re.IGNORECASE)
@@ -99,7 +100,7 @@ def plain_text(markdown_text: str | None) -> str:
     return html.unescape(nh3.clean(str(markdown(markdown_text)), tags=set()))
 
 
-def group_preview(group, next_event: Event | None) -> str:
+def group_preview(group: Group, next_event: Event | None) -> str:
     """A group's link preview: its first paragraph, and its next event's date and title."""
     first_paragraph = (group.description or "").strip().split("\n\n", 1)[0]
     about = _clip(plain_text(first_paragraph), 200)
