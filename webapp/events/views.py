@@ -7,14 +7,22 @@ from flask_login import current_user
 
 from webapp.db import db, utcnow
 from webapp.display import site_zone
-from webapp.events import services
-from webapp.events.calendar import event_ics
+from webapp.events import presentation, services
+from webapp.events.calendar import calendar_links, event_ics, event_url
 from webapp.events.models import Event, EventStatus
 from webapp.groups.services import group_choices, is_group_organizer
 from webapp.registrations.panel import panel_context
 from webapp.rendering import no_store, render, wants_fragment
+from webapp.urls import absolute_url
 
 bp = Blueprint("events", __name__)
+
+# Event cards are drawn on many pages (home, events, groups) and the group page's preview names
+# its next event, so these helpers are there for every template, not only this blueprint's.
+for helper in (presentation.short_place, presentation.full_place, presentation.address_after_venue,
+               presentation.map_search_url, presentation.event_preview, presentation.group_preview,
+               calendar_links, event_url, absolute_url):
+    bp.add_app_template_global(helper)
 
 
 @bp.get("/events")
