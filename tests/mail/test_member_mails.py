@@ -62,3 +62,15 @@ def test_every_mail_to_members_about_their_events_links_to_my_events(session):
         assert "UTC)" in mail.body_text, mail.kind
     copy = next(m for m in mails(session, kind="event_message") if m.recipient == organizer.email)
     assert f"http://meetups.test/events/{event.slug}/attendees" in copy.body_text
+
+
+def test_an_in_person_mail_names_the_venue_once(session):
+    """The seed writes addresses that begin with the venue ("METRO, 599 Eleventh Avenue…"): the mail
+    says "METRO, 599 Eleventh Avenue", not "METRO, METRO, 599…"."""
+    now = datetime(2027, 1, 10, 15, 0, tzinfo=UTC)
+    event = create_event(create_group(), starts_at=now + timedelta(days=3), is_online=False,
+                         venue_name="METRO", venue_address="METRO, 599 Eleventh Avenue, 8th Floor, New York, NY")
+    registrations.register(session, event.id, member=create_user(), now=now)
+    (mail,) = mails(session, kind="registration_confirmed")
+    assert "Where: METRO, 599 Eleventh Avenue, 8th Floor, New York, NY\n" in mail.body_text
+    assert "METRO, METRO" not in mail.body_text and "METRO, METRO" not in mail.body_html
