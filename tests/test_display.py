@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import create_event, create_group
+from tests.factories import create_event, create_group, create_user
 from webapp.db import db
 from webapp.display import plural, summary
 
@@ -85,3 +85,11 @@ def test_groups_directory_shows_each_groups_first_sentence(client, session):
     assert "We meet monthly" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; here." in html and "<script>alert" not in html
     assert html.count('class="group-summary"') == 2  # nothing to summarize, no empty line
+
+
+def test_settings_of_one_read_singular(app, signed_in_client, session):
+    app.config["SESSION_MAX_DAYS"] = 1
+    member = create_user(email="ada@example.org")
+    db.session.commit()
+    html = signed_in_client(member).get("/account").get_data(as_text=True)
+    assert "Each sign-in lasts at most 1 day." in html
