@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import create_event, create_group, create_user
 from webapp.db import db
-from webapp.display import plural, summary
+from webapp.display import SUMMARY_MAX, plural, summary
 
 
 @pytest.mark.parametrize(("n", "expected"), [(0, "0 seats"), (1, "1 seat"), (2, "2 seats"), (21, "21 seats")])
@@ -39,9 +39,11 @@ def test_summary_does_not_stop_at_abbreviations_or_initials():
 
 def test_summary_skips_headings_and_cuts_long_sentences_at_a_word():
     assert summary("## About us\n\nWe meet monthly. Join us.") == "We meet monthly."
+    assert summary("An inclusive group designed to facilitate growth in the communities", limit=60) == \
+        "An inclusive group designed to facilitate growth…"
     long = "word " * 100
     cut = summary(long)
-    assert len(cut) <= 220 and cut.endswith("…") and not cut.endswith(" …") and "wor…" not in cut
+    assert len(cut) <= SUMMARY_MAX and cut.endswith("…") and not cut.endswith(" …") and "wor…" not in cut
 
 
 @pytest.mark.parametrize("text", ["", None, "   ", "## Only a heading", "- \n"])

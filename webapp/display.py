@@ -113,7 +113,9 @@ def plural(n: int, word: str, words: str | None = None, *, bare: bool = False) -
 # A full stop ends a sentence unless it ends one of these (or a single letter, as in "U.S.").
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "st", "no", "inc", "ph.d"}
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s|$)")
-SUMMARY_MAX = 220
+SUMMARY_MAX = 160
+_TRAILING_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
+                   "through", "to", "with", "who", "that", "which", "their", "our", "its"}
 
 
 def _first_paragraph(text: str) -> str:
@@ -143,7 +145,11 @@ def summary(text: str | None, limit: int = SUMMARY_MAX) -> str:
         break
     if len(paragraph) <= limit:
         return paragraph
-    return paragraph[:limit - 1].rsplit(" ", 1)[0].rstrip(",;:—– ") + "…"
+    words = paragraph[:limit - 1].rsplit(" ", 1)[0].split(" ")
+    # "…facilitate growth in the…" reads broken: end on a word that carries meaning.
+    while len(words) > 1 and words[-1].lower().strip(",;:") in _TRAILING_WORDS:
+        words.pop()
+    return " ".join(words).rstrip(",;:—– ") + "…"
 
 
 def register(app) -> None:

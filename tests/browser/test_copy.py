@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import assert_accessible
 from tests.factories import create_event
 from webapp.db import utcnow
-from webapp.display import summary
+from webapp.display import SUMMARY_MAX, summary
 
 
 def test_empty_lists_say_yet_and_match_only_after_a_search(live_server, session, page, problems):
@@ -59,7 +59,7 @@ def test_groups_directory_says_what_each_group_is_about(live_server, seeded, pag
     for group in seeded["groups"]:
         card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=group["name"], exact=True))
         line = summary(group["description"])
-        assert line and len(line) <= 220
+        assert line and len(line) <= SUMMARY_MAX
         expect(card.locator(".group-summary")).to_have_text(line)
     code4lib = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="Code4LibNYC"))
     expect(code4lib).to_contain_text("Open to all library staff interested in the coding, deployment, and design "
