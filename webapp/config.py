@@ -60,6 +60,8 @@ def load_settings(overrides: dict | None = None) -> dict:
             "MAIL_DEFAULT_SENDER", "METRO Meetups <meetups@metro.org>"
         ),
         "MAIL_FILE_DIR": str(instance / "mail"),
+        # Where the site's copy sends people who want to reach the METRO team (mailto links).
+        "CONTACT_EMAIL": os.environ.get("CONTACT_EMAIL") or "meetups@metro.org",
         # We choose the transport ourselves (MAIL_BACKEND); Flask-Mail must never drop mail silently.
         "MAIL_SUPPRESS_SEND": False,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session

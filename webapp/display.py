@@ -1,7 +1,9 @@
-"""How dates, times and text look to people: New York time with the zone named, safe Markdown."""
+"""How dates, times and text look to people: New York time with the zone named, safe Markdown,
+counts with the right singular or plural, one-line summaries."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -98,8 +100,62 @@ def markdown(text: str | None) -> Markup:
     return Markup(_render_markdown(text or ""))
 
 
+def plural(n: int, word: str, words: str | None = None, *, bare: bool = False) -> str:
+    """'1 seat', '2 seats', '0 seats': the one place a count chooses its noun.
+
+    Irregular words name their plural (`plural(n, "person", "people")`); `bare` leaves the number
+    out, for a word that agrees with a number written elsewhere ("1 of 1 seat left").
+    """
+    chosen = word if n == 1 else (words or word + "s")
+    return chosen if bare else f"{n} {chosen}"
+
+
+# A full stop ends a sentence unless it ends one of these (or a single letter, as in "U.S.").
+_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "st", "no", "inc", "ph.d"}
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*(?=\s|$)")
+SUMMARY_MAX = 160
+_TRAILING_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the",
+                   "through", "to", "with", "who", "that", "which", "their", "our", "its"}
+
+
+def _first_paragraph(text: str) -> str:
+    """The first paragraph of Markdown `text` as plain words: no markup, links as their text."""
+    tokens = _markdown.parse(text or "")
+    for index, token in enumerate(tokens):
+        if token.type == "paragraph_open":
+            words = []
+            for child in tokens[index + 1].children or []:
+                if child.type in ("text", "code_inline"):
+                    words.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    words.append(" ")
+            return " ".join("".join(words).split())
+    return ""
+
+
+def summary(text: str | None, limit: int = SUMMARY_MAX) -> str:
+    """A one-line summary of a Markdown description: its first sentence, at most `limit` characters
+    (cut at a word, with an ellipsis). The groups directory shows it under each group's name."""
+    paragraph = _first_paragraph(text or "")
+    for end in _SENTENCE_END.finditer(paragraph):
+        before = paragraph[:end.start()].rsplit(" ", 1)[-1].lower()
+        if paragraph[end.start()] == "." and (before in _ABBREVIATIONS or re.fullmatch(r"(?:\w\.)*\w", before)):
+            continue
+        paragraph = paragraph[:end.end()]
+        break
+    if len(paragraph) <= limit:
+        return paragraph
+    words = paragraph[:limit - 1].rsplit(" ", 1)[0].split(" ")
+    # "…facilitate growth in the…" reads broken: end on a word that carries meaning.
+    while len(words) > 1 and words[-1].lower().strip(",;:") in _TRAILING_WORDS:
+        words.pop()
+    return " ".join(words).rstrip(",;:—– ") + "…"
+
+
 def register(app) -> None:
+    app.jinja_env.globals["plural"] = plural
     app.jinja_env.filters.update(
+        summary=summary,
         date=format_date,
         short_date=format_short_date,
         time_range=format_time_range,

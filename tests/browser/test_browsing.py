@@ -14,7 +14,7 @@ def test_home_to_events_to_event_to_group(live_server, seeded, page, problems):
 
     page.goto(live_server.url + "/")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
-    soonest = min(seeded["events"], key=lambda e: e["days_from_now"])
+    soonest = min((e for e in seeded["events"] if "days_from_now" in e), key=lambda e: e["days_from_now"])
     expect(page.get_by_role("link", name=soonest["title"]).first).to_be_visible()
     assert_accessible(page, "(home)")
 
@@ -70,7 +70,8 @@ def test_group_filter_and_load_more(app, live_server, seeded, page, problems):
     expect(page.locator("#event-results article")).to_have_count(6)
     expect(page).to_have_url(re.compile(r"/events$"))
     page.get_by_role("link", name="Load more events").click()
-    expect(page.locator("#event-results article")).to_have_count(len(seeded["events"]))
+    upcoming = [e for e in seeded["events"] if "days_from_now" in e]  # the rest were held in 2020
+    expect(page.locator("#event-results article")).to_have_count(len(upcoming))
     expect(page.get_by_role("link", name="Load more events")).to_have_count(0)
 
     page.get_by_label("Group").select_option(label="Prison Library Support Network")

@@ -32,7 +32,7 @@ GET_ARGS = {
     "/groups/<slug>/events/new": [], "/groups/<slug>/organizers": ["done"],
     "/groups/<slug>/organizers/<int:organizer_id>/remove": [],
     "/guidelines": [], "/healthz": [], "/hello": [], "/invitations/<token>": [], "/join/<token>": [],
-    "/my/events": [], "/outbox": [], "/proposals": [], "/proposals/<int:proposal_id>": ["done"],
+    "/my/events": [], "/my/groups": [], "/outbox": [], "/proposals": [], "/proposals/<int:proposal_id>": ["done"],
     "/proposals/<int:proposal_id>/edit": [], "/proposals/new": [], "/r/<token>": [], "/review": ["state"],
     "/registrations/<int:registration_id>": ["back"], "/registrations/<int:registration_id>/cancel": ["back"],
     "/sign-in": ["next", "intent"], "/sign-in/<token>": [], "/static/<path:filename>": [],

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.accounts.models import Role, User, normalize_email
@@ -151,6 +151,24 @@ def organizer_with_address(session: Session, group_id: int, email: str) -> Group
             or_(func.lower(GroupOrganizer.email) == email, GroupOrganizer.user_id == account),
         ).order_by(GroupOrganizer.position, GroupOrganizer.id).limit(1)
     )
+
+
+def _organizer_rows_of(user):
+    """Organizer rows that are this member's: linked to their account, or invited at their address."""
+    return or_(GroupOrganizer.user_id == user.id, func.lower(GroupOrganizer.email) == normalize_email(user.email))
+
+
+def groups_organized_by(session: Session, user) -> list[Group]:
+    """The groups this member organizes themselves, by name ("My groups"; an admin's too, not every group)."""
+    return list(session.scalars(
+        select(Group).where(Group.id.in_(select(GroupOrganizer.group_id).where(_organizer_rows_of(user))))
+        .order_by(Group.name)
+    ))
+
+
+def organizes_a_group(session: Session, user) -> bool:
+    """Whether the member organizes any group: the navigation shows "My groups" then."""
+    return session.scalar(select(exists().where(_organizer_rows_of(user))))
 
 
 def organizers_of(session: Session, group_id: int) -> list[GroupOrganizer]:

@@ -14,7 +14,7 @@ from flask import abort, current_app, redirect, request, url_for
 from sqlalchemy import select
 
 from webapp.db import db, utcnow
-from webapp.display import format_datetime
+from webapp.display import format_datetime, plural
 from webapp.events.models import Event
 from webapp.events.services import get_event_by_slug
 from webapp.guards import EVENT_MESSAGES, check_limit, current_member, event_organizers_only
@@ -71,8 +71,9 @@ def _list_page(event: Event, *, query: str, notice: str | None = None, error: st
 def _removed_notice(removed: Registration, promoted: list[Registration]) -> str:
     notice = f"{_name(removed)} was removed and emailed."
     if promoted:
-        notice += f" {_names(promoted)} got the freed seat{'s' if len(promoted) > 1 else ''} and " \
-                  f"{'was' if len(promoted) == 1 else 'were'} emailed."
+        count = len(promoted)
+        notice += f" {_names(promoted)} got the freed {plural(count, 'seat', bare=True)} and " \
+                  f"{plural(count, 'was', 'were', bare=True)} emailed."
     return notice
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, db, utcnow
+from webapp.display import plural
 from webapp.events.models import Event
 
 MESSAGE_SUBJECT_MAX = 150
@@ -26,8 +27,8 @@ class MessageAudience(StrEnum):
     def counted(self, n: int) -> str:
         """'1 confirmed attendee', '3 people on the waitlist'."""
         if self is MessageAudience.CONFIRMED:
-            return f"{n} confirmed attendee{'' if n == 1 else 's'}"
-        return f"{n} {'person' if n == 1 else 'people'} on the waitlist"
+            return plural(n, "confirmed attendee")
+        return f"{plural(n, 'person', 'people')} on the waitlist"
 
 
 class EventMessage(db.Model):

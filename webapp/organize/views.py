@@ -5,7 +5,7 @@ The attendee pages are in attendee_views.py, on the same blueprint (blueprint.py
 from __future__ import annotations
 
 from flask import redirect, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from webapp.db import db, utcnow
 from webapp.display import site_zone
@@ -14,7 +14,7 @@ from webapp.events.models import Event, EventStatus
 from webapp.events.services import get_event_by_slug
 from webapp.events.views import event_page
 from webapp.groups.models import Group
-from webapp.groups.services import get_group_by_slug, is_group_organizer
+from webapp.groups.services import get_group_by_slug, is_group_organizer, organizes_a_group
 from webapp.guards import current_member, event_organizers_only, group_organizers_only
 from webapp.organize import (
     attendee_views,  # noqa: F401 (its routes are on this blueprint too)
@@ -32,6 +32,12 @@ from webapp.rendering import no_store as _private
 def _may_organize():
     """`may_organize(group)` for templates: asked only where an organizer link could show."""
     return {"may_organize": lambda group: is_group_organizer(current_user, group)}
+
+
+@bp.app_context_processor
+def _organizes_a_group():
+    """`organizes_a_group()` for the navigation's "My groups": a function, queried only for members."""
+    return {"organizes_a_group": lambda: current_user.is_authenticated and organizes_a_group(db.session, current_user)}
 
 
 DRAFT_SAVED = "Draft saved. Only the group’s organizers can see it; publish it from its preview."
@@ -95,6 +101,13 @@ def duplicate(event: Event, slug: str):
         form = EventForm.from_fields(services.next_month_copy(event, site_zone()), site_zone())
         return _form_page(form, group=event.group, copied_from=event)
     return _create_draft(EventForm(zone=site_zone()), event.group, copied_from=event)
+
+
+@bp.get("/my/groups")
+@login_required
+def my_groups():
+    return _private(render("organize/my_groups.html",
+                           glances=services.groups_at_a_glance(db.session, current_member(), now=utcnow())))
 
 
 @bp.get("/groups/<slug>/drafts")
