@@ -90,6 +90,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
         # Accounts: passwordless sign-in by emailed link; Flask-Login keeps members signed in.
         "SIGN_IN_LINK_MINUTES": _int("SIGN_IN_LINK_MINUTES", 15),
+        # Needs and a name typed with Register before signing in wait on the sign-in request this
+        # many hours after its link expired unused, then are erased (hourly sweep).
+        "SIGN_IN_NOTE_HOURS": _int("SIGN_IN_NOTE_HOURS", 24),
         # A session ends on sign-out, on "sign out everywhere", or this many days after sign-in,
         # checked on the server (README, "Accounts and roles"); the remember-me cookie lasts as long.
         "SESSION_MAX_DAYS": _int("SESSION_MAX_DAYS", 30),
@@ -140,7 +143,7 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
     """
     common = {
         "task_ignore_result": True,
-        "include": ["tasks.mail", "tasks.reminders"],
+        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts"],
         # A task is acknowledged only after it ran, and re-queued if its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -159,6 +162,9 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
             "sweep-reminders": {"task": "tasks.reminders.sweep_reminders",
                                 "schedule": float(reminder_sweep_seconds),
                                 "options": {"expires": float(reminder_sweep_seconds)}},
+            # What a visitor typed with an intent they never finished: erased once its time is up.
+            "forget-unused-sign-in-notes": {"task": "tasks.accounts.forget_unused_sign_in_notes",
+                                            "schedule": 3600.0, "options": {"expires": 3600.0}},
         },
     }
     if redis_url:

@@ -186,6 +186,36 @@ def test_an_expired_link_asks_again_with_the_needs_kept(app, client, session):
     assert registration.accessibility_needs == NEEDS and registration.user.display_name == "Ada Lovelace"
 
 
+def forget_unused_sign_in_notes(session) -> int:
+    """What the hourly task (tasks.accounts) does, on the test's session."""
+    from webapp.accounts.services import forget_unused_intent_notes
+
+    erased = forget_unused_intent_notes(session, now=utcnow())
+    session.commit()
+    return erased
+
+
+def test_needs_of_a_link_never_used_are_erased_a_day_after_it_expired(app, client, session):
+    create_event(slug="talk", capacity=5)
+    session.commit()
+    register_by_mail(client, "talk")
+    request = session.scalars(select(SignInRequest)).one()
+    request.expires_at = utcnow() - timedelta(hours=23)  # SIGN_IN_NOTE_HOURS is 24
+    session.commit()
+    assert forget_unused_sign_in_notes(session) == 0
+    session.expire_all()
+    assert request.intent_note == NEEDS and request.display_name == "Ada Lovelace"
+    request.expires_at = utcnow() - timedelta(hours=25)
+    session.commit()
+    assert forget_unused_sign_in_notes(session) == 1
+    session.expire_all()
+    assert request.intent_note is None and request.display_name is None
+    assert request.intent == f"register:{request.intent.partition(':')[2]}"  # the intent itself stays
+    assert forget_unused_sign_in_notes(session) == 0  # once
+    page = text(app.test_client().get(sign_in_link(session)))
+    assert "captions" not in page and "Ada Lovelace" not in page
+
+
 # --- Changing the needs after registering ---------------------------------------------------------
 
 

@@ -134,6 +134,23 @@ def link_lifetime() -> timedelta:
     return timedelta(minutes=current_app.config["SIGN_IN_LINK_MINUTES"])
 
 
+def forget_unused_intent_notes(session: Session, *, now: datetime) -> int:
+    """Erase what was typed with a register intent (accessibility needs, a name) from sign-in
+    requests whose link expired SIGN_IN_NOTE_HOURS ago unused; a used link erased it already.
+
+    Needs are health information: kept only while the member may still come back for them (an
+    expired link's page offers a new one with the needs filled in). Returns how many were erased.
+    """
+    cutoff = now - timedelta(hours=current_app.config["SIGN_IN_NOTE_HOURS"])
+    erased = session.execute(
+        update(SignInRequest)
+        .where(SignInRequest.expires_at < cutoff,
+               (SignInRequest.intent_note.is_not(None)) | (SignInRequest.display_name.is_not(None)))
+        .values(intent_note=None, display_name=None)
+    )
+    return erased.rowcount or 0
+
+
 def request_sign_in(
     session: Session,
     email: str,
