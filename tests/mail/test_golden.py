@@ -178,6 +178,12 @@ CASES = {
     "sign_in.register": lambda: ("sign_in", dict(link=f"{SITE}/sign-in/SIGN-IN-TOKEN", minutes=30,
                                                   site_name="METRO Meetups",
                                                   purpose=f"finish registering for {TITLE}")),
+    # A group the member follows published an event (webapp/follows/services.py).
+    "followed_group_event": lambda: ("followed_group_event", dict(
+        _links(_event(online=False), _member()),
+        group=Group(slug="zine-librarians", name="Zines & <Comics> Librarians"),
+        group_url=f"{SITE}/groups/zine-librarians", account_url=f"{SITE}/account",
+        unsubscribe_url=f"{SITE}/unsubscribe/UNSUBSCRIBE-TOKEN")),
     # A member who gave no name: "Hello," and never "Hello there,".
     "registration_confirmed.no_name": lambda: ("registration_confirmed", dict(
         _registration_mail("confirmed")[1], member=User(email="new@example.org"))),
@@ -221,7 +227,8 @@ def test_every_html_mail_extends_the_layout():
 # (the sign-in link, the proposal, the invitation; the sender's copy of a message, to the
 # event's attendee list). Every other kind, including any new one, must link to My events.
 NOT_ABOUT_MY_EVENTS = {"sign_in", "proposal_submitted", "proposal_reply", "proposal_decision",
-                       "proposal_invitation", "group_invitation", "event_message.sender_copy"}
+                       "proposal_invitation", "group_invitation", "event_message.sender_copy",
+                       "followed_group_event"}
 MEMBER_MAILS = sorted(name for name in CASES
                       if name not in NOT_ABOUT_MY_EVENTS and name.split(".")[0] not in NOT_ABOUT_MY_EVENTS)
 
