@@ -70,3 +70,45 @@ def test_a_visitor_who_presses_follow_is_following_after_signing_in(live_server,
     expect(page.locator(".follow-count")).to_have_text("1 follower")
     assert _follows(session) == 1
     assert_accessible(page, "(event page, following)")
+
+
+def test_mail_choice_on_the_account_page_and_unfollowing_from_the_mail(live_server, session, page, problems):
+    from webapp.db import utcnow
+    from webapp.follows.services import follow_group
+    from webapp.outbox.models import OutboxMail
+
+    group = create_group(slug="metadata", name="Metadata Practitioners")
+    ada = create_user(email="ada@example.org", display_name="Ada Lovelace")
+    follow_group(session, group.id, member=ada, now=utcnow())
+    session.commit()
+    sign_in(page, live_server, session, "ada@example.org")
+
+    # The account page: "each event" until the member chooses otherwise, saved in place.
+    page.goto(live_server.url + "/account")
+    expect(page.get_by_label("A mail for each new event")).to_be_checked()
+    assert_accessible(page, "(account page, mail choice)")
+    page.get_by_label("A weekly digest").check()
+    page.get_by_role("button", name="Save mail choice").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved: a weekly digest")
+    page.reload()
+    expect(page.get_by_label("A weekly digest")).to_be_checked()
+    page.get_by_label("A mail for each new event").check()
+    page.get_by_role("button", name="Save mail choice").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved: a mail for each new event")
+
+    # An organizer publishes; the mail's unsubscribe link opens a page that asks before it unfollows.
+    from webapp.follows.services import tell_followers_of_new_event
+
+    event = create_event(group, slug="round-table", title="Round-table")
+    tell_followers_of_new_event(session, event, actor=None, now=utcnow())
+    session.commit()
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.kind == "followed_group_event")).one()
+    path = re.search(r"http://meetups\.test(/unsubscribe/\S+)", mail.body_text).group(1)
+    visitor = page.context.browser.new_context().new_page()  # no sign-in needed
+    visitor.goto(live_server.url + path)
+    assert_accessible(visitor, "(unsubscribe page)")
+    visitor.get_by_role("button", name="Unfollow Metadata Practitioners").click()
+    expect(visitor.get_by_role("status")).to_contain_text("you no longer follow Metadata Practitioners")
+    assert_accessible(visitor, "(unsubscribed)")
+    assert _follows(session) == 0
+    visitor.context.close()
