@@ -59,3 +59,16 @@ class FollowMailChoice(db.Model):
         default=DEFAULT_FOLLOW_MAIL,
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EventPublication(db.Model):
+    """When a group's event was published: what the daily and weekly digests list. One row per
+    event (its first publish), whatever happens to the event later."""
+
+    __tablename__ = "event_publications"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    event = relationship("Event")

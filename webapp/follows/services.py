@@ -6,16 +6,18 @@ Services flush and never commit; the actor and the clock are arguments.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections import defaultdict
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from webapp.accounts.models import User
 from webapp.db import insert_on_conflict
-from webapp.display import format_mail_when
-from webapp.follows.models import DEFAULT_FOLLOW_MAIL, FollowMail, FollowMailChoice, GroupFollow
-from webapp.follows.tokens import unsubscribe_url
+from webapp.display import format_date, format_mail_when, site_zone
+from webapp.events.models import Event, EventStatus
+from webapp.follows.models import DEFAULT_FOLLOW_MAIL, EventPublication, FollowMail, FollowMailChoice, GroupFollow
+from webapp.follows.tokens import digest_unsubscribe_url, unsubscribe_url
 from webapp.groups.models import Group
 from webapp.outbox.templated import queue_templated_mail
 from webapp.urls import absolute_url
@@ -23,6 +25,7 @@ from webapp.urls import absolute_url
 log = logging.getLogger(__name__)
 
 NEW_EVENT_MAIL = "followed_group_event"
+DIGEST_MAIL = "followed_groups_digest"
 
 
 # --- following -------------------------------------------------------------------------------------
@@ -105,12 +108,16 @@ def _followers_for_each_event(session: Session, group_id: int) -> list[User]:
     ))
 
 
-def unsubscribe_headers(group_id: int, user_id: int) -> dict[str, str]:
+def unsubscribe_headers(url: str) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe: mail clients show "Unsubscribe" and POST to the link."""
-    return {
-        "List-Unsubscribe": f"<{unsubscribe_url(group_id, user_id)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def stop_follow_mail(session: Session, user_id: int, *, now: datetime) -> None:
+    """A digest's unsubscribe link: no more mail from followed groups; the groups stay followed."""
+    member = session.get(User, user_id)
+    if member is not None:
+        set_follow_mail_choice(session, member, FollowMail.NONE, now=now)
 
 
 def tell_followers_of_new_event(session: Session, event, *, actor, now: datetime) -> int:
@@ -120,6 +127,12 @@ def tell_followers_of_new_event(session: Session, event, *, actor, now: datetime
     Returns how many mails were queued."""
     if event.group_id is None:
         return 0
+    # What the daily and weekly digests list; its first publish only.
+    session.execute(
+        insert_on_conflict(session)(EventPublication.__table__)
+        .values(event_id=event.id, group_id=event.group_id, published_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
     group = session.get(Group, event.group_id)
     context = dict(group=group, event=event, when=format_mail_when(event.starts_at, event.ends_at),
                    event_url=absolute_url("events.detail", slug=event.slug),
@@ -133,7 +146,58 @@ def tell_followers_of_new_event(session: Session, event, *, actor, now: datetime
             session, NEW_EVENT_MAIL, follower.email,
             dict(context, member=follower, unsubscribe_url=unsubscribe_url(group.id, follower.id)),
             dedup_key=f"follow-new-event:{event.id}:{follower.id}",
-            headers=unsubscribe_headers(group.id, follower.id), event_id=event.id, now=now,
+            headers=unsubscribe_headers(unsubscribe_url(group.id, follower.id)), event_id=event.id, now=now,
         )
         queued += mail is not None
+    return queued
+
+
+# --- daily and weekly digests ------------------------------------------------------------------------
+
+def digest_period(choice: FollowMail, now: datetime) -> tuple[datetime, datetime]:
+    """The last whole period before `now` in site time: yesterday, or last week (Monday to Sunday)."""
+    today = now.astimezone(site_zone()).date()
+    end = today if choice == FollowMail.DAILY else today - timedelta(days=today.weekday())
+    start = end - timedelta(days=1 if choice == FollowMail.DAILY else 7)
+    return (datetime.combine(start, time(), site_zone()), datetime.combine(end, time(), site_zone()))
+
+
+def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int:
+    """Queue one digest per member who chose `choice`, listing every event their followed groups
+    published in the last whole period that is still ahead. Exactly once per member and period:
+    the outbox's unique key (kind, member, period start) refuses a second one, from a repeated or
+    duplicated sweep alike. Members with nothing new get nothing. Returns how many were queued."""
+    start, end = digest_period(choice, now)
+    rows = session.execute(
+        select(User, Event, Group)
+        .join(FollowMailChoice, FollowMailChoice.user_id == User.id)
+        .join(GroupFollow, GroupFollow.user_id == User.id)
+        .join(EventPublication, EventPublication.group_id == GroupFollow.group_id)
+        .join(Event, Event.id == EventPublication.event_id)
+        .join(Group, Group.id == Event.group_id)
+        .where(FollowMailChoice.choice == choice, EventPublication.published_at >= start,
+               EventPublication.published_at < end, Event.status == EventStatus.SCHEDULED, Event.starts_at > now)
+        .order_by(User.id, Event.starts_at, Event.id)
+    ).all()
+    members: dict[int, User] = {}
+    items: dict[int, list[dict]] = defaultdict(list)
+    for member, event, group in rows:
+        members[member.id] = member
+        items[member.id].append(dict(
+            event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
+            event_url=absolute_url("events.detail", slug=event.slug),
+            unfollow_url=unsubscribe_url(group.id, member.id)))
+    queued = 0
+    for member_id, member in members.items():
+        stop_url = digest_unsubscribe_url(member_id)
+        mail = queue_templated_mail(
+            session, DIGEST_MAIL, member.email,
+            dict(member=member, items=items[member_id], daily=choice == FollowMail.DAILY,
+                 since=format_date(start), stop_url=stop_url, account_url=absolute_url("accounts.account")),
+            dedup_key=f"follow-digest:{choice.value}:{member_id}:{start.date().isoformat()}",
+            headers=unsubscribe_headers(stop_url), now=now,
+        )
+        queued += mail is not None
+    if queued:
+        log.info("queued %d %s digests", queued, choice.value)
     return queued

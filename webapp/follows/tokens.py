@@ -22,12 +22,21 @@ def unsubscribe_url(group_id: int, user_id: int) -> str:
     return absolute_url("follows.unsubscribe", token=unsubscribe_token(group_id, user_id))
 
 
-def read_unsubscribe_token(token: str) -> tuple[int, int] | None:
-    """(group id, user id), or None for a forged or mangled token."""
+def digest_unsubscribe_url(user_id: int) -> str:
+    """A digest is about several groups: its one-click link stops the digests (the member's choice
+    becomes "no mail") and leaves the groups followed."""
+    return absolute_url("follows.unsubscribe", token=_serializer().dumps({"g": None, "u": user_id}))
+
+
+def read_unsubscribe_token(token: str) -> tuple[int | None, int] | None:
+    """(group id, user id), the group None for a digest's link; None for a forged or mangled token."""
     try:
         data = _serializer().loads(token)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("g"), int) or not isinstance(data.get("u"), int):
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
         return None
-    return data["g"], data["u"]
+    group_id = data.get("g")
+    if group_id is not None and not isinstance(group_id, int):
+        return None
+    return group_id, data["u"]

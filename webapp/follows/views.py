@@ -12,7 +12,7 @@ from webapp.accounts.services import safe_next_url
 from webapp.db import db, utcnow
 from webapp.extensions import csrf
 from webapp.follows import services
-from webapp.follows.models import FOLLOW_MAIL_LABELS
+from webapp.follows.models import FOLLOW_MAIL_LABELS, FollowMail
 from webapp.follows.tokens import read_unsubscribe_token
 from webapp.groups.models import Group
 from webapp.groups.services import get_group_by_slug
@@ -132,22 +132,29 @@ def choose_mail():
 
 # --- unsubscribing from a mail -----------------------------------------------------------------------
 
-def _unsubscribe_target(token: str) -> tuple[Group, int]:
+def _unsubscribe_target(token: str) -> tuple[Group | None, int]:
+    """The group and member of an unsubscribe link; no group for a digest's link."""
     found = read_unsubscribe_token(token)
-    if found is None or not all(0 < n <= ID_MAX for n in found):
+    if found is None or not all(0 < n <= ID_MAX for n in found if n is not None):
         abort(404)
-    group = db.session.get(Group, found[0])
-    if group is None:
+    group_id, user_id = found
+    group = db.session.get(Group, group_id) if group_id is not None else None
+    if group_id is not None and group is None:
         abort(404)
-    return group, found[1]
+    return group, user_id
+
+
+def _unsubscribe_page(token: str, group: Group | None, user_id: int, *, done: bool = False):
+    following = (services.is_following(db.session, group.id, user_id) if group is not None
+                 else services.follow_mail_choice(db.session, user_id) != FollowMail.NONE)
+    return no_store(render("follows/unsubscribe.html", group=group, token=token, following=following, done=done))
 
 
 @bp.get("/unsubscribe/<token>")
 def unsubscribe(token: str):
     # Mail scanners open links to check them: the GET only asks; the button's POST unfollows.
     group, user_id = _unsubscribe_target(token)
-    return no_store(render("follows/unsubscribe.html", group=group, token=token,
-                           following=services.is_following(db.session, group.id, user_id)))
+    return _unsubscribe_page(token, group, user_id)
 
 
 # Exempt from CSRF on purpose: the token in the URL is itself the proof (signed, for one member and
@@ -157,9 +164,12 @@ def unsubscribe(token: str):
 @csrf.exempt
 def unsubscribe_confirmed(token: str):
     group, user_id = _unsubscribe_target(token)
-    services.unfollow_group(db.session, group.id, user_id)
+    if group is not None:
+        services.unfollow_group(db.session, group.id, user_id)
+    else:
+        services.stop_follow_mail(db.session, user_id, now=utcnow())
     db.session.commit()
     if request.form.get("List-Unsubscribe") == "One-Click":
         # A mail client's one-click POST: it reads only the status.
         return no_store(make_response("Unsubscribed.", 200, {"Content-Type": "text/plain; charset=utf-8"}))
-    return no_store(render("follows/unsubscribe.html", group=group, token=token, following=False, done=True))
+    return _unsubscribe_page(token, group, user_id, done=True)
