@@ -75,6 +75,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp.organize.views import bp as organize_bp
 
     app.register_blueprint(organize_bp)
+    from webapp.follows.views import bp as follows_bp
+    from webapp.follows.views import describe_follow_intent, follow_after_sign_in
+
+    app.register_blueprint(follows_bp)
+    app.extensions["sign_in_intents"]["follow"] = follow_after_sign_in
+    app.extensions["sign_in_intent_descriptions"]["follow"] = describe_follow_intent
     errors.register(app)
     from webapp import requests
 
@@ -112,6 +118,7 @@ def _models_loaded() -> None:
     """Import every model so metadata (and Alembic) sees all tables."""
     import webapp.accounts.models  # noqa: F401
     import webapp.events.models  # noqa: F401
+    import webapp.follows.models  # noqa: F401
     import webapp.groups.invitations  # noqa: F401
     import webapp.groups.models  # noqa: F401
     import webapp.organize.models  # noqa: F401

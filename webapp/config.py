@@ -143,7 +143,7 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
     """
     common = {
         "task_ignore_result": True,
-        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts"],
+        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts", "tasks.follows"],
         # A task is acknowledged only after it ran, and re-queued if its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -165,6 +165,9 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
             # What a visitor typed with an intent they never finished: erased once its time is up.
             "forget-unused-sign-in-notes": {"task": "tasks.accounts.forget_unused_sign_in_notes",
                                             "schedule": 3600.0, "options": {"expires": 3600.0}},
+            # Yesterday's and last week's digests of followed groups: once per member and period.
+            "queue-follow-digests": {"task": "tasks.follows.queue_digests",
+                                     "schedule": 3600.0, "options": {"expires": 3600.0}},
         },
     }
     if redis_url:

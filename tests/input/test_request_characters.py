@@ -36,6 +36,7 @@ GET_ARGS = {
     "/proposals/<int:proposal_id>/edit": [], "/proposals/new": [], "/r/<token>": [], "/review": ["state"],
     "/registrations/<int:registration_id>": ["back"], "/registrations/<int:registration_id>/cancel": ["back"],
     "/sign-in": ["next", "intent"], "/sign-in/<token>": [], "/static/<path:filename>": [],
+    "/unsubscribe/<token>": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
@@ -71,6 +72,10 @@ POST_FIELDS = {
     "/sign-in": ["email", "next", "intent", "display_name", "intent_note"],
     "/sign-in/<token>": ["remember"],
     "/sign-out": ["x"],
+    "/groups/<slug>/follow": ["next"],
+    "/groups/<slug>/unfollow": ["next"],
+    "/account/follow-mail": ["follow_mail"],
+    "/unsubscribe/<token>": ["List-Unsubscribe"],
 }
 
 

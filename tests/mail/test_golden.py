@@ -131,6 +131,18 @@ def _invitation(kind: str):
     return kind, context
 
 
+def _digest(*, daily: bool):
+    """A digest of two events of two groups the member follows (webapp/follows/services.py)."""
+    groups = [Group(slug="zine-librarians", name="Zines & <Comics> Librarians"),
+              Group(slug="maps", name="Map Curators")]
+    items = [dict(event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
+                  event_url=f"{SITE}/events/{event.slug}", unfollow_url=f"{SITE}/unsubscribe/UNFOLLOW-{group.slug}")
+             for event, group in zip([_event(online=False), _event()], groups, strict=True)]
+    return "followed_groups_digest", dict(member=_member(), items=items[:1] if daily else items, daily=daily,
+                                          since="Monday, June 3, 2030", stop_url=f"{SITE}/unsubscribe/STOP-TOKEN",
+                                          account_url=f"{SITE}/account")
+
+
 A = ProposalAction
 CASES = {
     "registration_confirmed.online_with_link": lambda: _registration_mail("confirmed", meeting_url=JOIN,
@@ -178,6 +190,14 @@ CASES = {
     "sign_in.register": lambda: ("sign_in", dict(link=f"{SITE}/sign-in/SIGN-IN-TOKEN", minutes=30,
                                                   site_name="METRO Meetups",
                                                   purpose=f"finish registering for {TITLE}")),
+    # A group the member follows published an event (webapp/follows/services.py).
+    "followed_group_event": lambda: ("followed_group_event", dict(
+        _links(_event(online=False), _member()),
+        group=Group(slug="zine-librarians", name="Zines & <Comics> Librarians"),
+        group_url=f"{SITE}/groups/zine-librarians", account_url=f"{SITE}/account",
+        unsubscribe_url=f"{SITE}/unsubscribe/UNSUBSCRIBE-TOKEN")),
+    "followed_groups_digest.weekly": lambda: _digest(daily=False),
+    "followed_groups_digest.daily": lambda: _digest(daily=True),
     # A member who gave no name: "Hello," and never "Hello there,".
     "registration_confirmed.no_name": lambda: ("registration_confirmed", dict(
         _registration_mail("confirmed")[1], member=User(email="new@example.org"))),
@@ -221,7 +241,8 @@ def test_every_html_mail_extends_the_layout():
 # (the sign-in link, the proposal, the invitation; the sender's copy of a message, to the
 # event's attendee list). Every other kind, including any new one, must link to My events.
 NOT_ABOUT_MY_EVENTS = {"sign_in", "proposal_submitted", "proposal_reply", "proposal_decision",
-                       "proposal_invitation", "group_invitation", "event_message.sender_copy"}
+                       "proposal_invitation", "group_invitation", "event_message.sender_copy",
+                       "followed_group_event", "followed_groups_digest"}
 MEMBER_MAILS = sorted(name for name in CASES
                       if name not in NOT_ABOUT_MY_EVENTS and name.split(".")[0] not in NOT_ABOUT_MY_EVENTS)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from webapp.events.changes import EventChangeError, EventPlace, change_event
 from webapp.events.models import Event, EventStatus
+from webapp.follows.services import tell_followers_of_new_event
 from webapp.groups.models import Group
 from webapp.groups.services import groups_organized_by
 from webapp.outbox.models import OutboxMail
@@ -109,6 +110,8 @@ def publish_event(session: Session, event_id: int, *, actor, now: datetime) -> E
     event.updated_at = now
     session.flush()
     log.info("event %s published by %s", event.id, getattr(actor, "email", "system"))
+    # In this transaction: if the publish rolls back, no follower hears of the event.
+    tell_followers_of_new_event(session, event, actor=actor, now=now)
     return event
 
 

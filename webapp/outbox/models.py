@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -44,6 +44,8 @@ class OutboxMail(db.Model):
     body_html: Mapped[str | None] = mapped_column(Text)
     # An iCalendar attachment (invite.ics), when the mail carries one.
     ics: Mapped[str | None] = mapped_column(Text)
+    # Extra headers the message carries, name -> value (List-Unsubscribe on mails to followers).
+    headers: Mapped[dict | None] = mapped_column(JSON)
     state: Mapped[MailState] = mapped_column(
         Enum(MailState, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e],
              validate_strings=True, create_constraint=True, name="mail_state"),

@@ -95,6 +95,7 @@ def queue_mail(
     body_html: str | None = None,
     reply_to: str | None = None,
     ics: str | None = None,
+    headers: dict[str, str] | None = None,
     now: datetime | None = None,
     flush: bool = True,
     registration_id: int | None = None,
@@ -118,6 +119,7 @@ def queue_mail(
         body_text=body_text,
         body_html=body_html,
         ics=ics,
+        headers={name: header_safe(value) for name, value in headers.items()} if headers else None,
         registration_id=registration_id,
         event_id=event_id,
         state=MailState.QUEUED,
@@ -288,6 +290,8 @@ def build_message(mail: OutboxMail) -> OutboxMessage:
     msg["Message-ID"] = msg.msgId = mail.message_id
     if mail.reply_to:
         msg["Reply-To"] = header_safe(mail.reply_to)
+    for name, value in (mail.headers or {}).items():
+        msg[name] = header_safe(value)
     msg.set_content(mail.body_text)
     if mail.body_html:
         msg.add_alternative(mail.body_html, subtype="html")

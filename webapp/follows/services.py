@@ -1,0 +1,203 @@
+"""The rules of following a group: follow, unfollow, who follows, and the mail a new event sends.
+
+Services flush and never commit; the actor and the clock are arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from webapp.accounts.models import User
+from webapp.db import insert_on_conflict
+from webapp.display import format_date, format_mail_when, site_zone
+from webapp.events.models import Event, EventStatus
+from webapp.follows.models import DEFAULT_FOLLOW_MAIL, EventPublication, FollowMail, FollowMailChoice, GroupFollow
+from webapp.follows.tokens import digest_unsubscribe_url, unsubscribe_url
+from webapp.groups.models import Group
+from webapp.outbox.templated import queue_templated_mail
+from webapp.urls import absolute_url
+
+log = logging.getLogger(__name__)
+
+NEW_EVENT_MAIL = "followed_group_event"
+DIGEST_MAIL = "followed_groups_digest"
+
+
+# --- following -------------------------------------------------------------------------------------
+
+def follow_group(session: Session, group_id: int, *, member, now: datetime) -> bool:
+    """The member follows the group; True if they did not already. Following twice (a replayed
+    POST, two tabs) leaves one row: the unique (group, member) key decides, in one statement, so
+    two requests at the same moment cannot both insert nor either fail."""
+    row_id = session.scalar(
+        insert_on_conflict(session)(GroupFollow.__table__)
+        .values(group_id=group_id, user_id=member.id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["group_id", "user_id"])
+        .returning(GroupFollow.__table__.c.id)
+    )
+    if row_id is not None:
+        log.info("member %s follows group %s", member.id, group_id)
+    return row_id is not None
+
+
+def unfollow_group(session: Session, group_id: int, user_id: int) -> bool:
+    """The member no longer follows the group; True if they did. Unfollowing twice is harmless."""
+    result = session.execute(
+        delete(GroupFollow).where(GroupFollow.group_id == group_id, GroupFollow.user_id == user_id)
+    )
+    return bool(result.rowcount)
+
+
+def is_following(session: Session, group_id: int, user_id: int | None) -> bool:
+    if user_id is None:
+        return False
+    return session.scalar(
+        select(GroupFollow.id).where(GroupFollow.group_id == group_id, GroupFollow.user_id == user_id)
+    ) is not None
+
+
+def follower_count(session: Session, group_id: int) -> int:
+    return session.scalar(select(func.count(GroupFollow.id)).where(GroupFollow.group_id == group_id))
+
+
+def followers_of(session: Session, group_id: int) -> list[User]:
+    """The group's followers, longest-standing first (its organizers' list)."""
+    return list(session.scalars(
+        select(User).join(GroupFollow, GroupFollow.user_id == User.id)
+        .where(GroupFollow.group_id == group_id).order_by(GroupFollow.created_at, GroupFollow.id)
+    ))
+
+
+# --- how a follower hears of new events ------------------------------------------------------------
+
+def follow_mail_choice(session: Session, user_id: int) -> FollowMail:
+    choice = session.get(FollowMailChoice, user_id)
+    return choice.choice if choice is not None else DEFAULT_FOLLOW_MAIL
+
+
+def parse_follow_mail(value: str | None) -> FollowMail | None:
+    """The choice a form posted, or None when it is not one of the four."""
+    try:
+        return FollowMail(value)
+    except ValueError:
+        return None
+
+
+def set_follow_mail_choice(session: Session, member, choice: FollowMail, *, now: datetime) -> None:
+    row = session.get(FollowMailChoice, member.id)
+    if row is None:
+        session.add(FollowMailChoice(user_id=member.id, choice=choice, updated_at=now))
+    else:
+        row.choice, row.updated_at = choice, now
+    session.flush()
+
+
+def _followers_for_each_event(session: Session, group_id: int) -> list[User]:
+    """Followers who want a mail for each new event: those who chose it, and those who never chose."""
+    return list(session.scalars(
+        select(User).join(GroupFollow, GroupFollow.user_id == User.id)
+        .outerjoin(FollowMailChoice, FollowMailChoice.user_id == User.id)
+        .where(GroupFollow.group_id == group_id)
+        .where((FollowMailChoice.choice.is_(None)) | (FollowMailChoice.choice == FollowMail.EACH))
+        .order_by(User.id)
+    ))
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe: mail clients show "Unsubscribe" and POST to the link."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+def stop_follow_mail(session: Session, user_id: int, *, now: datetime) -> None:
+    """A digest's unsubscribe link: no more mail from followed groups; the groups stay followed."""
+    member = session.get(User, user_id)
+    if member is not None:
+        set_follow_mail_choice(session, member, FollowMail.NONE, now=now)
+
+
+def tell_followers_of_new_event(session: Session, event, *, actor, now: datetime) -> int:
+    """Queue the new-event mail to the group's followers who want each event, in the caller's
+    transaction (the publish): a rollback queues nothing. Never to the organizer who published it.
+    Once per event and follower, whatever happens to the event later: the dedup key says so.
+    Returns how many mails were queued."""
+    if event.group_id is None:
+        return 0
+    # What the daily and weekly digests list; its first publish only.
+    session.execute(
+        insert_on_conflict(session)(EventPublication.__table__)
+        .values(event_id=event.id, group_id=event.group_id, published_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    group = session.get(Group, event.group_id)
+    context = dict(group=group, event=event, when=format_mail_when(event.starts_at, event.ends_at),
+                   event_url=absolute_url("events.detail", slug=event.slug),
+                   group_url=absolute_url("groups.detail", slug=group.slug),
+                   account_url=absolute_url("accounts.account"))
+    queued = 0
+    for follower in _followers_for_each_event(session, group.id):
+        if actor is not None and follower.id == getattr(actor, "id", None):
+            continue
+        mail = queue_templated_mail(
+            session, NEW_EVENT_MAIL, follower.email,
+            dict(context, member=follower, unsubscribe_url=unsubscribe_url(group.id, follower.id)),
+            dedup_key=f"follow-new-event:{event.id}:{follower.id}",
+            headers=unsubscribe_headers(unsubscribe_url(group.id, follower.id)), event_id=event.id, now=now,
+        )
+        queued += mail is not None
+    return queued
+
+
+# --- daily and weekly digests ------------------------------------------------------------------------
+
+def digest_period(choice: FollowMail, now: datetime) -> tuple[datetime, datetime]:
+    """The last whole period before `now` in site time: yesterday, or last week (Monday to Sunday)."""
+    today = now.astimezone(site_zone()).date()
+    end = today if choice == FollowMail.DAILY else today - timedelta(days=today.weekday())
+    start = end - timedelta(days=1 if choice == FollowMail.DAILY else 7)
+    return (datetime.combine(start, time(), site_zone()), datetime.combine(end, time(), site_zone()))
+
+
+def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int:
+    """Queue one digest per member who chose `choice`, listing every event their followed groups
+    published in the last whole period that is still ahead. Exactly once per member and period:
+    the outbox's unique key (kind, member, period start) refuses a second one, from a repeated or
+    duplicated sweep alike. Members with nothing new get nothing. Returns how many were queued."""
+    start, end = digest_period(choice, now)
+    rows = session.execute(
+        select(User, Event, Group)
+        .join(FollowMailChoice, FollowMailChoice.user_id == User.id)
+        .join(GroupFollow, GroupFollow.user_id == User.id)
+        .join(EventPublication, EventPublication.group_id == GroupFollow.group_id)
+        .join(Event, Event.id == EventPublication.event_id)
+        .join(Group, Group.id == Event.group_id)
+        .where(FollowMailChoice.choice == choice, EventPublication.published_at >= start,
+               EventPublication.published_at < end, Event.status == EventStatus.SCHEDULED, Event.starts_at > now)
+        .order_by(User.id, Event.starts_at, Event.id)
+    ).all()
+    members: dict[int, User] = {}
+    items: dict[int, list[dict]] = defaultdict(list)
+    for member, event, group in rows:
+        members[member.id] = member
+        items[member.id].append(dict(
+            event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
+            event_url=absolute_url("events.detail", slug=event.slug),
+            unfollow_url=unsubscribe_url(group.id, member.id)))
+    queued = 0
+    for member_id, member in members.items():
+        stop_url = digest_unsubscribe_url(member_id)
+        mail = queue_templated_mail(
+            session, DIGEST_MAIL, member.email,
+            dict(member=member, items=items[member_id], daily=choice == FollowMail.DAILY,
+                 since=format_date(start), stop_url=stop_url, account_url=absolute_url("accounts.account")),
+            dedup_key=f"follow-digest:{choice.value}:{member_id}:{start.date().isoformat()}",
+            headers=unsubscribe_headers(stop_url), now=now,
+        )
+        queued += mail is not None
+    if queued:
+        log.info("queued %d %s digests", queued, choice.value)
+    return queued
