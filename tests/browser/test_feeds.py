@@ -1,0 +1,53 @@
+"""Calendars and feeds as a visitor meets them: the Subscribe box on a group page and on the events page,
+the Atom feeds named in <head>, and the event page's schema.org data breaking nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import assert_accessible
+from tests.factories import create_event, create_group
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def group(session):
+    group = create_group(name="Web Archiving Interest Group", slug="web-archiving")
+    create_event(group, slug="crawl-night", title="Crawl Night </script> & friends")
+    session.commit()
+    return group
+
+
+def tab_to(page, locator, limit: int = 80) -> None:
+    """Press Tab until `locator` has the focus: it is reachable by keyboard alone."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if locator.evaluate("el => el === document.activeElement"):
+            return
+    pytest.fail(f"never reached by Tab: {locator}")
+
+
+@pytest.mark.parametrize("path, feed", [("/groups/web-archiving", "/groups/web-archiving/calendar.ics"),
+                                        ("/events", "/calendar.ics")])
+def test_subscribe_links_on_group_and_events_pages(live_server, group, page, problems, path, feed):
+    page.goto(live_server.url + path)
+
+    box = page.get_by_role("region", name="Subscribe")
+    expect(box.get_by_role("link", name="Apple Calendar and other apps")).to_have_attribute(
+        "href", re.compile(rf"^webcal://[^/]+{re.escape(feed)}$"))
+    google = box.get_by_role("link", name="Google Calendar")
+    quoted_feed = re.escape(feed.replace("/", "%2F"))
+    expect(google).to_have_attribute(
+        "href", re.compile(rf"^https://calendar\.google\.com/calendar/r\?cid=webcal%3A%2F%2F.*{quoted_feed}$"))
+    expect(box.get_by_role("link", name="Outlook.com")).to_have_attribute(
+        "href", re.compile(r"^https://outlook\.live\.com/calendar/0/addfromweb\?url=https?%3A.*&name="))
+    tab_to(page, google)
+    assert_accessible(page, "with the Subscribe box")
+
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the feed address overflows"
+    assert_accessible(page, "on a phone")
