@@ -31,10 +31,17 @@ def tab_to(page, locator, limit: int = 80) -> None:
     pytest.fail(f"never reached by Tab: {locator}")
 
 
-@pytest.mark.parametrize("path, feed", [("/groups/web-archiving", "/groups/web-archiving/calendar.ics"),
-                                        ("/events", "/calendar.ics")])
-def test_subscribe_links_on_group_and_events_pages(live_server, group, page, problems, path, feed):
+@pytest.mark.parametrize("path, feed, atom", [
+    ("/groups/web-archiving", "/groups/web-archiving/calendar.ics", "/groups/web-archiving/events.atom"),
+    ("/events", "/calendar.ics", "/events.atom"),
+])
+def test_subscribe_links_on_group_and_events_pages(live_server, group, page, problems, path, feed, atom):
     page.goto(live_server.url + path)
+
+    # Feed readers and browser extensions find the Atom feed in <head>.
+    alternate = page.locator('head link[rel="alternate"][type="application/atom+xml"]')
+    expect(alternate).to_have_count(1)
+    expect(alternate).to_have_attribute("href", re.compile(rf"^https?://[^/]+{re.escape(atom)}$"))
 
     box = page.get_by_role("region", name="Subscribe")
     expect(box.get_by_role("link", name="Apple Calendar and other apps")).to_have_attribute(
@@ -45,6 +52,8 @@ def test_subscribe_links_on_group_and_events_pages(live_server, group, page, pro
         "href", re.compile(rf"^https://calendar\.google\.com/calendar/r\?cid=webcal%3A%2F%2F.*{quoted_feed}$"))
     expect(box.get_by_role("link", name="Outlook.com")).to_have_attribute(
         "href", re.compile(r"^https://outlook\.live\.com/calendar/0/addfromweb\?url=https?%3A.*&name="))
+    expect(box.get_by_role("link", name="Atom feed")).to_have_attribute(
+        "href", re.compile(rf"{re.escape(atom)}$"))
     tab_to(page, google)
     assert_accessible(page, "with the Subscribe box")
 
