@@ -60,3 +60,17 @@ def test_subscribe_links_on_group_and_events_pages(live_server, group, page, pro
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the feed address overflows"
     assert_accessible(page, "on a phone")
+
+
+def test_event_page_carries_schema_org_data_without_a_csp_error(live_server, group, page, problems):
+    page.goto(live_server.url + "/events/crawl-night")
+
+    data_block = page.locator('head script[type="application/ld+json"]')
+    expect(data_block).to_have_count(1)
+    # The browser reads it back as the same data: the title's "</script>" did not end the element.
+    data = page.evaluate("JSON.parse(document.querySelector('script[type=\"application/ld+json\"]').textContent)")
+    assert data["@type"] == "Event" and data["name"] == "Crawl Night </script> & friends"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Crawl Night </script> & friends")
+    assert_accessible(page, "with JSON-LD")
+    # `problems` fails the test on any console error or CSP violation: script-src 'self' must not
+    # object to a data block (browsers never run it).

@@ -16,14 +16,15 @@ from werkzeug.http import is_resource_modified
 from webapp.db import db, utcnow
 from webapp.display import site_zone
 from webapp.events.calendar import feed_ics
-from webapp.feeds import atom, links
+from webapp.feeds import atom, links, schema_org
 from webapp.feeds.services import FeedState, feed_events, feed_state, upcoming_feed_events
 from webapp.groups.models import Group
 
 bp = Blueprint("feeds", __name__)
 
-# The group page and the events page draw the Subscribe box and the <head> feed links.
-for helper in (links.subscribe_links, links.calendar_feed_url, links.atom_feed_url):
+# The group page and the events page draw the Subscribe box and the <head> feed links;
+# the event page carries its schema.org data.
+for helper in (links.subscribe_links, links.calendar_feed_url, links.atom_feed_url, schema_org.event_json_ld):
     bp.add_app_template_global(helper)
 
 SITE_NAME = "METRO Meetups"
