@@ -27,10 +27,13 @@ def vevents(calendar) -> dict[str, object]:
 
 
 @pytest.fixture
-def freeze(monkeypatch):
-    """Sets the feeds' clock: freeze(datetime) and every feed request after it sees that instant."""
+def freeze(monkeypatch, app):
+    """Sets the feeds' clock: freeze(datetime) and every feed request after it sees that instant.
+
+    The page cache is emptied too, as PAGECACHE_SECONDS would empty it while real time passes."""
     def set_now(now: datetime):
         monkeypatch.setattr("webapp.feeds.views.utcnow", lambda: now)
+        app.extensions["pagecache"].clear()
     return set_now
 
 
@@ -159,7 +162,7 @@ class TestConditional:
         by_date = client.get("/groups/poll/calendar.ics", headers={"If-Modified-Since": modified})
         assert by_date.status_code == 304
 
-    def test_304_needs_one_query_per_answer_and_no_rendering(self, client, session, monkeypatch):
+    def test_304_needs_one_query_per_answer_and_no_rendering(self, client, session, monkeypatch, app):
         from tests.support.queries import count_queries
 
         group = create_group(slug="cheap")
@@ -168,6 +171,7 @@ class TestConditional:
         session.commit()
         etag = client.get("/groups/cheap/calendar.ics").headers["ETag"]
         monkeypatch.setattr("webapp.feeds.views.feed_ics", lambda *a, **k: pytest.fail("rendered for a 304"))
+        app.extensions["pagecache"].clear()  # the view's own answer, as when the cached copy expired
         with count_queries() as statements:
             assert client.get("/groups/cheap/calendar.ics", headers={"If-None-Match": etag}).status_code == 304
         assert sum("FROM events" in s for s in statements) == 1, statements
@@ -206,3 +210,32 @@ class TestConditional:
         create_event(group, status=EventStatus.DRAFT)
         session.commit()
         assert client.get("/groups/drafty/calendar.ics", headers={"If-None-Match": etag}).status_code == 304
+
+
+class TestPageCache:
+    def test_a_second_poll_is_served_from_memory_and_its_304_too(self, client, session, app):
+        from tests.support.queries import count_queries
+
+        group = create_group(slug="cached")
+        create_event(group)
+        session.commit()
+        cache = app.extensions["pagecache"]
+        first = client.get("/groups/cached/calendar.ics")
+        hits = cache.hits
+        with count_queries() as statements:
+            second = client.get("/groups/cached/calendar.ics")
+            not_modified = client.get("/groups/cached/calendar.ics", headers={"If-None-Match": first.headers["ETag"]})
+        assert cache.hits == hits + 2
+        assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
+        assert not_modified.status_code == 304 and not_modified.data == b""
+        assert all("content_versions" in s for s in statements), statements
+
+    def test_a_change_shows_on_the_next_poll(self, client, session):
+        group = create_group(slug="fresh")
+        event = create_event(group, title="Before")
+        session.commit()
+        etag = client.get("/groups/fresh/calendar.ics").headers["ETag"]
+        event.title = "After"
+        session.commit()
+        response = client.get("/groups/fresh/calendar.ics", headers={"If-None-Match": etag})
+        assert response.status_code == 200 and "After" in response.get_data(as_text=True)
