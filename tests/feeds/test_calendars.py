@@ -239,3 +239,22 @@ class TestPageCache:
         session.commit()
         response = client.get("/groups/fresh/calendar.ics", headers={"If-None-Match": etag})
         assert response.status_code == 200 and "After" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("tzid, rules", [
+    ("America/New_York", {"DAYLIGHT": "2SU", "STANDARD": "1SU"}),
+    ("Europe/Berlin", {"DAYLIGHT": "-1SU", "STANDARD": "-1SU"}),  # "last Sunday": day 25 to 31
+])
+def test_vtimezone_transitions_are_yearly_rules(tzid, rules):
+    from datetime import date
+
+    from webapp.events.calendar import vtimezone
+
+    timezone = vtimezone(tzid, date(2026, 1, 1), date(2031, 1, 1))
+    found = {}
+    for part in timezone.subcomponents:
+        if "RRULE" in part:
+            byday = part["RRULE"]["BYDAY"]
+            found[part.name] = byday[0] if isinstance(byday, list) else byday
+            assert "RDATE" not in part
+    assert found == rules

@@ -36,6 +36,7 @@ GET_ARGS = {
     "/proposals/<int:proposal_id>/edit": [], "/proposals/new": [], "/r/<token>": [], "/review": ["state"],
     "/registrations/<int:registration_id>": ["back"], "/registrations/<int:registration_id>/cancel": ["back"],
     "/sign-in": ["next", "intent"], "/sign-in/<token>": [], "/static/<path:filename>": [],
+    "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -90,16 +91,19 @@ _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
 def _yearly_rule(onsets: list[datetime]) -> dict | None:
-    """The RRULE these onsets follow ("2nd Sunday of March"), or None when they follow none."""
-    rules = set()
-    for onset in onsets:
-        last_week = (onset + timedelta(days=7)).month != onset.month
-        nth = -1 if last_week and (onset.day - 1) // 7 + 1 > 4 else (onset.day - 1) // 7 + 1
-        rules.add((onset.month, nth, onset.weekday()))
-    if len(rules) != 1:
-        return None
-    month, nth, weekday = rules.pop()
-    return {"freq": "yearly", "bymonth": month, "byday": f"{nth}{_WEEKDAYS[weekday]}"}
+    """The RRULE these onsets follow ("2nd Sunday of March", "last Sunday of October"), or None."""
+    for from_end in (False, True):
+        rules = set()
+        for onset in onsets:
+            if from_end:
+                nth = -((monthrange(onset.year, onset.month)[1] - onset.day) // 7 + 1)
+            else:
+                nth = (onset.day - 1) // 7 + 1
+            rules.add((onset.month, nth, onset.weekday()))
+        if len(rules) == 1:
+            month, nth, weekday = rules.pop()
+            return {"freq": "yearly", "bymonth": month, "byday": f"{nth}{_WEEKDAYS[weekday]}"}
+    return None
 
 
 @lru_cache(maxsize=64)
