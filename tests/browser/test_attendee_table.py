@@ -11,9 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.conftest import assert_accessible, sign_in
-from tests.factories import create_event, create_group, create_user
+from tests.factories import create_event, create_group, create_user, organizer_of
 from webapp.db import utcnow
-from webapp.groups.models import GroupOrganizer
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration
@@ -25,8 +24,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def full_list(session):
     group = create_group(slug="metadata", name="Metadata Practitioners", organizers=[])
-    olga = create_user(email="org@example.org", display_name="Olga Organizer")
-    group.organizers.append(GroupOrganizer(name="Olga Organizer", user_id=olga.id, email=olga.email, position=0))
+    organizer_of(group, email="org@example.org", display_name="Olga Organizer")
     event = create_event(group, slug="round-table", title="Linked Data Round-table", capacity=2,
                          starts_at=utcnow() + timedelta(days=3))
     people = [

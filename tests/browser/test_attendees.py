@@ -12,10 +12,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.conftest import PageProblems, assert_accessible, sign_in
-from tests.factories import create_event, create_group, create_user
+from tests.factories import create_event, create_group, create_user, organizer_of
 from webapp.db import utcnow
 from webapp.events.models import Event
-from webapp.groups.models import GroupOrganizer
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration
 
@@ -25,9 +24,7 @@ PHONE = {"width": 375, "height": 740}
 @pytest.fixture
 def people(session):
     group = create_group(slug="metadata", name="Metadata Practitioners", organizers=[])
-    organizer = create_user(email="org@example.org", display_name="Olga Organizer")
-    group.organizers.append(GroupOrganizer(name="Olga Organizer", user_id=organizer.id, email=organizer.email,
-                                           position=0))
+    organizer_of(group, email="org@example.org", display_name="Olga Organizer")
     ada = create_user(email="ada@example.org", display_name="Ada Lovelace", institution="Queens Library")
     ben = create_user(email="ben@example.org", display_name="Ben Franklin", institution="Brooklyn Public Library")
     session.commit()

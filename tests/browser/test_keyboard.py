@@ -11,9 +11,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, sign_in
 from tests.browser.keyboard import assert_focus_visible_within, focused_name, tab_to
-from tests.factories import create_event, create_group, create_user
+from tests.factories import create_event, create_group, create_user, organizer_of
 from webapp.db import utcnow
-from webapp.groups.models import GroupOrganizer
 from webapp.registrations import services as registrations
 
 ROWS = "#attendee-rows"
@@ -23,9 +22,7 @@ ROWS = "#attendee-rows"
 def door(session):
     """An event a week away with one seat: Ada has it, Ben waits."""
     group = create_group(slug="metadata", name="Metadata Practitioners", organizers=[])
-    organizer = create_user(email="org@example.org", display_name="Olga Organizer")
-    group.organizers.append(GroupOrganizer(name="Olga Organizer", user_id=organizer.id, email=organizer.email,
-                                           position=0))
+    organizer_of(group, email="org@example.org", display_name="Olga Organizer")
     event = create_event(group, slug="linked-data", title="Linked Data Round-table", capacity=1,
                          starts_at=utcnow() + timedelta(days=7))
     for email, name in (("ada@example.org", "Ada Lovelace"), ("ben@example.org", "Ben Franklin")):

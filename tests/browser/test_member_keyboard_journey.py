@@ -83,6 +83,7 @@ def test_a_newcomer_registers_signs_in_and_cancels_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     question = page.get_by_text("Your seat goes to the next person in line")
     expect(question).to_be_visible()
+    expect(page.locator(":focus")).to_contain_text("Your seat goes to the next person in line")
     assert_focus_visible(page)
     assert_accessible(page, "(the cancel question)")
     page.keyboard.press("Escape")
@@ -92,6 +93,8 @@ def test_a_newcomer_registers_signs_in_and_cancels_with_the_keyboard_alone(
     assert session.get(Registration, newcomer.id).status == "confirmed"
 
     page.keyboard.press("Enter")
+    expect(question).to_be_visible()  # the question's swap is done before the next Tab
+    expect(page.locator(":focus")).to_contain_text("Your seat goes to the next person in line")
     walk(page, "Yes, cancel")
     page.keyboard.press("Enter")
     result = page.get_by_role("status").filter(has_text="You cancelled your registration for Linked Data Round-table")

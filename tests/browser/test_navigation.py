@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, hand_over, sign_in
-from tests.factories import create_event, create_group, create_user
+from tests.factories import create_event, create_group, create_user, organizer_of
 from webapp.accounts.models import Role
 from webapp.db import utcnow
 from webapp.events.models import EventStatus
@@ -21,8 +21,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture
 def people(session):
     group = create_group(slug="metadata", name="Metadata Practitioners", organizers=[])
-    olga = create_user(email="org@example.org", display_name="Olga Organizer")
-    group.organizers.append(GroupOrganizer(name="Olga Organizer", user_id=olga.id, email=olga.email, position=0))
+    organizer_of(group, email="org@example.org", display_name="Olga Organizer")
     create_event(group, slug="linked-data-lunch", title="Linked Data Lunch", capacity=10,
                  starts_at=utcnow() + timedelta(days=5))
     create_event(group, slug="draft-meetup", title="Draft Meetup", status=EventStatus.DRAFT)

@@ -6,15 +6,12 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, sign_in, sign_out
-from tests.factories import create_group, create_user
-from webapp.groups.models import GroupOrganizer
+from tests.factories import create_group, create_user, organizer_of
 
 
 def test_organizer_drafts_previews_publishes_and_copies_an_event(live_server, session, page, problems):
     group = create_group(slug="metadata", name="Metadata Practitioners")
-    organizer = create_user(email="org@example.org", display_name="Olga Organizer")
-    group.organizers.append(GroupOrganizer(name="Olga Organizer", user_id=organizer.id, email=organizer.email,
-                                           position=5))
+    organizer_of(group, email="org@example.org", display_name="Olga Organizer")
     create_user(email="mel@example.org", display_name="Mel Member")
     session.commit()
     sign_in(page, live_server, session, "org@example.org")
