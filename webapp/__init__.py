@@ -57,6 +57,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(groups_bp)
     app.register_blueprint(events_bp)
+    from webapp.feeds.views import bp as feeds_bp
+
+    app.register_blueprint(feeds_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(registrations_bp)
     from webapp.outbox.views import bp as outbox_bp

@@ -88,6 +88,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REMINDER_SWEEP_SECONDS": _int("REMINDER_SWEEP_SECONDS", 300),
         # Confirmed attendees see and get the meeting link from this many hours before the start.
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
+        # Calendar feeds: events that ended this many days ago are still listed; a cancelled event
+        # stays (as STATUS:CANCELLED, so subscribed calendars remove it) this many days after cancelling.
+        "FEED_PAST_DAYS": _int("FEED_PAST_DAYS", 90),
+        "FEED_CANCELLED_DAYS": _int("FEED_CANCELLED_DAYS", 30),
         # Accounts: passwordless sign-in by emailed link; Flask-Login keeps members signed in.
         "SIGN_IN_LINK_MINUTES": _int("SIGN_IN_LINK_MINUTES", 15),
         # Needs and a name typed with Register before signing in wait on the sign-in request this

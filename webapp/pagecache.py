@@ -36,7 +36,9 @@ from webapp.db import db
 log = logging.getLogger(__name__)
 
 CACHEABLE_ENDPOINTS = frozenset(
-    {"pages.home", "pages.about", "events.index", "events.detail", "groups.index", "groups.detail"}
+    {"pages.home", "pages.about", "events.index", "events.detail", "groups.index", "groups.detail",
+     # The calendar and Atom feeds: a stored copy keeps its ETag, so a poll gets its 304 from here too.
+     "feeds.site_calendar", "feeds.group_calendar", "feeds.site_atom", "feeds.group_atom"}
 )
 # Rows no public page shows: changing them leaves every cached page valid.
 PRIVATE_TABLES = frozenset(
@@ -288,7 +290,10 @@ def _serve_from_cache():
         from flask_wtf.csrf import generate_csrf
 
         body = body.replace(CSRF_PLACEHOLDER.encode(), generate_csrf().encode())
-    return current_app.response_class(body, status=entry.status, headers=entry.headers)
+    response = current_app.response_class(body, status=entry.status, headers=entry.headers)
+    if "ETag" in response.headers:  # a feed: the client's copy may be this one (304)
+        response.make_conditional(request)
+    return response
 
 
 def _store_in_cache(response):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import quote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
-from icalendar import Calendar
+from icalendar import Calendar, Timezone
 from icalendar import Event as VEvent
 
 from webapp.events.models import Event, EventStatus
@@ -25,19 +28,25 @@ def _where(event: Event, meeting_url: str | None) -> str:
     return meeting_url or "Online (Zoom); registered attendees get the link the day before"
 
 
-def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int = 0) -> str:
-    """One VEVENT; the UID is stable so an updated file replaces the entry in a calendar."""
+def event_uid(event: Event) -> str:
+    """Stable for the event's life: a calendar replaces the entry with this UID instead of adding one."""
     domain = urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
-    calendar = Calendar()
-    calendar.add("prodid", "-//METRO Meetups//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    return f"event-{event.id}@{domain}"
+
+
+def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int | None = None,
+                 zone: ZoneInfo | None = None) -> VEvent:
+    """The one VEVENT every calendar file is made of: the event's .ics, the mails' and the feeds'.
+
+    `zone`: write the times as that zone's wall time (with TZID) instead of UTC, so a subscribed
+    calendar keeps New York time across daylight saving changes.
+    """
     vevent = VEvent()
-    vevent.add("uid", f"event-{event.id}@{domain}")
-    vevent.add("sequence", sequence)
+    vevent.add("uid", event_uid(event))
+    vevent.add("sequence", event.sequence if sequence is None else sequence)
     vevent.add("dtstamp", event.updated_at.astimezone(UTC))
-    vevent.add("dtstart", event.starts_at.astimezone(UTC))
-    vevent.add("dtend", event.ends_at.astimezone(UTC))
+    vevent.add("dtstart", event.starts_at.astimezone(zone or UTC))
+    vevent.add("dtend", event.ends_at.astimezone(zone or UTC))
     vevent.add("summary", event.title)
     access = f"Access: {event.venue_accessibility}" if not event.is_online and event.venue_accessibility else ""
     vevent.add("description", "\n\n".join(p for p in (event.summary, access, event_url(event)) if p))
@@ -45,8 +54,77 @@ def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int = 0
     vevent.add("url", event_url(event))
     if event.status == "cancelled":
         vevent.add("status", "CANCELLED")
-    calendar.add_component(vevent)
+    return vevent
+
+
+def _calendar() -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", "-//METRO Meetups//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    return calendar
+
+
+def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int | None = None) -> str:
+    """One VEVENT; the UID is stable so an updated file replaces the entry in a calendar."""
+    calendar = _calendar()
+    calendar.add_component(event_vevent(event, meeting_url=meeting_url, sequence=sequence))
     return calendar.to_ical().decode("utf-8")
+
+
+def feed_ics(events: list[Event], *, name: str, zone: ZoneInfo) -> str:
+    """A subscription feed: public entries only (never a meeting link), in `zone` with its VTIMEZONE."""
+    calendar = _calendar()
+    calendar.add("x-wr-calname", name)
+    calendar.add("x-wr-timezone", zone.key)
+    for event in events:
+        calendar.add_component(event_vevent(event, zone=zone))
+    if events:
+        # From just before the first event to a year past the last: every transition they need.
+        first = min(e.starts_at for e in events).astimezone(zone).date() - timedelta(days=1)
+        last = max(e.ends_at for e in events).astimezone(zone).date() + timedelta(days=400)
+        calendar.subcomponents.insert(0, vtimezone(zone.key, first, last))
+    return calendar.to_ical().decode("utf-8")
+
+
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def _yearly_rule(onsets: list[datetime]) -> dict | None:
+    """The RRULE these onsets follow ("2nd Sunday of March", "last Sunday of October"), or None."""
+    for from_end in (False, True):
+        rules = set()
+        for onset in onsets:
+            if from_end:
+                nth = -((monthrange(onset.year, onset.month)[1] - onset.day) // 7 + 1)
+            else:
+                nth = (onset.day - 1) // 7 + 1
+            rules.add((onset.month, nth, onset.weekday()))
+        if len(rules) == 1:
+            month, nth, weekday = rules.pop()
+            return {"freq": "yearly", "bymonth": month, "byday": f"{nth}{_WEEKDAYS[weekday]}"}
+    return None
+
+
+@lru_cache(maxsize=64)
+def vtimezone(tzid: str, first: date, last: date) -> Timezone:
+    """The zone's VTIMEZONE, its transitions as yearly rules where they follow one.
+
+    icalendar lists every transition as an RDATE; many readers (dateutil, so vobject, and older
+    Outlooks) ignore RDATE and would put a summer event in winter time. A rule is read by all.
+    """
+    timezone = Timezone.from_tzinfo(ZoneInfo(tzid), first_date=first, last_date=last)
+    for part in timezone.subcomponents:
+        rdates = part.get("rdate")
+        if rdates is None:
+            continue
+        lists = rdates if isinstance(rdates, list) else [rdates]
+        onsets = [part.get("dtstart").dt] + [d.dt for dates in lists for d in dates.dts]
+        rule = _yearly_rule(onsets)
+        if rule is not None:
+            del part["rdate"]
+            part.add("rrule", rule)
+    return timezone
 
 
 def _public_details(event: Event) -> str:
