@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from webapp.events.models import Event, EventChangeMail, EventStatus
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.services import register_recheck
-from webapp.registrations.mails import queue_attendee_mail, reminder_window
+from webapp.registrations.mails import queue_attendee_mail, record_registration_and_event, reminder_window
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.services import RegistrationError, lock_event
 from webapp.reminders.models import Reminder
@@ -36,14 +36,7 @@ def _in_window(event: Event, now: datetime) -> bool:
 def recheck_event_changed(session: Session, mail: OutboxMail, now: datetime) -> str | None:
     """A change mail superseded by a later change is not sent: the later one says it all
     (it names this one's changes too, see `_superseded_changes`)."""
-    # One query for all three, fresh from the database: this runs once per mail in a batch.
-    found = session.execute(
-        select(EventChangeMail, Registration, Event)
-        .join(Registration, EventChangeMail.registration_id == Registration.id)
-        .join(Event, Registration.event_id == Event.id)
-        .where(EventChangeMail.outbox_mail_id == mail.id)
-        .execution_options(populate_existing=True)
-    ).first()
+    found = record_registration_and_event(session, EventChangeMail, mail)
     if found is None:  # its record goes with the registration (ON DELETE CASCADE)
         return "the registration is gone"
     change, registration, event = found

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.display import format_mail_when
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
+from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
 from webapp.outbox.models import OutboxMail
 from webapp.outbox.templated import queue_templated_mail
@@ -102,3 +104,17 @@ def queue_attendee_mail(session: Session, registration: Registration, *, kind: s
         event_id=event.id,
     )
 
+
+
+def record_registration_and_event(session: Session, record_model, mail: OutboxMail):
+    """The (record, registration, event) behind an attendee mail, fresh from the database, for a
+    recheck right before sending; `record_model` (Reminder, EventChangeMail) names the mail by
+    `outbox_mail_id` and its registration by `registration_id`. None when the record is gone.
+    One query for all three: a recheck runs once per mail in a batch."""
+    return session.execute(
+        select(record_model, Registration, Event)
+        .join(Registration, record_model.registration_id == Registration.id)
+        .join(Event, Registration.event_id == Event.id)
+        .where(record_model.outbox_mail_id == mail.id)
+        .execution_options(populate_existing=True)
+    ).first()

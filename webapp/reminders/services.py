@@ -20,7 +20,7 @@ from webapp.display import format_start_from_now
 from webapp.events.models import Event, EventStatus
 from webapp.outbox.models import OutboxMail
 from webapp.outbox.services import PENDING_KEY, register_recheck
-from webapp.registrations.mails import queue_attendee_mail, reminder_window
+from webapp.registrations.mails import queue_attendee_mail, record_registration_and_event, reminder_window
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.models import Reminder
 
@@ -129,14 +129,7 @@ def queue_due_reminders(session: Session, *, now: datetime, limit: int = 1000) -
 
 def recheck_reminder(session: Session, mail: OutboxMail, now: datetime) -> str | None:
     """Right before sending: still confirmed, event still scheduled at that time? Else say why not."""
-    # One query for all three, fresh from the database: this runs once per mail in a batch.
-    found = session.execute(
-        select(Reminder, Registration, Event)
-        .join(Registration, Reminder.registration_id == Registration.id)
-        .join(Event, Registration.event_id == Event.id)
-        .where(Reminder.outbox_mail_id == mail.id)
-        .execution_options(populate_existing=True)
-    ).first()
+    found = record_registration_and_event(session, Reminder, mail)
     if found is None:
         return "its reminder record is gone"
     reminder, registration, event = found
