@@ -196,7 +196,7 @@ def test_htmx_gets_the_results_block_alone_and_the_address_to_show(staff_client,
     response = staff_client.get("/staff/groups?show=dormant&sort=last",
                                 headers={"HX-Request": "true", "HX-Trigger": "health-show"})
     html = response.get_data(as_text=True)
-    assert html.lstrip().startswith('<section id="health-rows"')
+    assert html.lstrip().startswith('<div id="health-rows"')
     assert "<h1" not in html and "health-filters\" class" not in html
     assert names(html) == ["Past The Edge", "Never Met"]
     assert response.headers["HX-Push-Url"] == "/staff/groups?sort=last&show=dormant"
