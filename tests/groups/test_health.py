@@ -131,6 +131,16 @@ def test_dormant_means_nothing_held_in_six_months_counting_an_event_exactly_six_
     assert found["Past The Edge"]["Dormant"] == "Dormant"
 
 
+@pytest.mark.parametrize(("moment", "months", "expected"), [
+    (datetime(2026, 8, 31, 9, 30, tzinfo=UTC), 6, datetime(2026, 2, 28, 9, 30, tzinfo=UTC)),  # no 31 February
+    (datetime(2028, 8, 31, tzinfo=UTC), 6, datetime(2028, 2, 29, tzinfo=UTC)),  # a leap year
+    (datetime(2026, 3, 15, tzinfo=UTC), 12, datetime(2025, 3, 15, tzinfo=UTC)),
+    (datetime(2026, 1, 10, tzinfo=UTC), 1, datetime(2025, 12, 10, tzinfo=UTC)),  # across the new year
+])
+def test_months_are_calendar_months(moment, months, expected):
+    assert months_before(moment, months) == expected
+
+
 def test_the_dormant_period_is_a_setting(staff_client, session, app):
     world(session)
     app.config["GROUP_DORMANT_MONTHS"] = 1
