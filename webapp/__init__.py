@@ -82,6 +82,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp.follows.views import describe_follow_intent, follow_after_sign_in
 
     app.register_blueprint(follows_bp)
+    from webapp.groups.health_views import bp as group_health_bp
+
+    app.register_blueprint(group_health_bp)
     app.extensions["sign_in_intents"]["follow"] = follow_after_sign_in
     app.extensions["sign_in_intent_descriptions"]["follow"] = describe_follow_intent
     errors.register(app)

@@ -92,6 +92,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         # stays (as STATUS:CANCELLED, so subscribed calendars remove it) this many days after cancelling.
         "FEED_PAST_DAYS": _int("FEED_PAST_DAYS", 90),
         "FEED_CANCELLED_DAYS": _int("FEED_CANCELLED_DAYS", 30),
+        # The staff's group health page calls a group dormant when it held nothing in this many months.
+        "GROUP_DORMANT_MONTHS": _int("GROUP_DORMANT_MONTHS", 6),
         # Accounts: passwordless sign-in by emailed link; Flask-Login keeps members signed in.
         "SIGN_IN_LINK_MINUTES": _int("SIGN_IN_LINK_MINUTES", 15),
         # Needs and a name typed with Register before signing in wait on the sign-in request this

@@ -45,6 +45,12 @@ def format_short_date(dt: datetime) -> str:
     return f"{d:%a}, {d:%b} {d.day}"
 
 
+def format_day(dt: datetime) -> str:
+    """'Dec 3, 2026' in site time: a date in a table's cell."""
+    d = local(dt)
+    return f"{d:%b} {d.day}, {d.year}"
+
+
 def format_time_range(start: datetime, end: datetime) -> str:
     """'6–7:30 PM EST': the zone is always named, because members are not all in New York."""
     s, e = local(start), local(end)
@@ -158,6 +164,7 @@ def register(app) -> None:
         summary=summary,
         date=format_date,
         short_date=format_short_date,
+        day=format_day,
         time_range=format_time_range,
         datetime=format_datetime,
         markdown=markdown,

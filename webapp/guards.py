@@ -1,5 +1,5 @@
-"""What views check before they call a service: who the member is, whether they organize the group,
-and whether they are over a rate limit.
+"""What views check before they call a service: who the member is, whether they organize the group
+or are program staff, and whether they are over a rate limit.
 
 Services never read request globals; views ask here and pass the member on as the actor.
 """
@@ -12,6 +12,7 @@ from functools import wraps
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
+from webapp.accounts.models import Role
 from webapp.db import db
 from webapp.events.services import get_event_by_slug
 from webapp.groups.services import get_group_by_slug, is_group_organizer
@@ -22,6 +23,26 @@ from webapp.throttle import over_limit
 def current_member():
     """The signed-in member itself (not Flask-Login's proxy): what services take as their actor."""
     return current_user._get_current_object()
+
+
+# --- program staff -------------------------------------------------------------------------------
+
+def is_staff(user) -> bool:
+    """Program staff: the staff role, or admin (an admin may do whatever staff may)."""
+    return bool(getattr(user, "is_authenticated", False)) and (
+        user.has_role(Role.STAFF) or user.has_role(Role.ADMIN))
+
+
+def require_staff(*, sign_in_first: bool = True) -> None:
+    """Staff pages. Members who are not staff get the same 404 as a typo: nobody else learns what the
+    page holds. Signed out, a page (GET) asks to sign in first; with `sign_in_first=False` (the
+    outbox) it is a 404 too, so the page's very existence stays unknown."""
+    if not current_user.is_authenticated:
+        if sign_in_first and request.method == "GET":
+            abort(redirect(url_for("accounts.sign_in", next=request.full_path.rstrip("?"))))
+        abort(404)
+    if not is_staff(current_user):
+        abort(404)
 
 
 # --- organizers ----------------------------------------------------------------------------------
@@ -36,14 +57,15 @@ def require_organizer(group) -> None:
         abort(403)
 
 
-def _organizers_only(find, group_of):
+def _organizers_only(find, group_of, *, staff_may_look: bool = False):
     def decorate(view):
         @wraps(view)
         def guarded(slug: str, **kwargs):
             found = find(slug)
             if found is None:
                 abort(404)
-            require_organizer(group_of(found))
+            if not (staff_may_look and request.method == "GET" and is_staff(current_user)):
+                require_organizer(group_of(found))
             return view(found, slug=slug, **kwargs)
 
         return guarded
@@ -54,6 +76,10 @@ def _organizers_only(find, group_of):
 # Views for one group's organizers (and admins): the group or event of the URL's slug comes first
 # (drafts included: they are the organizers' own), 404 when there is none, sign in or 403 otherwise.
 group_organizers_only = _organizers_only(lambda slug: get_group_by_slug(db.session, slug), lambda group: group)
+# Program staff may also read such a page (GET), to reach the people who run the group; changing
+# anything stays the organizers' (the view shows staff no buttons).
+group_organizers_or_staff_looking = _organizers_only(lambda slug: get_group_by_slug(db.session, slug),
+                                                     lambda group: group, staff_may_look=True)
 event_organizers_only = _organizers_only(lambda slug: get_event_by_slug(db.session, slug, include_drafts=True),
                                          lambda event: event.group)
 

@@ -10,6 +10,14 @@ from wtforms.validators import Length, StopValidation, ValidationError
 from webapp.accounts.services import has_control_characters
 
 _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
+SEARCH_MAX = 100
+
+
+def clean_query(value: str | None, limit: int = SEARCH_MAX) -> str:
+    """A search box's text as typed (attendees, group health), trimmed and capped; control
+    characters become spaces."""
+    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in (value or "")[:limit])
+    return " ".join(text.split())
 
 
 def strip(value):

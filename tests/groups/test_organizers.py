@@ -143,6 +143,31 @@ def test_organizers_and_admins_see_the_pages_never_stored_by_caches(signed_in_cl
         assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_program_staff_read_the_organizers_page_to_reach_them_but_change_nothing(signed_in_client, world,
+                                                                               session):
+    """The group health page links here, so staff can reach a group's organizers; the buttons stay theirs."""
+    from webapp.accounts.models import Role
+
+    staff = create_user(email="staff@example.org", roles=[Role.STAFF])
+    session.commit()
+    before = snapshot(session)
+    client = signed_in_client(staff)
+    response = client.get("/groups/metadata/organizers")
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    html = response.get_data(as_text=True)
+    assert "org@example.org" in text(by_id(html, "organizer-rows"))
+    assert "wendy@example.org" in text(by_id(html, "invitation-rows"))
+    assert "You’re reading this as program staff" in html
+    assert 'id="invite-form"' not in html and "Withdraw" not in html and "/remove" not in html
+    # Every other organizer page, and every post, stays the organizers' (and admins') own.
+    for url in pages(world["ids"]):
+        if url != "/groups/metadata/organizers":
+            assert client.get(url).status_code == 403, url
+    for url, data in posts(world["ids"]):
+        assert post(client, url, data).status_code == 403, url
+    assert snapshot(session) == before
+
+
 def test_unknown_groups_and_other_groups_rows_are_not_found(signed_in_client, world, session):
     before = snapshot(session)
     client = signed_in_client(world["organizer"])

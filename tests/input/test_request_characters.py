@@ -37,6 +37,7 @@ GET_ARGS = {
     "/registrations/<int:registration_id>": ["back"], "/registrations/<int:registration_id>/cancel": ["back"],
     "/sign-in": ["next", "intent"], "/sign-in/<token>": [], "/static/<path:filename>": [],
     "/unsubscribe/<token>": [],
+    "/staff/groups": ["q", "show", "sort", "order"], "/staff/groups.csv": ["q", "show", "sort", "order"],
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
 }
 

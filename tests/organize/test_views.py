@@ -18,9 +18,9 @@ from tests.support.outbox import mails as all_mails
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import GroupOrganizer
-from webapp.organize.attendees import spreadsheet_safe
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.spreadsheets import spreadsheet_safe
 
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 NY = ZoneInfo("America/New_York")

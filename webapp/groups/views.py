@@ -16,7 +16,14 @@ from webapp.groups.forms import GroupPageForm, InviteForm
 from webapp.groups.invitations import INVITATION_DAYS
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.groups.services import GroupError, is_group_organizer
-from webapp.guards import GROUP_INVITATIONS, check_limit, count_towards, current_member, group_organizers_only
+from webapp.guards import (
+    GROUP_INVITATIONS,
+    check_limit,
+    count_towards,
+    current_member,
+    group_organizers_only,
+    group_organizers_or_staff_looking,
+)
 from webapp.refusals import Refusal, place_on_form
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
@@ -83,10 +90,13 @@ def edit(group: Group, slug: str):
 
 
 def _organizers_page(group: Group, form: InviteForm, *, status: int = 200, notice: str | None = None,
-                     problem: str | None = None, invite_problem: str | None = None, block: str | None = None):
-    """The whole page, or (for htmx) one block of it: the invitation form posted gets itself back."""
+                     problem: str | None = None, invite_problem: str | None = None, block: str | None = None,
+                     may_manage: bool = True):
+    """The whole page, or (for htmx) one block of it: the invitation form posted gets itself back.
+
+    Program staff who do not organize the group read it without its buttons (`may_manage`)."""
     return _private(render(
-        "groups/organizers.html", block, status=status,
+        "groups/organizers.html", block, status=status, may_manage=may_manage,
         group=group, form=form, notice=notice, problem=problem, invite_problem=invite_problem,
         organizers=services.organizers_of(db.session, group.id),
         invitations=invitations.open_invitations(db.session, group.id), now=utcnow(), is_me=_is_me,
@@ -95,11 +105,13 @@ def _organizers_page(group: Group, form: InviteForm, *, status: int = 200, notic
 
 
 @bp.route("/groups/<slug>/organizers", methods=["GET", "POST"])
-@group_organizers_only
+@group_organizers_or_staff_looking
 def organizers(group: Group, slug: str):
-    """The group's organizers and open invitations; posting the form invites a co-organizer."""
+    """The group's organizers and open invitations; posting the form invites a co-organizer.
+
+    Program staff may read it (to reach the organizers); posting stays the organizers' own."""
     if request.method == "GET":
-        return _organizers_page(group, InviteForm(formdata=None),
+        return _organizers_page(group, InviteForm(formdata=None), may_manage=is_group_organizer(current_user, group),
                                 notice=ORGANIZER_NOTICES.get(request.args.get("done", "")))
     form = InviteForm()
     if not form.validate():

@@ -22,7 +22,6 @@ from webapp.organize.attendee_forms import MessageForm
 from webapp.organize.attendees import (
     attendee_list,
     attendees_csv,
-    clean_query,
     event_is_over,
     event_messages,
     send_message,
@@ -36,6 +35,7 @@ from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration
 from webapp.rendering import form_status, go_to, render, wants_fragment
 from webapp.rendering import no_store as _private
+from webapp.validators import clean_query
 
 _CLIENT_KEY = re.compile(r"[0-9a-f]{32}")
 

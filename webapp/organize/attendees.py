@@ -8,8 +8,6 @@ Services flush and never commit; the actor and the clock are arguments.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,11 +30,11 @@ from webapp.registrations.mails import event_mail_links
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.join_links import join_visits
 from webapp.reminders.models import Reminder
+from webapp.spreadsheets import csv_text
 from webapp.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
-SEARCH_MAX = 100
 MESSAGE_KIND = "event_message"
 
 
@@ -94,12 +92,6 @@ class AttendeeList:
             yield "Waitlisted", self.places.get(registration.id), registration
         for registration in self.cancelled:
             yield "Cancelled", None, registration
-
-
-def clean_query(value: str | None) -> str:
-    """A search as typed, trimmed and capped; control characters become spaces."""
-    text = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in (value or "")[:SEARCH_MAX])
-    return " ".join(text.split())
 
 
 def _matching(query: str):
@@ -214,15 +206,6 @@ def set_checked_in(session: Session, event_id: int, registration_id: int, *, che
 
 # --- CSV ----------------------------------------------------------------------------------------------
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value) -> str:
-    """A cell a spreadsheet shows as text: one that would start a formula gets a leading quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 CSV_HEADER = [
     "Status", "Place in line", "Name", "Email", "Institution", "Registered at", "Accessibility needs",
     "Reminder", "Joined online", "Checked in at", "Attendance", "Mail problems",
@@ -234,9 +217,10 @@ def attendees_csv(attendees: AttendeeList, *, format_time, over: bool) -> str:
 
     Attendance (attended / no-show) is filled in once the event is `over`, for confirmed attendees.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
+    return csv_text(CSV_HEADER, _csv_rows(attendees, format_time=format_time, over=over))
+
+
+def _csv_rows(attendees: AttendeeList, *, format_time, over: bool):
     for status, place, registration in attendees.rows():
         user = registration.user
         confirmed = registration.status == RegistrationStatus.CONFIRMED
@@ -244,15 +228,14 @@ def attendees_csv(attendees: AttendeeList, *, format_time, over: bool) -> str:
         attendance = ("Attended" if registration.checked_in_at else "No-show") if confirmed and over else ""
         problems = "; ".join(f"{mail.subject}: {mail.last_error or 'undeliverable'}"
                              for mail in attendees.mail_problems.get(registration.id, []))
-        writer.writerow([spreadsheet_safe(cell) for cell in (
+        yield (
             status, place or "", user.display_name or "", user.email, user.institution or "",
             format_time(registration.created_at), registration.accessibility_needs or "",
             (reminder.label + (f" {format_time(reminder.at)}" if reminder.at else "")) if reminder else "",
             "Yes" if registration.id in attendees.joined else "No",
             format_time(registration.checked_in_at) if registration.checked_in_at and confirmed else "",
             attendance, problems,
-        )])
-    return out.getvalue()
+        )
 
 
 # --- messages to attendees ----------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
-from webapp.accounts.models import Role
 from webapp.db import db, utcnow
+from webapp.guards import require_staff
 from webapp.outbox import services
 from webapp.rendering import render
 
@@ -15,10 +15,7 @@ bp = Blueprint("outbox", __name__)
 
 def _staff_only() -> None:
     # Nobody else learns the page exists: members and visitors get the same 404 as a typo.
-    if not current_user.is_authenticated or not (
-        current_user.has_role(Role.STAFF) or current_user.has_role(Role.ADMIN)
-    ):
-        abort(404)
+    require_staff(sign_in_first=False)
 
 
 @bp.get("/outbox")
