@@ -1,6 +1,7 @@
 """Browser: a member follows a group from its page with the keyboard alone (htmx swaps the button in
 place, the focus stays on it, the count changes), and a visitor who presses Follow signed out is
-following once they have signed in through the mailed link. Every state axe-checked."""
+following once they have signed in through the mailed link; who follows a group is shown to its
+organizers only. Every state axe-checked."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from tests.browser.conftest import assert_accessible, sign_in, sign_in_by_mail
+from tests.browser.conftest import assert_accessible, hand_over, sign_in, sign_in_by_mail
 from tests.browser.keyboard import focused_name, tab_to
-from tests.factories import create_event, create_group, create_user
+from tests.factories import create_event, create_group, create_user, organizer_of
 from webapp.follows.models import GroupFollow
 
 
@@ -112,3 +113,35 @@ def test_mail_choice_on_the_account_page_and_unfollowing_from_the_mail(live_serv
     assert_accessible(visitor, "(unsubscribed)")
     assert _follows(session) == 0
     visitor.context.close()
+
+
+def test_only_the_groups_organizers_see_who_follows_it(live_server, session, page, problems):
+    from webapp.db import utcnow
+    from webapp.follows.services import follow_group
+
+    group = create_group(slug="metadata", name="Metadata Practitioners")
+    organizer_of(group, email="org@example.org", display_name="Olive Organizer")
+    for email, name in (("ada@example.org", "Ada Lovelace"), ("bea@example.org", "Bea Bibliographer")):
+        follow_group(session, group.id, member=create_user(email=email, display_name=name), now=utcnow())
+    create_user(email="cy@example.org", display_name="Cy Cataloguer")
+    session.commit()
+    followers = page.get_by_role("group").filter(has_text="Who follows Metadata Practitioners")
+
+    # A visitor and a member who organizes nothing: the count, no names.
+    page.goto(live_server.url + "/groups/metadata")
+    expect(page.locator(".follow-count")).to_have_text("2 followers")
+    expect(followers).to_have_count(0)
+    expect(page.get_by_text("Ada Lovelace")).to_have_count(0)
+    assert_accessible(page, "(group page, visitor)")
+    sign_in(page, live_server, session, "cy@example.org")
+    page.goto(live_server.url + "/groups/metadata")
+    expect(page.locator(".follow-count")).to_have_text("2 followers")
+    expect(followers).to_have_count(0)
+    expect(page.get_by_text("Ada Lovelace")).to_have_count(0)  # (this page's state is axe-checked above)
+
+    # The organizer: the list, folded until opened, longest-standing follower first.
+    hand_over(page, live_server, session, "org@example.org")
+    page.goto(live_server.url + "/groups/metadata")
+    page.get_by_text("Who follows Metadata Practitioners").click()
+    expect(followers.get_by_role("listitem")).to_have_text(["Ada Lovelace", "Bea Bibliographer"])
+    assert_accessible(page, "(group page, organizer, followers shown)")

@@ -10,11 +10,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import select
+
 from tests.support.servers import OwnRedis  # noqa: F401  (the drills stop and start it)
 from tests.support.smtp import RecordingHandler
+from webapp.outbox.models import OutboxMail
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,22 +75,48 @@ class ProgrammableHandler(RecordingHandler):
         with self._lock:
             return [m["To"] for m in self.messages]
 
+    def go_down(self) -> None:
+        """Stop listening: a connection to the port is refused, as when the mail server is down."""
+        self._server.go_down()
+
+    def come_back(self) -> None:
+        """Listen on the same port again, keeping what was received."""
+        self._server.come_back()
+
+
+class _Listener:
+    """The aiosmtpd controller of a sink; a stopped controller cannot start again, so coming
+    back is a new one on the same port with the same handler."""
+
+    def __init__(self, handler, options: dict) -> None:
+        from tests.conftest import free_port
+
+        self.handler, self.options, self.port = handler, options, free_port()
+        self.controller = None
+
+    def come_back(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **self.options)
+        self.controller.start()
+
+    def go_down(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
 
 @contextmanager
 def smtp_server(handler=None, **options):
     """A sink on a free port; `options` go to aiosmtpd (e.g. enable_SMTPUTF8=True)."""
-    from aiosmtpd.controller import Controller
-
-    from tests.conftest import free_port
-
     handler = handler or ProgrammableHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **options)
-    controller.start()
-    handler.port = controller.port
+    listener = _Listener(handler, options)
+    listener.come_back()
+    handler.port, handler._server = listener.port, listener
     try:
         yield handler
     finally:
-        controller.stop()
+        listener.go_down()
 
 
 class Worker:
@@ -153,3 +183,23 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def assert_each_once(sink, expected: list[str], *, subject_start: str | tuple[str, ...] | None = None) -> None:
+    """The sink received exactly one mail for each of `expected`: nothing missing, nothing doubled."""
+    received = Counter(sink.recipients())
+    assert received == Counter(expected), f"missing {set(expected) - set(received)}, doubled " \
+        f"{[r for r, n in received.items() if n > 1]}"
+    if subject_start:
+        assert all(m["Subject"].startswith(subject_start) for m in sink.messages)
+
+
+def states(session) -> Counter:
+    """How many outbox rows are in each state, read afresh."""
+    session.expire_all()
+    return Counter(session.scalars(select(OutboxMail.state)))
+
+
+def succeeded(worker, task: str) -> int:
+    """How many runs of `task` the worker's log says succeeded."""
+    return sum(1 for line in worker.log().splitlines() if f"Task {task}[" in line and "succeeded" in line)

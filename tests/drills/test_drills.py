@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from tests.conftest import csrf_token_for
-from tests.drills.support import wait_until
+from tests.drills.support import assert_each_once, states, succeeded, wait_until
 from tests.factories import create_event, create_user
 from webapp.accounts.models import Role
 from webapp.db import db, utcnow
@@ -38,23 +38,6 @@ def due_attendees(session, count: int, *, capacity=None) -> list[str]:
 
 # A reminder's subject names the day it is written for ("Tomorrow 6:00 PM EST: …").
 REMINDER_SUBJECT = ("Today ", "Tomorrow ")
-
-
-def assert_each_once(sink, expected: list[str], *, subject_start: str | tuple[str, ...] | None = None) -> None:
-    received = Counter(sink.recipients())
-    assert received == Counter(expected), f"missing {set(expected) - set(received)}, doubled " \
-        f"{[r for r, n in received.items() if n > 1]}"
-    if subject_start:
-        assert all(m["Subject"].startswith(subject_start) for m in sink.messages)
-
-
-def states(session) -> Counter:
-    session.expire_all()
-    return Counter(session.scalars(select(OutboxMail.state)))
-
-
-def succeeded(worker, task: str) -> int:
-    return sum(1 for line in worker.log().splitlines() if f"Task {task}[" in line and "succeeded" in line)
 
 
 def test_drill_1_worker_killed_mid_reminder_batch_and_restarted(session, sink, start_worker):

@@ -1,5 +1,6 @@
 """Daily and weekly digests: one mail per member and period listing every new event of the groups
-they follow, exactly once however often the sweep runs; nothing for members with nothing new."""
+they follow, exactly once however often the sweep runs; nothing for members with nothing new; after
+a scheduler that was down, one digest that catches up (never one per missed day, never a repeat)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,21 @@ from webapp.organize.services import publish_event
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 # A Wednesday noon in New York: "yesterday" is Tuesday, "last week" the week from Monday the 2nd.
 NOW = datetime(2030, 12, 11, 17, 0, tzinfo=UTC)
+JOINED = datetime(2030, 12, 1, 17, 0, tzinfo=UTC)  # before anything in these tests was published
+
+
+def publish(session, group, slug, at, *, starts_at=None):
+    """`group`'s new event `slug`, published at `at` (by its organizer: he is nobody's follower)."""
+    starts_at = starts_at or at + timedelta(days=60)
+    event = create_event(group, slug=slug, title=slug.title(), status=EventStatus.DRAFT, starts_at=starts_at,
+                         ends_at=starts_at + timedelta(hours=1))
+    session.flush()
+    publish_event(session, event.id, actor=None, now=at)
+    return event
+
+
+def digests_to(session, address):
+    return mails(session, kind="followed_groups_digest", recipient=address)
 
 
 def test_the_periods_are_whole_days_and_weeks_in_site_time():
@@ -36,10 +52,11 @@ def world(session):
     daily = create_user(email="daily@example.org")
     each = create_user(email="each@example.org")
     for member in (weekly, daily, each):
-        follow_group(session, maps.id, member=member, now=NOW)
-        follow_group(session, zines.id, member=member, now=NOW)
-    set_follow_mail_choice(session, weekly, FollowMail.WEEKLY, now=NOW)
-    set_follow_mail_choice(session, daily, FollowMail.DAILY, now=NOW)
+        follow_group(session, maps.id, member=member, now=JOINED)
+        follow_group(session, zines.id, member=member, now=JOINED)
+    set_follow_mail_choice(session, weekly, FollowMail.WEEKLY, now=JOINED)
+    # Last Tuesday at midnight: the events before came one mail each.
+    set_follow_mail_choice(session, daily, FollowMail.DAILY, now=datetime(2030, 12, 10, 5, tzinfo=UTC))
     later = NOW + timedelta(days=30)
 
     def published(group, slug, at):
@@ -108,3 +125,148 @@ def test_the_digests_link_stops_digests_and_keeps_the_groups_followed(client, se
     assert follow_mail_choice(session, world["weekly"].id) == FollowMail.NONE
     assert session.scalar(select(func.count()).where(GroupFollow.user_id == world["weekly"].id)) == 2
     assert "You get no mail" in client.get(stop).get_data(as_text=True)
+
+
+# --- catching up after the scheduler was down ---------------------------------------------------------
+
+@pytest.fixture
+def follower(session):
+    """A member who follows Map Curators, chose daily digests long ago, and had Saturday's digest
+    (the sweep ran on Sunday, December 8) before the scheduler went down."""
+    maps = create_group(slug="maps", name="Map Curators")
+    member = create_user(email="ada@example.org")
+    follow_group(session, maps.id, member=member, now=JOINED)
+    set_follow_mail_choice(session, member, FollowMail.DAILY, now=JOINED)
+    publish(session, maps, "before-the-outage", datetime(2030, 12, 7, 15, tzinfo=UTC))
+    assert queue_digests(session, FollowMail.DAILY, now=datetime(2030, 12, 8, 17, tzinfo=UTC)) == 1
+    session.commit()
+    return dict(maps=maps, member=member)
+
+
+def test_a_sweep_down_three_days_sends_one_daily_digest_of_all_three_days(session, follower):
+    maps = follower["maps"]
+    for day in (8, 9, 10):  # Sunday to Tuesday, New York time; the scheduler is down
+        publish(session, maps, f"published-on-the-{day}th", datetime(2030, 12, day, 15, tzinfo=UTC))
+    # Published Monday, over by Wednesday: only events still ahead are listed.
+    publish(session, maps, "already-over", datetime(2030, 12, 9, 16, tzinfo=UTC),
+            starts_at=datetime(2030, 12, 10, 23, tzinfo=UTC))
+    session.commit()
+
+    assert queue_digests(session, FollowMail.DAILY, now=NOW) == 1  # back on Wednesday: one mail, not three
+    session.commit()
+    [_, digest] = digests_to(session, "ada@example.org")
+    assert digest.subject == "Your daily digest from the groups you follow: 3 new events"
+    assert "published 3 new events since Sunday, December 8, 2030:" in digest.body_text
+    assert all(f"Published-On-The-{day}Th" in digest.body_text for day in (8, 9, 10))
+    assert "Before-The-Outage" not in digest.body_text and "Already-Over" not in digest.body_text
+
+    # Thursday's digest has Wednesday's event and none of those again.
+    publish(session, maps, "after-the-outage", datetime(2030, 12, 11, 18, tzinfo=UTC))
+    session.commit()
+    for hours in (24, 25):  # and the next hour's sweep finds nothing more to send
+        queue_digests(session, FollowMail.DAILY, now=NOW + timedelta(hours=hours))
+        session.commit()
+    [_, _, thursday] = digests_to(session, "ada@example.org")
+    assert thursday.subject.endswith(": 1 new event")
+    assert "published 1 new event on Wednesday, December 11, 2030:" in thursday.body_text
+    assert "After-The-Outage" in thursday.body_text and "Published-On" not in thursday.body_text
+
+
+def test_a_weekly_member_after_two_weeks_without_a_sweep_gets_one_digest_of_both_weeks(session):
+    maps = create_group(slug="maps", name="Map Curators")
+    member = create_user(email="ada@example.org")
+    follow_group(session, maps.id, member=member, now=JOINED - timedelta(days=30))
+    set_follow_mail_choice(session, member, FollowMail.WEEKLY, now=JOINED - timedelta(days=30))
+    publish(session, maps, "week-of-the-18th", datetime(2030, 11, 20, 15, tzinfo=UTC))
+    # Monday the 25th: the digest of the week from the 18th; then the scheduler stops for two weeks.
+    assert queue_digests(session, FollowMail.WEEKLY, now=datetime(2030, 11, 25, 17, tzinfo=UTC)) == 1
+    publish(session, maps, "week-of-the-25th", datetime(2030, 11, 26, 15, tzinfo=UTC))
+    publish(session, maps, "week-of-the-2nd", datetime(2030, 12, 8, 15, tzinfo=UTC))
+    publish(session, maps, "this-week", datetime(2030, 12, 10, 15, tzinfo=UTC))  # in next week's digest
+    session.commit()
+
+    assert queue_digests(session, FollowMail.WEEKLY, now=NOW) == 1
+    session.commit()
+    [_, digest] = digests_to(session, "ada@example.org")
+    assert digest.subject == "Your weekly digest from the groups you follow: 2 new events"
+    assert "since Tuesday, November 26, 2030:" in digest.body_text
+    assert "Week-Of-The-25Th" in digest.body_text and "Week-Of-The-2Nd" in digest.body_text
+    assert "Week-Of-The-18Th" not in digest.body_text and "This-Week" not in digest.body_text
+
+    assert queue_digests(session, FollowMail.WEEKLY, now=NOW + timedelta(days=7)) == 1
+    session.commit()
+    [_, _, next_week] = digests_to(session, "ada@example.org")
+    assert "This-Week" in next_week.body_text and "Week-Of-The" not in next_week.body_text
+
+
+def test_a_digest_reaches_back_at_most_two_weeks(session, follower):
+    maps = follower["maps"]
+    publish(session, maps, "too-old", datetime(2030, 12, 9, 15, tzinfo=UTC))
+    publish(session, maps, "recent", datetime(2030, 12, 20, 15, tzinfo=UTC))
+    session.commit()
+    # Down from the 8th to the 26th: the digest of the 25th reaches back to the 11th.
+    assert queue_digests(session, FollowMail.DAILY, now=datetime(2030, 12, 26, 17, tzinfo=UTC)) == 1
+    session.commit()
+    [_, digest] = digests_to(session, "ada@example.org")
+    assert "Recent" in digest.body_text and "Too-Old" not in digest.body_text
+
+
+def test_a_digest_lists_nothing_from_before_the_member_chose_digests_or_followed_the_group(session):
+    maps, zines = create_group(slug="maps", name="Map Curators"), create_group(slug="zines", name="Zines")
+    member = create_user(email="ada@example.org")
+    follow_group(session, maps.id, member=member, now=JOINED)
+    publish(session, maps, "mailed-by-itself", datetime(2030, 12, 10, 14, tzinfo=UTC))
+    assert len(mails(session, kind="followed_group_event", recipient="ada@example.org")) == 1
+    set_follow_mail_choice(session, member, FollowMail.DAILY, now=datetime(2030, 12, 10, 15, tzinfo=UTC))
+    publish(session, zines, "before-she-followed", datetime(2030, 12, 10, 16, tzinfo=UTC))
+    follow_group(session, zines.id, member=member, now=datetime(2030, 12, 10, 17, tzinfo=UTC))
+    publish(session, maps, "maps-after", datetime(2030, 12, 10, 18, tzinfo=UTC))
+    publish(session, zines, "zines-after", datetime(2030, 12, 10, 19, tzinfo=UTC))
+    session.commit()
+
+    assert queue_digests(session, FollowMail.DAILY, now=NOW) == 1
+    session.commit()
+    [digest] = digests_to(session, "ada@example.org")
+    assert "Maps-After" in digest.body_text and "Zines-After" in digest.body_text
+    assert "Mailed-By-Itself" not in digest.body_text and "Before-She-Followed" not in digest.body_text
+
+
+def test_switching_between_daily_and_weekly_keeps_what_is_owed(session, follower):
+    maps, member = follower["maps"], follower["member"]
+    publish(session, maps, "sunday-evening", datetime(2030, 12, 8, 18, tzinfo=UTC))
+    set_follow_mail_choice(session, member, FollowMail.WEEKLY, now=datetime(2030, 12, 8, 19, tzinfo=UTC))
+    session.commit()
+    # No daily digest for Sunday now; the weekly one of the week from the 9th has it.
+    assert queue_digests(session, FollowMail.DAILY, now=datetime(2030, 12, 9, 17, tzinfo=UTC)) == 0
+    assert queue_digests(session, FollowMail.WEEKLY, now=datetime(2030, 12, 16, 17, tzinfo=UTC)) == 1
+    session.commit()
+    assert "Sunday-Evening" in digests_to(session, "ada@example.org")[-1].body_text
+
+
+def test_an_event_published_just_before_midnight_is_not_lost_to_a_sweep_just_after(session, follower):
+    maps = follower["maps"]
+    midnight = datetime(2030, 12, 9, 5, tzinfo=UTC)  # Sunday to Monday in New York
+    # The sweep at five past midnight leaves Sunday alone: a publish may still be committing ...
+    assert queue_digests(session, FollowMail.DAILY, now=midnight + timedelta(minutes=5)) == 0
+    session.commit()
+    publish(session, maps, "late-sunday", midnight - timedelta(seconds=1))  # ... as this one was
+    session.commit()
+    assert queue_digests(session, FollowMail.DAILY, now=midnight + timedelta(minutes=65)) == 1
+    session.commit()
+    assert "Late-Sunday" in digests_to(session, "ada@example.org")[-1].body_text
+
+
+def test_a_member_who_chose_a_digest_before_catching_up_existed_gets_the_last_period(session, follower):
+    from sqlalchemy import update
+
+    from webapp.follows.models import FollowMailChoice
+
+    maps = follower["maps"]
+    publish(session, maps, "monday-event", datetime(2030, 12, 9, 15, tzinfo=UTC))
+    publish(session, maps, "tuesday-event", datetime(2030, 12, 10, 15, tzinfo=UTC))
+    session.execute(update(FollowMailChoice).values(digest_from=None))  # as the migration left it
+    session.commit()
+    assert queue_digests(session, FollowMail.DAILY, now=NOW) == 1
+    session.commit()
+    digest = digests_to(session, "ada@example.org")[-1]
+    assert "Tuesday-Event" in digest.body_text and "Monday-Event" not in digest.body_text

@@ -131,15 +131,18 @@ def _invitation(kind: str):
     return kind, context
 
 
-def _digest(*, daily: bool):
-    """A digest of two events of two groups the member follows (webapp/follows/services.py)."""
+def _digest(*, daily: bool, catching_up: bool = False):
+    """A digest of two events of two groups the member follows (webapp/follows/services.py); one
+    that catches up after a scheduler was down says since when."""
     groups = [Group(slug="zine-librarians", name="Zines & <Comics> Librarians"),
               Group(slug="maps", name="Map Curators")]
     items = [dict(event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
                   event_url=f"{SITE}/events/{event.slug}", unfollow_url=f"{SITE}/unsubscribe/UNFOLLOW-{group.slug}")
              for event, group in zip([_event(online=False), _event()], groups, strict=True)]
-    return "followed_groups_digest", dict(member=_member(), items=items[:1] if daily else items, daily=daily,
-                                          since="Monday, June 3, 2030", stop_url=f"{SITE}/unsubscribe/STOP-TOKEN",
+    return "followed_groups_digest", dict(member=_member(), items=items[:1] if daily and not catching_up else items,
+                                          daily=daily, catching_up=catching_up,
+                                          since="Saturday, June 1, 2030" if catching_up else "Monday, June 3, 2030",
+                                          stop_url=f"{SITE}/unsubscribe/STOP-TOKEN",
                                           account_url=f"{SITE}/account")
 
 
@@ -198,6 +201,7 @@ CASES = {
         unsubscribe_url=f"{SITE}/unsubscribe/UNSUBSCRIBE-TOKEN")),
     "followed_groups_digest.weekly": lambda: _digest(daily=False),
     "followed_groups_digest.daily": lambda: _digest(daily=True),
+    "followed_groups_digest.catch_up": lambda: _digest(daily=True, catching_up=True),
     # A member who gave no name: "Hello," and never "Hello there,".
     "registration_confirmed.no_name": lambda: ("registration_confirmed", dict(
         _registration_mail("confirmed")[1], member=User(email="new@example.org"))),

@@ -59,6 +59,11 @@ class FollowMailChoice(db.Model):
         default=DEFAULT_FOLLOW_MAIL,
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # A digest member's next digest lists the events published from this moment: when they chose
+    # digests (the events before were mailed one by one, or not at all), then the end of the last
+    # period the digest sweep dealt with. A scheduler that was down for days finds it days back and
+    # catches up in one digest. None for "each event" and "no mail", and for rows older than it.
+    digest_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EventPublication(db.Model):

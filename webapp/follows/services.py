@@ -9,11 +9,11 @@ import logging
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from webapp.accounts.models import User
-from webapp.db import insert_on_conflict
+from webapp.db import UTCDateTime, insert_on_conflict
 from webapp.display import format_date, format_mail_when, site_zone
 from webapp.events.models import Event, EventStatus
 from webapp.follows.models import DEFAULT_FOLLOW_MAIL, EventPublication, FollowMail, FollowMailChoice, GroupFollow
@@ -75,6 +75,9 @@ def followers_of(session: Session, group_id: int) -> list[User]:
 
 # --- how a follower hears of new events ------------------------------------------------------------
 
+DIGESTS = (FollowMail.DAILY, FollowMail.WEEKLY)
+
+
 def follow_mail_choice(session: Session, user_id: int) -> FollowMail:
     choice = session.get(FollowMailChoice, user_id)
     return choice.choice if choice is not None else DEFAULT_FOLLOW_MAIL
@@ -90,10 +93,17 @@ def parse_follow_mail(value: str | None) -> FollowMail | None:
 
 def set_follow_mail_choice(session: Session, member, choice: FollowMail, *, now: datetime) -> None:
     row = session.get(FollowMailChoice, member.id)
-    if row is None:
-        session.add(FollowMailChoice(user_id=member.id, choice=choice, updated_at=now))
+    was_digest = row is not None and row.choice in DIGESTS
+    if choice not in DIGESTS:
+        digest_from = None
+    elif was_digest:
+        digest_from = row.digest_from  # daily to weekly or back: what the digest owes stays owed
     else:
-        row.choice, row.updated_at = choice, now
+        digest_from = now  # the events before were mailed one by one, or not wanted
+    if row is None:
+        session.add(FollowMailChoice(user_id=member.id, choice=choice, updated_at=now, digest_from=digest_from))
+    else:
+        row.choice, row.updated_at, row.digest_from = choice, now, digest_from
     session.flush()
 
 
@@ -154,6 +164,14 @@ def tell_followers_of_new_event(session: Session, event, *, actor, now: datetime
 
 # --- daily and weekly digests ------------------------------------------------------------------------
 
+# How far back a digest reaches after a scheduler that was down: two weeks of events in one mail is
+# still a digest; older ones have long been on the groups' pages.
+DIGEST_CATCH_UP_LIMIT = timedelta(days=14)
+# A publish that began just before midnight may commit just after it: the sweep digests a period
+# (and closes it for good) only once it has been over this long.
+PUBLISH_SETTLE = timedelta(minutes=10)
+
+
 def digest_period(choice: FollowMail, now: datetime) -> tuple[datetime, datetime]:
     """The last whole period before `now` in site time: yesterday, or last week (Monday to Sunday)."""
     today = now.astimezone(site_zone()).date()
@@ -163,26 +181,35 @@ def digest_period(choice: FollowMail, now: datetime) -> tuple[datetime, datetime
 
 
 def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int:
-    """Queue one digest per member who chose `choice`, listing every event their followed groups
-    published in the last whole period that is still ahead. Exactly once per member and period:
-    the outbox's unique key (kind, member, period start) refuses a second one, from a repeated or
-    duplicated sweep alike. Members with nothing new get nothing. Returns how many were queued."""
-    start, end = digest_period(choice, now)
+    """Queue one digest per member who chose `choice`, listing every event still ahead that their
+    followed groups published since the member's previous digest (or since they chose digests, or
+    followed the group; at most DIGEST_CATCH_UP_LIMIT back) up to the end of the last whole period.
+    So a scheduler that was down for days sends one digest that catches up, not one per missed day.
+
+    Exactly once per member and period: the outbox's unique key (kind, member, period start)
+    refuses a second one, from a repeated or duplicated sweep alike. Members with nothing new get
+    nothing. Returns how many were queued."""
+    start, end = digest_period(choice, now - PUBLISH_SETTLE)
+    owed_from = func.coalesce(FollowMailChoice.digest_from, literal(start, UTCDateTime()))
     rows = session.execute(
-        select(User, Event, Group)
+        select(User, Event, Group, EventPublication.published_at)
         .join(FollowMailChoice, FollowMailChoice.user_id == User.id)
         .join(GroupFollow, GroupFollow.user_id == User.id)
         .join(EventPublication, EventPublication.group_id == GroupFollow.group_id)
         .join(Event, Event.id == EventPublication.event_id)
         .join(Group, Group.id == Event.group_id)
-        .where(FollowMailChoice.choice == choice, EventPublication.published_at >= start,
-               EventPublication.published_at < end, Event.status == EventStatus.SCHEDULED, Event.starts_at > now)
+        .where(FollowMailChoice.choice == choice, EventPublication.published_at >= owed_from,
+               EventPublication.published_at >= GroupFollow.created_at,
+               EventPublication.published_at >= end - DIGEST_CATCH_UP_LIMIT, EventPublication.published_at < end,
+               Event.status == EventStatus.SCHEDULED, Event.starts_at > now)
         .order_by(User.id, Event.starts_at, Event.id)
     ).all()
     members: dict[int, User] = {}
     items: dict[int, list[dict]] = defaultdict(list)
-    for member, event, group in rows:
+    earliest: dict[int, datetime] = {}
+    for member, event, group, published_at in rows:
         members[member.id] = member
+        earliest[member.id] = min(published_at, earliest.get(member.id, published_at))
         items[member.id].append(dict(
             event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
             event_url=absolute_url("events.detail", slug=event.slug),
@@ -190,14 +217,28 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int
     queued = 0
     for member_id, member in members.items():
         stop_url = digest_unsubscribe_url(member_id)
+        # A digest that catches up says since when; the usual one names its day or week.
+        catching_up = earliest[member_id] < start
         mail = queue_templated_mail(
             session, DIGEST_MAIL, member.email,
             dict(member=member, items=items[member_id], daily=choice == FollowMail.DAILY,
-                 since=format_date(start), stop_url=stop_url, account_url=absolute_url("accounts.account")),
+                 catching_up=catching_up, since=format_date(earliest[member_id] if catching_up else start),
+                 stop_url=stop_url, account_url=absolute_url("accounts.account")),
             dedup_key=f"follow-digest:{choice.value}:{member_id}:{start.date().isoformat()}",
             headers=unsubscribe_headers(stop_url), now=now,
         )
         queued += mail is not None
+    # The period is dealt with, for the members who had nothing new too: the next digest starts
+    # where this one ends. (After the mails: a second sweep at the same moment waits on this one's
+    # outbox keys, then finds them taken and nothing left to move here.) updated_at stays when the
+    # member chose.
+    session.execute(
+        update(FollowMailChoice)
+        .where(FollowMailChoice.choice == choice,
+               FollowMailChoice.digest_from.is_(None) | (FollowMailChoice.digest_from < end))
+        .values(digest_from=end, updated_at=FollowMailChoice.updated_at)
+        .execution_options(synchronize_session="fetch")
+    )
     if queued:
         log.info("queued %d %s digests", queued, choice.value)
     return queued
