@@ -186,13 +186,14 @@ def account():
     context = dict(
         form=form, user=user, welcome=welcome, next_url=next_url,
         open_sessions=services.open_session_count(db.session, user, now=now),
-        # The private calendar's address is made the first time the page shows it, and kept at once
-        # (even on a GET, or a form sent back with a problem), so the address shown always works.
-        private_calendar=None if welcome else private_calendar_links(db.session, user, now=now),
+        # The private calendar's address is made the first time the page is opened (a GET, committed
+        # at once so the address shown works); a form sent back with a problem writes nothing.
+        private_calendar=None if welcome else private_calendar_links(
+            db.session, user, now=now, make=request.method == "GET"),
         calendar_reset=request.args.get("calendar") == "reset",
     )
-    db.session.commit()
     if request.method == "GET":
+        db.session.commit()
         return _private(render("accounts/account.html", "profile_form", **context))
     if not form.validate():
         return _private(

@@ -91,8 +91,17 @@ class PrivateCalendarLinks:
     links: list
 
 
-def private_calendar_links(session: Session, member, *, now: datetime) -> PrivateCalendarLinks:
-    url = private_calendar_url(private_calendar_secret(session, member, now=now))
+def private_calendar_links(session: Session, member, *, now: datetime, make: bool = True
+                           ) -> PrivateCalendarLinks | None:
+    """The member's address and Subscribe choices; made first if need be, unless `make` is false
+    (a form sent back with a problem writes nothing), when a member without one gets None."""
+    if make:
+        secret = private_calendar_secret(session, member, now=now)
+    else:
+        secret = session.scalar(select(PrivateCalendar.secret).where(PrivateCalendar.user_id == member.id))
+        if secret is None:
+            return None
+    url = private_calendar_url(secret)
     return PrivateCalendarLinks(url, subscription_links(url, PRIVATE_CALENDAR_NAME))
 
 

@@ -301,10 +301,12 @@ def my_events():
 
 def _my_events_page(*, status: int = 200, states: dict | None = None):
     now = utcnow()
-    # Its Subscribe box: the address is made on a first look and kept at once, before anything
-    # is loaded for the page (a commit would expire it), so the address shown always works.
-    private_calendar = private_calendar_links(db.session, current_member(), now=now)
-    db.session.commit()
+    # Its Subscribe box: the address is made on a first look (a GET) and committed at once, before
+    # anything is loaded for the page (a commit would expire it); a form sent back writes nothing.
+    private_calendar = private_calendar_links(db.session, current_member(), now=now,
+                                              make=request.method == "GET")
+    if request.method == "GET":
+        db.session.commit()
     registrations = list(
         db.session.scalars(
             select(Registration)
