@@ -326,8 +326,12 @@ class TestAddress:
         calendar = app.test_client(use_cookies=False)
         assert calendar.get(old).status_code == 200  # and so a stored copy, if anything kept one
 
+        from webapp.pagecache import read_content_version
+
+        version = read_content_version()
         response = post_form(client, "/account/calendar/reset")
 
+        assert read_content_version() == version  # no public page shows it: the page cache stays valid
         assert response.status_code == 303
         assert response.headers["Location"].endswith("/account?calendar=reset#private-calendar")
         assert calendar.get(old).status_code == 404
