@@ -124,6 +124,7 @@ def _models_loaded() -> None:
     """Import every model so metadata (and Alembic) sees all tables."""
     import webapp.accounts.models  # noqa: F401
     import webapp.events.models  # noqa: F401
+    import webapp.feeds.models  # noqa: F401
     import webapp.follows.models  # noqa: F401
     import webapp.groups.invitations  # noqa: F401
     import webapp.groups.models  # noqa: F401

@@ -39,11 +39,13 @@ CACHEABLE_ENDPOINTS = frozenset(
     {"pages.home", "pages.about", "events.index", "events.detail", "groups.index", "groups.detail",
      # The calendar and Atom feeds: a stored copy keeps its ETag, so a poll gets its 304 from here too.
      "feeds.site_calendar", "feeds.group_calendar", "feeds.site_atom", "feeds.group_atom"}
+    # Never feeds.private_calendar: one member's events and join links, and a reset must end its
+    # old address on the very next request.
 )
 # Rows no public page shows: changing them leaves every cached page valid.
 PRIVATE_TABLES = frozenset(
     {"content_versions", "outbox_mails", "sign_in_requests", "user_sessions", "reminders", "join_visits",
-     "event_messages"}
+     "event_messages", "private_calendars"}
 )
 # Request headers that change what these views render (rendering.wants_fragment and htmx's targets).
 KEY_HEADERS = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request", "HX-Target")

@@ -20,7 +20,7 @@ NUL_MESSAGE = "The address or form contained a character we can’t accept (a NU
 
 # Every query argument each GET route reads (a new route must be added here: see the test below).
 GET_ARGS = {
-    "/": [], "/about": [], "/account": ["welcome", "next"], "/dev/mail": [], "/dev/mail/<name>": [],
+    "/": [], "/about": [], "/account": ["welcome", "next", "calendar"], "/dev/mail": [], "/dev/mail/<name>": [],
     "/events": ["q", "group", "format", "when", "start", "end", "page"],
     "/events/<slug>": ["done"],
     "/events/<slug>/attendees": ["done", "who", "seated", "raised", "q"],
@@ -39,12 +39,14 @@ GET_ARGS = {
     "/unsubscribe/<token>": [],
     "/staff/groups": ["q", "show", "sort", "order"], "/staff/groups.csv": ["q", "show", "sort", "order"],
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
+    "/my/calendar/<secret>.ics": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
 POST_FIELDS = {
     "/account": ["display_name", "institution", "pronouns"],
     "/account/sign-out-everywhere": ["x"],
+    "/account/calendar/reset": ["x"],
     "/dev/mail/clear": ["x"],
     "/events/<slug>/attendees/<int:registration_id>/check-in": ["checked_in", "q"],
     "/events/<slug>/attendees/<int:registration_id>/promote": ["capacity", "q"],
@@ -96,7 +98,7 @@ def world(session):
     session.commit()
     values = {"slug": event.slug, "registration_id": registration.id, "organizer_id": group.organizers[0].id,
               "invitation_id": 1, "mail_id": 1, "proposal_id": proposal.id, "name": "x",
-              "token": manage_token(registration), "filename": "site.css"}
+              "token": manage_token(registration), "filename": "site.css", "secret": "A" * 43}
     return dict(me=me, values=values, group_slug=group.slug)
 
 

@@ -12,6 +12,7 @@ from webapp.accounts.services import LinkProblem, SignInFailed, clean_intent, sa
 from webapp.accounts.throttle import sign_in_link_refused
 from webapp.db import db, utcnow
 from webapp.extensions import login_manager
+from webapp.feeds.private import private_calendar_links
 from webapp.guards import current_member
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
@@ -181,11 +182,18 @@ def account():
     welcome = request.args.get("welcome") == "1"
     next_url = safe_next_url(request.args.get("next")) if welcome else None
     form = ProfileForm(obj=user)
+    now = utcnow()
     context = dict(
         form=form, user=user, welcome=welcome, next_url=next_url,
-        open_sessions=services.open_session_count(db.session, user, now=utcnow()),
+        open_sessions=services.open_session_count(db.session, user, now=now),
+        # The private calendar's address is made the first time the page is opened (a GET, committed
+        # at once so the address shown works); a form sent back with a problem writes nothing.
+        private_calendar=None if welcome else private_calendar_links(
+            db.session, user, now=now, make=request.method == "GET"),
+        calendar_reset=request.args.get("calendar") == "reset",
     )
     if request.method == "GET":
+        db.session.commit()
         return _private(render("accounts/account.html", "profile_form", **context))
     if not form.validate():
         return _private(

@@ -35,16 +35,18 @@ def event_uid(event: Event) -> str:
 
 
 def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int | None = None,
-                 zone: ZoneInfo | None = None) -> VEvent:
+                 zone: ZoneInfo | None = None, cancelled: bool = False,
+                 stamped_at: datetime | None = None) -> VEvent:
     """The one VEVENT every calendar file is made of: the event's .ics, the mails' and the feeds'.
 
     `zone`: write the times as that zone's wall time (with TZID) instead of UTC, so a subscribed
-    calendar keeps New York time across daylight saving changes.
+    calendar keeps New York time across daylight saving changes. `cancelled`: STATUS:CANCELLED
+    although the event goes ahead (a member's own feed, after they cancelled), revised at `stamped_at`.
     """
     vevent = VEvent()
     vevent.add("uid", event_uid(event))
     vevent.add("sequence", event.sequence if sequence is None else sequence)
-    vevent.add("dtstamp", event.updated_at.astimezone(UTC))
+    vevent.add("dtstamp", (stamped_at or event.updated_at).astimezone(UTC))
     vevent.add("dtstart", event.starts_at.astimezone(zone or UTC))
     vevent.add("dtend", event.ends_at.astimezone(zone or UTC))
     vevent.add("summary", event.title)
@@ -52,7 +54,7 @@ def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int 
     vevent.add("description", "\n\n".join(p for p in (event.summary, access, event_url(event)) if p))
     vevent.add("location", _where(event, meeting_url))
     vevent.add("url", event_url(event))
-    if event.status == "cancelled":
+    if cancelled or event.status == "cancelled":
         vevent.add("status", "CANCELLED")
     return vevent
 
@@ -74,11 +76,17 @@ def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int | N
 
 def feed_ics(events: list[Event], *, name: str, zone: ZoneInfo) -> str:
     """A subscription feed: public entries only (never a meeting link), in `zone` with its VTIMEZONE."""
+    return calendar_feed_ics([(event, event_vevent(event, zone=zone)) for event in events], name=name, zone=zone)
+
+
+def calendar_feed_ics(entries: list[tuple[Event, VEvent]], *, name: str, zone: ZoneInfo) -> str:
+    """A subscription feed of these entries (each event's VEVENT, its times in `zone`), with the VTIMEZONE."""
     calendar = _calendar()
     calendar.add("x-wr-calname", name)
     calendar.add("x-wr-timezone", zone.key)
-    for event in events:
-        calendar.add_component(event_vevent(event, zone=zone))
+    for _, vevent in entries:
+        calendar.add_component(vevent)
+    events = [event for event, _ in entries]
     if events:
         # From just before the first event to a year past the last: every transition they need.
         first = min(e.starts_at for e in events).astimezone(zone).date() - timedelta(days=1)

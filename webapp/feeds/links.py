@@ -30,8 +30,16 @@ def webcal_url(feed_url: str) -> str:
 
 def subscribe_links(group: Group | None = None) -> list[CalendarLink]:
     """"Subscribe" choices for a group's calendar (or the whole site's): every one keeps itself up to date."""
-    feed = calendar_feed_url(group)
     name = f"{group.name} · {SITE_CALENDAR_NAME}" if group else SITE_CALENDAR_NAME
+    return subscription_links(calendar_feed_url(group), name)
+
+
+def private_calendar_url(secret: str) -> str:
+    return absolute_url("feeds.private_calendar", secret=secret)
+
+
+def subscription_links(feed: str, name: str) -> list[CalendarLink]:
+    """The "Subscribe" choices for any feed address: the calendar apps that keep it up to date."""
     return [
         CalendarLink("Apple Calendar and other apps", webcal_url(feed)),
         CalendarLink("Google Calendar", "https://calendar.google.com/calendar/r?"

@@ -1,4 +1,5 @@
-"""The feeds blueprint: iCalendar subscriptions and Atom feeds, per group and for the whole site.
+"""The feeds blueprint: iCalendar subscriptions and Atom feeds, per group and for the whole site,
+and each member's private calendar (its secret address, and resetting it).
 
 Calendar clients poll these every few minutes: each request first asks `feed_state` (one aggregate
 query) and answers 304 when the client's copy is current, before any event is loaded or rendered.
@@ -9,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.http import is_resource_modified
 
 from webapp.db import db, utcnow
 from webapp.display import site_zone
 from webapp.events.calendar import feed_ics
-from webapp.feeds import atom, links, schema_org
+from webapp.feeds import atom, links, private, schema_org
 from webapp.feeds.services import FeedState, feed_events, feed_state, upcoming_feed_events
 from webapp.groups.models import Group
+from webapp.guards import current_member
+from webapp.rendering import no_store, render, wants_fragment
 
 bp = Blueprint("feeds", __name__)
 
@@ -84,3 +88,34 @@ def site_atom():
 @bp.get("/groups/<slug>/events.atom")
 def group_atom(slug: str):
     return atom_response(_group_or_404(slug), utcnow())
+
+
+# --- A member's private calendar -------------------------------------------------------------------
+
+
+@bp.get("/my/calendar/<secret>.ics")
+def private_calendar(secret: str):
+    """The member's own feed. Calendar apps send no cookie: the secret in the address is the proof."""
+    member_id = private.member_id_for_secret(db.session, secret)
+    if member_id is None:
+        abort(404)  # wrong, old or malformed: the same answer as for an address that never existed
+    feed = private.private_feed(db.session, member_id, now=utcnow())
+    response = _answer(feed.state, CALENDAR_TYPE, lambda: private.private_feed_ics(feed))
+    # One member's: a shared cache must not keep it (the page cache never does: not in its endpoints),
+    # and a search engine must not list an address someone pasted in public.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.post("/account/calendar/reset")
+@login_required
+def reset_private_calendar():
+    member = current_member()
+    now = utcnow()
+    private.reset_private_calendar(db.session, member, now=now)
+    db.session.commit()
+    if not wants_fragment():
+        return redirect(url_for("accounts.account", calendar="reset") + "#private-calendar", code=303)
+    return no_store(render("feeds/private_calendar.html", "private_calendar", reset_done=True,
+                           private_calendar=private.private_calendar_links(db.session, member, now=now)))

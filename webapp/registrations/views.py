@@ -15,6 +15,7 @@ from webapp.db import commit_keeping_loaded, db, utcnow
 from webapp.events.models import Event
 from webapp.events.services import LISTED, event_id_by_slug, get_event_by_slug
 from webapp.events.views import event_page
+from webapp.feeds.private import private_calendar_links
 from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
 from webapp.registrations import services
@@ -300,6 +301,12 @@ def my_events():
 
 def _my_events_page(*, status: int = 200, states: dict | None = None):
     now = utcnow()
+    # Its Subscribe box: the address is made on a first look (a GET) and committed at once, before
+    # anything is loaded for the page (a commit would expire it); a form sent back writes nothing.
+    private_calendar = private_calendar_links(db.session, current_member(), now=now,
+                                              make=request.method == "GET")
+    if request.method == "GET":
+        db.session.commit()
     registrations = list(
         db.session.scalars(
             select(Registration)
@@ -317,7 +324,8 @@ def _my_events_page(*, status: int = 200, states: dict | None = None):
     }
     cancellable = {r.id for r in upcoming if services.cancellation_problem(r, r.event, now) is None}
     return no_store(render("registrations/my_events.html", status=status, upcoming=upcoming, past=past,
-                           positions=positions, cancellable=cancellable, states=states or {}))
+                           positions=positions, cancellable=cancellable, states=states or {},
+                           private_calendar=private_calendar))
 
 
 def register_after_sign_in(member, argument: str, *, now, note: str | None = None) -> None:
