@@ -127,6 +127,16 @@ def sign_out(page) -> None:
     expect(nav.get_by_role("link", name="Sign in")).to_be_visible()
 
 
+def signed_in_cookie(page, app, server, user) -> None:
+    """Sign the browser in as `user` without the mail round trip, for tests about what comes after
+    signing in: an open session row and its cookie, as a used sign-in link leaves them."""
+    from tests.conftest import sign_in_as
+
+    client = sign_in_as(app.test_client(), user)
+    page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value,
+                               "url": server.url}])
+
+
 def hand_over(page, server, session, email: str) -> None:
     """The next person takes the same browser: sign out, then sign in as `email`."""
     sign_out(page)

@@ -9,9 +9,8 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, signed_in_cookie
 from tests.browser.keyboard import assert_focus_visible_within, tab_to
-from tests.conftest import sign_in_as
 from tests.factories import create_event, create_group, create_user
 from webapp.accounts.models import Role
 from webapp.db import db, utcnow
@@ -28,10 +27,7 @@ def test_staff_filter_and_sort_the_group_health_table(app, live_server, page, pr
     create_event(create_group(name="Never Met"), starts_at=now + timedelta(days=5))
     staff = create_user(roles=[Role.STAFF])
     db.session.commit()
-    client = app.test_client()
-    sign_in_as(client, staff)
-    page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value,
-                               "url": live_server.url}])
+    signed_in_cookie(page, app, live_server, staff)
 
     page.goto(live_server.url + "/staff/groups")
     expect(page.get_by_role("heading", name="Group health")).to_be_visible()

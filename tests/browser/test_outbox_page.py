@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.browser.conftest import assert_accessible
-from tests.conftest import sign_in_as
+from tests.browser.conftest import assert_accessible, signed_in_cookie
 from tests.factories import create_user
 from webapp.accounts.models import Role
 from webapp.db import db, utcnow
@@ -21,10 +20,7 @@ def test_staff_outbox_page_is_accessible_and_retries_a_failed_mail(app, live_ser
                         body_text="x", now=utcnow() - timedelta(minutes=15))
     staff = create_user(roles=[Role.STAFF])
     db.session.commit()
-    client = app.test_client()
-    sign_in_as(client, staff)
-    page.context.add_cookies([{"name": "session", "value": client.get_cookie("session").value,
-                               "url": live_server.url}])
+    signed_in_cookie(page, app, live_server, staff)
 
     page.goto(f"{live_server.url}/outbox")
 
