@@ -88,6 +88,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REMINDER_SWEEP_SECONDS": _int("REMINDER_SWEEP_SECONDS", 300),
         # Confirmed attendees see and get the meeting link from this many hours before the start.
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
+        # A waitlisted member reads how far this group's waitlists moved at its last full events
+        # (at most this many), once it has at least the minimum (webapp/registrations/odds.py).
+        "WAITLIST_ODDS_EVENTS": _int("WAITLIST_ODDS_EVENTS", 6),
+        "WAITLIST_ODDS_MIN_EVENTS": _int("WAITLIST_ODDS_MIN_EVENTS", 3),
         # Calendar feeds: events that ended this many days ago are still listed; a cancelled event
         # stays (as STATUS:CANCELLED, so subscribed calendars remove it) this many days after cancelling.
         "FEED_PAST_DAYS": _int("FEED_PAST_DAYS", 90),
