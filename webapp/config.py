@@ -117,6 +117,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REGISTRATION_LIMIT_PER_MEMBER": os.environ.get("REGISTRATION_LIMIT_PER_MEMBER", "20 per hour"),
         # Each message to an event's attendees mails all of them: how many one organizer may send.
         "EVENT_MESSAGE_LIMIT_PER_SENDER": os.environ.get("EVENT_MESSAGE_LIMIT_PER_SENDER") or "5 per hour",
+        # Each message to a group's followers mails all of them: how many one organizer may send.
+        "FOLLOWER_MESSAGE_LIMIT_PER_SENDER": os.environ.get("FOLLOWER_MESSAGE_LIMIT_PER_SENDER") or "3 per day",
         "SIGN_IN_LIMIT_PER_CLIENT": os.environ.get("SIGN_IN_LIMIT_PER_CLIENT") or "10 per hour",
         # Each invitation to co-organize mails someone: how many one organizer may send.
         "GROUP_INVITE_LIMIT": os.environ.get("GROUP_INVITE_LIMIT") or "10 per hour",
