@@ -140,3 +140,29 @@ def test_existing_mails_are_linked_to_their_registration_and_event_from_their_ke
     assert links == {1: (1, 4), 2: (1, 4), 3: (1, 4), 4: (2, 4), 5: (2, 4), 6: (1, 4), 7: (None, 4),
                      8: (None, None), 9: (None, None), 10: (None, None), 11: (None, None)}
     assert [tuple(row) for row in records] == [(3, 1, 1, 1, "place+time"), (4, 2, 3, 1, "time")]
+
+
+def test_events_from_before_promotions_were_recorded_keep_no_waitlist_history(empty_database_url, tmp_path):
+    """waitlist_promotions backfills nothing it cannot know: the events there already are marked as
+    having no recorded history (so the odds leave them out), and new ones record theirs."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import inspect, text
+
+    from tests.conftest import make_test_app
+
+    app = make_test_app(empty_database_url, tmp_path)
+    day = "2030-01-01 00:00:00"
+    with app.app_context():
+        upgrade(revision="group_follows")
+        with db.engine.begin() as connection:
+            insert_events(connection, day, {"id": 1, "slug": "older"})
+        upgrade(revision="waitlist_promotions")
+        with db.engine.begin() as connection:
+            insert_events(connection, day, {"id": 2, "slug": "raw-insert"})
+            kept = dict(connection.execute(text("SELECT slug, is_waitlist_history_kept FROM events")).all())
+        downgrade(revision="group_follows")
+        tables = inspect(db.engine).get_table_names()
+        db.engine.dispose()
+    # Only the ORM (every event the site makes) says True: a row written any other way is not trusted.
+    assert {slug: bool(value) for slug, value in kept.items()} == {"older": False, "raw-insert": False}
+    assert "waitlist_promotions" not in tables

@@ -88,6 +88,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REMINDER_SWEEP_SECONDS": _int("REMINDER_SWEEP_SECONDS", 300),
         # Confirmed attendees see and get the meeting link from this many hours before the start.
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
+        # A waitlisted member reads how far this group's waitlists moved at its last full events
+        # (at most this many), once it has at least the minimum (webapp/registrations/odds.py).
+        "WAITLIST_ODDS_EVENTS": _int("WAITLIST_ODDS_EVENTS", 6),
+        "WAITLIST_ODDS_MIN_EVENTS": _int("WAITLIST_ODDS_MIN_EVENTS", 3),
         # Calendar feeds: events that ended this many days ago are still listed; a cancelled event
         # stays (as STATUS:CANCELLED, so subscribed calendars remove it) this many days after cancelling.
         "FEED_PAST_DAYS": _int("FEED_PAST_DAYS", 90),
@@ -115,6 +119,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REGISTRATION_LIMIT_PER_MEMBER": os.environ.get("REGISTRATION_LIMIT_PER_MEMBER", "20 per hour"),
         # Each message to an event's attendees mails all of them: how many one organizer may send.
         "EVENT_MESSAGE_LIMIT_PER_SENDER": os.environ.get("EVENT_MESSAGE_LIMIT_PER_SENDER") or "5 per hour",
+        # Each message to a group's followers mails all of them: how many one organizer may send.
+        "FOLLOWER_MESSAGE_LIMIT_PER_SENDER": os.environ.get("FOLLOWER_MESSAGE_LIMIT_PER_SENDER") or "3 per day",
         "SIGN_IN_LIMIT_PER_CLIENT": os.environ.get("SIGN_IN_LIMIT_PER_CLIENT") or "10 per hour",
         # Each invitation to co-organize mails someone: how many one organizer may send.
         "GROUP_INVITE_LIMIT": os.environ.get("GROUP_INVITE_LIMIT") or "10 per hour",

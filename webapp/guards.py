@@ -103,6 +103,10 @@ EVENT_MESSAGES = Limit(
     "EVENT_MESSAGE_LIMIT_PER_SENDER", "event-message",
     "You’ve sent several messages in the last hour. To keep everyone’s inbox calm, please wait a while "
     "before sending another. Your message is still here; nothing was sent.")
+FOLLOWER_MESSAGES = Limit(
+    "FOLLOWER_MESSAGE_LIMIT_PER_SENDER", "follower-message",
+    "You’ve written to followers several times today. To keep their inboxes calm, please wait "
+    "before sending another. Your message is still here; nothing was sent.")
 GROUP_INVITATIONS = Limit(
     "GROUP_INVITE_LIMIT", "group-invitation",
     "You’ve sent several invitations in a short time. Nothing was sent this time; "

@@ -156,6 +156,17 @@ def test_attendee_message(signed_in_client, world, field, limit, name):
     assert row_counts() == before
 
 
+@pytest.mark.parametrize(("field", "limit", "name"), [("subject", 150, "Subject"), ("body", 5000, "Message")])
+def test_followers_message(signed_in_client, world, field, limit, name):
+    client = signed_in_client(world["organizer"])
+    before = row_counts()
+    response = client.post("/groups/knit/followers/message", data={
+        "csrf_token": csrf_token_for(client), "client_key": "b" * 32,
+        "subject": "We’re meeting again", "body": "First Tuesdays.", field: long(limit + 1)})
+    assert_too_long(response, f"{name} can be at most {limit:,} characters", long(limit + 1))
+    assert row_counts() == before
+
+
 @pytest.mark.parametrize("htmx", [False, True])
 def test_event_search(client, world, htmx):
     response = client.get("/events?q=" + "k" * 250, headers={"HX-Request": "true"} if htmx else {})

@@ -36,7 +36,7 @@ GET_ARGS = {
     "/proposals/<int:proposal_id>/edit": [], "/proposals/new": [], "/r/<token>": [], "/review": ["state"],
     "/registrations/<int:registration_id>": ["back"], "/registrations/<int:registration_id>/cancel": ["back"],
     "/sign-in": ["next", "intent"], "/sign-in/<token>": [], "/static/<path:filename>": [],
-    "/unsubscribe/<token>": [],
+    "/unsubscribe/<token>": [], "/groups/<slug>/followers/message": ["sent"],
     "/staff/groups": ["q", "show", "sort", "order"], "/staff/groups.csv": ["q", "show", "sort", "order"],
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
     "/my/calendar/<secret>.ics": [],
@@ -80,6 +80,7 @@ POST_FIELDS = {
     "/groups/<slug>/unfollow": ["next"],
     "/account/follow-mail": ["follow_mail"],
     "/unsubscribe/<token>": ["List-Unsubscribe"],
+    "/groups/<slug>/followers/message": ["subject", "body", "client_key"],
 }
 
 

@@ -18,7 +18,7 @@ from webapp.accounts.models import User
 from webapp.display import format_mail_when
 from webapp.events.models import Event
 from webapp.groups.models import Group
-from webapp.organize.models import EventMessage, MessageAudience
+from webapp.organize.models import EventMessage, GroupMessage, MessageAudience
 from webapp.outbox.templated import render_mail
 from webapp.proposals.guidelines import BY_ANCHOR
 from webapp.proposals.models import Proposal, ProposalAction, ProposalState, ProposalTransition
@@ -101,6 +101,21 @@ def _message(audience=MessageAudience.CONFIRMED, *, copy=False):
     else:
         context = dict(_links(event, member), copy=False)
     return "event_message", dict(context, message=message, audience=audience.label, group=group)
+
+
+def _followers_message(*, copy=False):
+    """A dormant group's organizers write to its followers (webapp/organize/messaging.py)."""
+    group = Group(slug="zine-librarians", name="Zines & <Comics> Librarians")
+    message = GroupMessage(group=group, subject="We’re meeting again & we miss you",
+                           body="First Tuesdays from March.\nBring a <zine>.", recipient_count=12)
+    context = dict(group=group, message=message, copy=copy, group_url=f"{SITE}/groups/{group.slug}",
+                   account_url=f"{SITE}/account")
+    if copy:
+        context.update(member=User(email="grace@example.org", display_name="Grace Hopper"),
+                       messages_url=f"{SITE}/groups/{group.slug}/followers/message")
+    else:
+        context.update(member=_member(), unsubscribe_url=f"{SITE}/unsubscribe/UNSUBSCRIBE-TOKEN")
+    return "followers_message", context
 
 
 def _proposal(kind: str, action: ProposalAction, *, message="", guidelines=(), group_url=None,
@@ -199,6 +214,8 @@ CASES = {
         group=Group(slug="zine-librarians", name="Zines & <Comics> Librarians"),
         group_url=f"{SITE}/groups/zine-librarians", account_url=f"{SITE}/account",
         unsubscribe_url=f"{SITE}/unsubscribe/UNSUBSCRIBE-TOKEN")),
+    "followers_message": lambda: _followers_message(),
+    "followers_message.sender_copy": lambda: _followers_message(copy=True),
     "followed_groups_digest.weekly": lambda: _digest(daily=False),
     "followed_groups_digest.daily": lambda: _digest(daily=True),
     "followed_groups_digest.catch_up": lambda: _digest(daily=True, catching_up=True),
@@ -243,10 +260,11 @@ def test_every_html_mail_extends_the_layout():
 
 # Mails that are not about the reader's own registrations: they link to what they are about
 # (the sign-in link, the proposal, the invitation; the sender's copy of a message, to the
-# event's attendee list). Every other kind, including any new one, must link to My events.
+# event's attendee list; a followed group's mails, to the group and its unfollow link). Every
+# other kind, including any new one, must link to My events.
 NOT_ABOUT_MY_EVENTS = {"sign_in", "proposal_submitted", "proposal_reply", "proposal_decision",
                        "proposal_invitation", "group_invitation", "event_message.sender_copy",
-                       "followed_group_event", "followed_groups_digest"}
+                       "followed_group_event", "followed_groups_digest", "followers_message"}
 MEMBER_MAILS = sorted(name for name in CASES
                       if name not in NOT_ABOUT_MY_EVENTS and name.split(".")[0] not in NOT_ABOUT_MY_EVENTS)
 

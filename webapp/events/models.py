@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -72,6 +72,10 @@ class Event(db.Model):
     # The place in line the next waitlisted member gets: handed out and raised under the same
     # lock, so numbers only grow (never reused, even after cancellations) without scanning the line.
     next_queue_number: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # True when every seat this event's waitlist gave out is in `waitlist_promotions`: events made
+    # before that table existed are False (who was promoted there is not known), so the waitlist
+    # history never counts them as "no seat went to the waitlist".
+    is_waitlist_history_kept: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # iCalendar SEQUENCE: raised on every change attendees are told about (moved, new place, cancelled),

@@ -73,6 +73,18 @@ def followers_of(session: Session, group_id: int) -> list[User]:
     ))
 
 
+def followers_who_take_mail(session: Session, group_id: int) -> list[User]:
+    """The group's followers who take mail from the groups they follow (all but those who chose
+    "No mail"): who a message from the organizers to the followers goes to."""
+    return list(session.scalars(
+        select(User).join(GroupFollow, GroupFollow.user_id == User.id)
+        .outerjoin(FollowMailChoice, FollowMailChoice.user_id == User.id)
+        .where(GroupFollow.group_id == group_id)
+        .where((FollowMailChoice.choice.is_(None)) | (FollowMailChoice.choice != FollowMail.NONE))
+        .order_by(GroupFollow.created_at, GroupFollow.id)
+    ))
+
+
 # --- how a follower hears of new events ------------------------------------------------------------
 
 DIGESTS = (FollowMail.DAILY, FollowMail.WEEKLY)

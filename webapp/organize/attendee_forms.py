@@ -1,4 +1,5 @@
-"""The form organizers write to their attendees with: checked on the server, typed values kept on errors."""
+"""The forms organizers write to their attendees and their followers with: checked on the server, typed
+values kept on errors."""
 
 from __future__ import annotations
 
@@ -14,15 +15,22 @@ AUDIENCES = {MessageAudience.CONFIRMED.value: "Confirmed attendees",
              MessageAudience.WAITLISTED.value: "People on the waitlist"}
 
 
-class MessageForm(FlaskForm):
+class FollowersMessageForm(FlaskForm):
+    """A message to a group's followers; every message form has these fields."""
+
     # A new one for every blank form: the same form sent twice sends one message.
     client_key = HiddenField()
-    audience = RadioField("Send to", choices=[SelectChoice(k, v) for k, v in AUDIENCES.items()],
-                          default=MessageAudience.CONFIRMED.value, validate_choice=False)
     subject = StringField("Subject", filters=[strip], validators=[
         required("Please give the message a subject."), at_most(MESSAGE_SUBJECT_MAX), one_line])
     body = TextAreaField("Message", filters=[normalize_newlines], validators=[
         required("Please write the message."), at_most(MESSAGE_BODY_MAX), clean_text])
+
+
+class MessageForm(FollowersMessageForm):
+    """A message to an event's confirmed attendees or its waitlist."""
+
+    audience = RadioField("Send to", choices=[SelectChoice(k, v) for k, v in AUDIENCES.items()],
+                          default=MessageAudience.CONFIRMED.value, validate_choice=False)
 
     def validate_audience(self, field) -> None:
         if field.data not in AUDIENCES:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from webapp.accounts.models import User
@@ -21,10 +20,11 @@ from webapp.display import format_mail_when
 from webapp.events.calendar import event_url
 from webapp.events.models import Event, EventStatus
 from webapp.groups.services import reply_to_organizers
+from webapp.organize.messaging import MessageSent, keep_and_queue, message_sent_before
 from webapp.organize.models import EventMessage, MessageAudience
 from webapp.organize.services import OrganizeError
 from webapp.outbox.models import MailState, OutboxMail
-from webapp.outbox.services import PENDING_KEY, undeliverable_mails
+from webapp.outbox.services import undeliverable_mails
 from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.mails import event_mail_links
 from webapp.registrations.models import Registration, RegistrationStatus
@@ -240,13 +240,6 @@ def _csv_rows(attendees: AttendeeList, *, format_time, over: bool):
 
 # --- messages to attendees ----------------------------------------------------------------------------
 
-@dataclass
-class MessageSent:
-    message: EventMessage
-    # False when this form's message had been sent before (a double submit): nothing new was queued.
-    created: bool = True
-
-
 def event_messages(session: Session, event_id: int) -> list[EventMessage]:
     """What the organizers wrote to this event's attendees, newest first."""
     return list(session.scalars(
@@ -254,12 +247,6 @@ def event_messages(session: Session, event_id: int) -> list[EventMessage]:
         .where(EventMessage.event_id == event_id)
         .order_by(EventMessage.created_at.desc(), EventMessage.id.desc())
     ))
-
-
-def _message_by_key(session: Session, event_id: int, client_key: str) -> EventMessage | None:
-    return session.scalar(
-        select(EventMessage).where(EventMessage.event_id == event_id, EventMessage.client_key == client_key)
-    )
 
 
 def send_message(session: Session, event_id: int, *, sender, audience: MessageAudience, subject: str, body: str,
@@ -270,7 +257,7 @@ def send_message(session: Session, event_id: int, *, sender, audience: MessageAu
     The mails carry the message as plain text and never the meeting link: confirmed attendees
     get their own join link in their reminder. Replies go to the group's organizers.
     """
-    if (existing := _message_by_key(session, event_id, client_key)) is not None:
+    if (existing := message_sent_before(session, EventMessage, client_key, event_id=event_id)) is not None:
         return MessageSent(existing, created=False)
     event = session.get(Event, event_id)
     if event.meeting_url and (event.meeting_url in body or event.meeting_url in subject):
@@ -288,26 +275,21 @@ def send_message(session: Session, event_id: int, *, sender, audience: MessageAu
                             field="audience")
     message = EventMessage(event_id=event_id, sender_id=sender.id, audience=audience, subject=subject, body=body,
                            recipient_count=len(recipients), client_key=client_key, created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError:
-        # The same form, sent at the same moment from a second tab: that one's mails are the mails.
-        return MessageSent(_message_by_key(session, event_id, client_key), created=False)
     reply_to = reply_to_organizers(session, event.group_id)
-    mails = [
-        _queue_message_mail(session, message, registration.user, registration=registration, reply_to=reply_to,
-                            dedup_key=f"{MESSAGE_KIND}:{registration.id}:{message.id}", now=now)
-        for registration in recipients
-    ]
-    mails.append(_queue_message_mail(session, message, sender, registration=None, reply_to=reply_to,
-                                     dedup_key=f"{MESSAGE_KIND}:copy:{message.id}", now=now))
-    session.flush()  # every recipient's mail in a few INSERTs
-    session.info.setdefault(PENDING_KEY, []).extend(mail.id for mail in mails)
-    log.info("event %s: message %s to %d %s from %s", event_id, message.id, len(recipients), audience.value,
-             sender.email)
-    return MessageSent(message)
+
+    def mails_for(message: EventMessage):
+        for registration in recipients:
+            yield _queue_message_mail(session, message, registration.user, registration=registration,
+                                      reply_to=reply_to, dedup_key=f"{MESSAGE_KIND}:{registration.id}:{message.id}",
+                                      now=now)
+        yield _queue_message_mail(session, message, sender, registration=None, reply_to=reply_to,
+                                  dedup_key=f"{MESSAGE_KIND}:copy:{message.id}", now=now)
+
+    sent = keep_and_queue(session, message, scope=dict(event_id=event_id), mails_for=mails_for)
+    if sent.created:
+        log.info("event %s: message %s to %d %s from %s", event_id, message.id, len(recipients), audience.value,
+                 sender.email)
+    return sent
 
 
 def _queue_message_mail(session: Session, message: EventMessage, recipient, *, registration: Registration | None,

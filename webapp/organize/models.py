@@ -55,3 +55,25 @@ class EventMessage(db.Model):
 
     event: Mapped[Event] = relationship()
     sender = relationship("User")
+
+
+class GroupMessage(db.Model):
+    """One message to a group's followers ("We're meeting again"); one outbox mail per follower."""
+
+    __tablename__ = "group_messages"
+    __table_args__ = (
+        # The form's one-time key, as for event messages: a double submit sends nothing twice.
+        UniqueConstraint("group_id", "client_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(MESSAGE_SUBJECT_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    recipient_count: Mapped[int] = mapped_column(Integer)
+    client_key: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group = relationship("Group")
+    sender = relationship("User")

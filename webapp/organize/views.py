@@ -18,6 +18,7 @@ from webapp.groups.services import get_group_by_slug, is_group_organizer, organi
 from webapp.guards import current_member, event_organizers_only, group_organizers_only
 from webapp.organize import (
     attendee_views,  # noqa: F401 (its routes are on this blueprint too)
+    follower_views,  # noqa: F401 (and the "Write to followers" page's)
     services,
 )
 from webapp.organize.blueprint import bp

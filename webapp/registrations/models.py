@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -59,3 +59,20 @@ class Registration(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status != RegistrationStatus.CANCELLED
+
+
+class WaitlistPromotion(db.Model):
+    """A seat that went to someone on the waitlist: written with the promotion, in its transaction,
+    so a group's waitlist history (webapp/registrations/odds.py) counts what happened, not a guess."""
+
+    __tablename__ = "waitlist_promotions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    # Kept when the account is deleted: the seat still went to the waitlist.
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="SET NULL"))
+    # Their place in line when the seat was given (several seats freed at once: 1, 2, 3...).
+    position: Mapped[int] = mapped_column(Integer)
+    # Given out of turn by an organizer ("Give a seat"), not by the line moving.
+    is_by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    promoted_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -13,6 +13,7 @@ from webapp.events.models import Event
 from webapp.registrations import services
 from webapp.registrations.mails import may_see_meeting_link
 from webapp.registrations.models import RegistrationStatus
+from webapp.registrations.odds import waitlist_history
 from webapp.registrations.tokens import join_url
 
 # A paragraph organizers open with these words is meant to be read before registering.
@@ -54,11 +55,14 @@ def panel_context(event: Event, *, now, registration=None, position=None, error=
     if not accessibility_needs and registration is not None and not registration.is_active:
         # Registering again starts from what they told the organizers last time.
         accessibility_needs = registration.accessibility_needs
+    waiting = registration is not None and registration.status == RegistrationStatus.WAITLISTED
     return dict(
         event=event,
         now=now,
         registration=registration,
         position=position,
+        # How far this group's waitlists moved before, for someone waiting in one now.
+        waitlist_history=waitlist_history(db.session, event.group_id, now) if waiting else None,
         meeting_url=join_url(registration) if may_see_meeting_link(registration, now=now) else None,
         window_problem=services.registration_window_problem(event, now),
         cancel_problem=(services.cancellation_problem(registration, event, now)

@@ -19,7 +19,7 @@ from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
 from webapp.registrations.mails import queue_registration_mail
-from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.registrations.models import Registration, RegistrationStatus, WaitlistPromotion
 from webapp.validators import too_long_message
 
 ACCESSIBILITY_NEEDS_MAX = 1000
@@ -133,6 +133,13 @@ def _confirm(event: Event, registration: Registration, now: datetime) -> None:
     event.confirmed_count += 1
     registration.status = RegistrationStatus.CONFIRMED
     registration.confirmed_at = now
+
+
+def _record_promotion(session: Session, event: Event, registration: Registration, *, position: int,
+                      by_hand: bool, now: datetime) -> None:
+    """The durable record that this seat went to the waitlist (the group's waitlist history counts these)."""
+    session.add(WaitlistPromotion(event_id=event.id, registration_id=registration.id, position=position,
+                                  is_by_hand=by_hand, promoted_at=now))
 
 
 def register(
@@ -286,6 +293,8 @@ def promote_by_hand(session: Session, event_id: int, registration_id: int, *, ex
             )
         raised = (event.capacity, event.capacity + 1)
         event.capacity += 1
+    _record_promotion(session, event, registration, position=waitlist_position(session, registration),
+                      by_hand=True, now=now)
     event.waitlist_count -= 1
     _confirm(event, registration, now)
     session.flush()
@@ -312,7 +321,8 @@ def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> l
     if free is not None:
         query = query.limit(free)
     promoted = list(session.scalars(query))
-    for registration in promoted:
+    for position, registration in enumerate(promoted, start=1):
+        _record_promotion(session, event, registration, position=position, by_hand=False, now=now)
         _confirm(event, registration, now)
         event.waitlist_count -= 1
     session.flush()

@@ -20,6 +20,7 @@ from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
 from webapp.registrations import services
 from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.registrations.odds import waitlist_histories
 from webapp.registrations.panel import cancel_result, panel_context
 from webapp.registrations.tokens import read_manage_token
 from webapp.rendering import form_status, no_store, render, wants_fragment
@@ -144,6 +145,7 @@ def _registration_block(registration: Registration, back: str, *, status: int = 
     return render(
         "registrations/my_events.html", "registration_card", status=status, r=registration,
         positions={registration.id: services.waitlist_position(db.session, registration)},
+        histories=_waitlist_histories([registration], now),
         cancellable=({registration.id} if registration.is_active
                      and services.cancellation_problem(registration, registration.event, now) is None else set()),
         states={registration.id: state},
@@ -324,8 +326,15 @@ def _my_events_page(*, status: int = 200, states: dict | None = None):
     }
     cancellable = {r.id for r in upcoming if services.cancellation_problem(r, r.event, now) is None}
     return no_store(render("registrations/my_events.html", status=status, upcoming=upcoming, past=past,
-                           positions=positions, cancellable=cancellable, states=states or {},
+                           positions=positions, histories=_waitlist_histories(upcoming, now),
+                           cancellable=cancellable, states=states or {},
                            private_calendar=private_calendar))
+
+
+def _waitlist_histories(registrations: list[Registration], now) -> dict:
+    """The waitlist history of each group the member waits at (one query, however many cards)."""
+    waiting = [r.event.group_id for r in registrations if r.status == RegistrationStatus.WAITLISTED]
+    return waitlist_histories(db.session, waiting, now) if waiting else {}
 
 
 def register_after_sign_in(member, argument: str, *, now, note: str | None = None) -> None:
