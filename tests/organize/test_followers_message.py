@@ -174,9 +174,19 @@ def test_with_nobody_to_write_to_the_page_says_so(signed_in_client, session):
     session.commit()
     client = signed_in_client(cast["organizer"])
     closed = parse(client.get(URL).get_data(as_text=True)).find(id="followers-message-closed")
-    assert "Nobody who follows" in closed.get_text() and "nobody to write to" in closed.get_text()
+    assert closed.get_text().startswith(f"Nobody follows {group.name} yet, so there’s nobody to write to.")
     refused = post(client, URL, message_form())
-    assert refused.status_code == 422 and "nobody to send this to" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and f"Nobody follows {group.name} yet" in refused.get_data(as_text=True)
+    assert mails(session, kind=KIND) == []
+
+    # Followers who all chose no mail from followed groups: said so, and still nothing is sent.
+    for member in (cast["member"], cast["other_organizer"]):
+        follow_group(session, group.id, member=member, now=utcnow())
+        set_follow_mail_choice(session, member, FollowMail.NONE, now=utcnow())
+    session.commit()
+    closed = parse(client.get(URL).get_data(as_text=True)).find(id="followers-message-closed")
+    assert closed.get_text().startswith(f"The 2 members who follow {group.name} chose no mail")
+    assert post(client, URL, message_form()).status_code == 422
     assert mails(session, kind=KIND) == []
 
 

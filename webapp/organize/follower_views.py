@@ -10,7 +10,6 @@ import uuid
 from flask import abort, request, url_for
 
 from webapp.db import db, utcnow
-from webapp.follows.services import followers_who_take_mail
 from webapp.groups.models import Group
 from webapp.groups.services import get_group_by_slug
 from webapp.guards import FOLLOWER_MESSAGES, check_limit, count_towards, current_member, group_organizers_only
@@ -20,6 +19,8 @@ from webapp.organize.messaging import (
     followers_message_problem,
     group_messages,
     message_sent_before,
+    nobody_to_write_to,
+    readers_of,
     send_to_followers,
 )
 from webapp.organize.models import GroupMessage
@@ -35,10 +36,11 @@ def _page(group: Group, form: FollowersMessageForm, *, status: int = 200, notice
           sent: GroupMessage | None = None):
     """The page; for htmx, the form block alone (with a 200, so htmx swaps in the messages)."""
     me = current_member()
-    readers = [f for f in followers_who_take_mail(db.session, group.id) if f.id != me.id]
+    readers = readers_of(db.session, group.id, me.id)
     return _private(render(
         "organize/write_to_followers.html", "followers_message_form", status=form_status(status), group=group,
         form=form, readers=len(readers), problem=followers_message_problem(db.session, group, utcnow()),
+        nobody=None if readers else nobody_to_write_to(db.session, group, me.id),
         messages=group_messages(db.session, group.id), notice=notice, sent=sent))
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from webapp.display import format_date
+from webapp.display import format_date, plural
 from webapp.events.models import Event, EventStatus
-from webapp.follows.services import followers_who_take_mail, unsubscribe_headers
+from webapp.follows.services import followers_of, followers_who_take_mail, unsubscribe_headers
 from webapp.follows.tokens import unsubscribe_url
 from webapp.groups.models import Group
 from webapp.groups.services import reply_to_organizers
@@ -98,6 +98,23 @@ def group_messages(session: Session, group_id: int) -> list[GroupMessage]:
     ))
 
 
+def readers_of(session: Session, group_id: int, sender_id: int) -> list:
+    """Who a message to the group's followers reaches: followers who take mail, but the sender
+    (who gets the copy instead)."""
+    return [f for f in followers_who_take_mail(session, group_id) if f.id != sender_id]
+
+
+def nobody_to_write_to(session: Session, group: Group, sender_id: int) -> str:
+    """Why a message to the followers would reach nobody, in words: nobody follows the group yet,
+    or every follower chose no mail from the groups they follow."""
+    others = [f for f in followers_of(session, group.id) if f.id != sender_id]
+    if not others:
+        return (f"Nobody follows {group.name} yet, so there’s nobody to write to. Members follow a group "
+                "with the Follow button on its page.")
+    return (f"The {plural(len(others), 'member')} who follow {group.name} chose no mail from the groups "
+            "they follow, so there’s nobody to write to.")
+
+
 def send_to_followers(session: Session, group_id: int, *, sender, subject: str, body: str, client_key: str,
                       now: datetime) -> MessageSent:
     """Keep the message on the group and queue one mail per follower (each with their own one-click
@@ -113,10 +130,9 @@ def send_to_followers(session: Session, group_id: int, *, sender, subject: str, 
     if problem := followers_message_problem(session, group, now):
         raise OrganizeError(problem, status=409)
     # The sender gets the copy instead; members who chose no mail from followed groups get none.
-    followers = [f for f in followers_who_take_mail(session, group_id) if f.id != sender.id]
+    followers = readers_of(session, group_id, sender.id)
     if not followers:
-        raise OrganizeError(f"Nobody who follows {group.name} takes mail from the groups they follow yet, "
-                            "so there’s nobody to send this to. Nothing was sent.", status=422)
+        raise OrganizeError(f"{nobody_to_write_to(session, group, sender.id)} Nothing was sent.", status=422)
     message = GroupMessage(group_id=group_id, sender_id=sender.id, subject=subject, body=body,
                            recipient_count=len(followers), client_key=client_key, created_at=now)
     reply_to = reply_to_organizers(session, group_id)
