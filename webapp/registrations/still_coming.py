@@ -60,7 +60,7 @@ def due_still_coming(session: Session, *, now: datetime, limit: int = 500) -> li
 
 def answer_urls(registration: Registration) -> dict[str, str]:
     token = still_coming_token(registration)
-    return {answer: absolute_url("registrations.still_coming", token=token, answer=answer) for answer in ANSWERS}
+    return {answer: absolute_url("registrations.still_coming_question", token=token, answer=answer) for answer in ANSWERS}
 
 
 def queue_still_coming(session: Session, registrations: list[Registration], *, now: datetime) -> list[OutboxMail]:
