@@ -15,7 +15,7 @@ def sweep_still_coming() -> int:
         queued = still_coming.queue_due_still_coming(db.session, now=now, limit=500)
         db.session.commit()
         total += len(queued)
-        if not queued and not still_coming.due_still_coming(db.session, now=now, limit=1):
+        if not queued:  # nothing left to ask (or another sweep asked it first)
             break
     for event_id in still_coming.events_due_for_release(db.session, now=now):
         release = services.release_unconfirmed_seats(db.session, event_id, now=now)

@@ -389,3 +389,17 @@ def test_both_mails_link_to_my_events_and_say_the_time(session):
         assert "UTC)" in mail.body_text, mail.kind
     release_mail = mails(session, kind="still_coming")[0]
     assert "If we haven't heard from you by Wednesday, March 10, 2027" in release_mail.body_text
+
+
+def test_a_seat_that_came_after_the_release_deadline_is_not_asked_about(session):
+    event, (first, second, waiting) = full_event(session)
+    services.cancel(session, first, now=RELEASE + timedelta(hours=1))  # waiting gets the seat late
+    session.commit()
+
+    asked = still_coming.queue_due_still_coming(session, now=RELEASE + timedelta(hours=2))
+
+    assert [m.recipient for m in asked] == []  # second: no line any more; waiting: seated late
+    services.register(session, event.id, member=create_user(), now=RELEASE + timedelta(hours=3))
+    session.commit()
+    asked = still_coming.queue_due_still_coming(session, now=RELEASE + timedelta(hours=4))
+    assert [m.recipient for m in asked] == [second.user.email]

@@ -37,9 +37,13 @@ ANSWERS = ("yes", "free")
 
 def due_still_coming(session: Session, *, now: datetime, limit: int = 500) -> list[Registration]:
     """Confirmed registrations of capped, scheduled events with someone waiting, starting within
-    STILL_COMING_HOURS, never asked and not answered."""
+    STILL_COMING_HOURS, never asked and not answered.
+
+    Left out: seats that came after the release deadline (RELEASE_UNCONFIRMED_HOURS before the
+    start), whose "promoted" mail a moment ago is question enough; they are never released either.
+    """
     window = timedelta(hours=current_app.config["STILL_COMING_HOURS"])
-    return list(session.scalars(
+    candidates = session.scalars(
         select(Registration)
         .join(Registration.event)
         .options(joinedload(Registration.event), joinedload(Registration.user))
@@ -55,12 +59,14 @@ def due_still_coming(session: Session, *, now: datetime, limit: int = 500) -> li
         )
         .order_by(Event.starts_at, Registration.id)
         .limit(limit)
-    ))
+    )
+    return [r for r in candidates if r.confirmed_at is None or r.confirmed_at < release_deadline(r.event)]
 
 
 def answer_urls(registration: Registration) -> dict[str, str]:
     token = still_coming_token(registration)
-    return {answer: absolute_url("registrations.still_coming_question", token=token, answer=answer) for answer in ANSWERS}
+    return {answer: absolute_url("registrations.still_coming_question", token=token, answer=answer)
+            for answer in ANSWERS}
 
 
 def queue_still_coming(session: Session, registrations: list[Registration], *, now: datetime) -> list[OutboxMail]:
