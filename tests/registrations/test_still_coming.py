@@ -403,3 +403,25 @@ def test_a_seat_that_came_after_the_release_deadline_is_not_asked_about(session)
     session.commit()
     asked = still_coming.queue_due_still_coming(session, now=RELEASE + timedelta(hours=4))
     assert [m.recipient for m in asked] == [second.user.email]
+
+
+def test_a_signed_in_member_answers_yes_from_my_events_and_a_released_one_reads_why(
+        signed_in_client, session, freeze):
+    event, (first, second, waiting) = full_event(session, release=True)
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    freeze(ASK + timedelta(hours=1))
+    client = signed_in_client(first.user)
+
+    response = client.post(f"/registrations/{first.id}/still-coming",
+                           data={"csrf_token": csrf_token_for(client), "back": "my-events"},
+                           headers={"HX-Request": "true"})
+
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith(f'<li class="group-card" id="registration-{first.id}"')
+    assert "You told the organizers you’re coming." in html
+    services.release_unconfirmed_seats(session, event.id, now=RELEASE)  # second's seat: no answer
+    session.commit()
+    freeze(RELEASE + timedelta(hours=1))
+    page = signed_in_client(second.user).get(f"/events/{event.slug}").get_data(as_text=True)
+    assert "so your seat went to someone who was waiting" in page and "number 1 in line" in page
