@@ -117,6 +117,7 @@ def _send_rechecks_registered() -> None:
     """Import the modules that register a send-time re-check with the outbox, so that every
     process that sends mail (a worker imports only what its tasks need) re-checks them."""
     import webapp.events.changes  # noqa: F401
+    import webapp.registrations.still_coming  # noqa: F401
     import webapp.reminders.services  # noqa: F401
 
 

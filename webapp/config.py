@@ -88,6 +88,11 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REMINDER_SWEEP_SECONDS": _int("REMINDER_SWEEP_SECONDS", 300),
         # Confirmed attendees see and get the meeting link from this many hours before the start.
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
+        # "Still coming?": confirmed attendees of a capped event with a waitlist are asked this many
+        # hours before the start; where the organizer turned it on, unanswered seats go to the
+        # waitlist this many hours before (webapp/registrations/still_coming.py).
+        "STILL_COMING_HOURS": _int("STILL_COMING_HOURS", 72),
+        "RELEASE_UNCONFIRMED_HOURS": _int("RELEASE_UNCONFIRMED_HOURS", 24),
         # A waitlisted member reads how far this group's waitlists moved at its last full events
         # (at most this many), once it has at least the minimum (webapp/registrations/odds.py).
         "WAITLIST_ODDS_EVENTS": _int("WAITLIST_ODDS_EVENTS", 6),
@@ -155,7 +160,7 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
     """
     common = {
         "task_ignore_result": True,
-        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts", "tasks.follows"],
+        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts", "tasks.follows", "tasks.still_coming"],
         # A task is acknowledged only after it ran, and re-queued if its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -180,6 +185,10 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
             # Yesterday's and last week's digests of followed groups: once per member and period.
             "queue-follow-digests": {"task": "tasks.follows.queue_digests",
                                      "schedule": 3600.0, "options": {"expires": 3600.0}},
+            # "Still coming?" mails and releasing unanswered seats: "due and not yet done", like reminders.
+            "sweep-still-coming": {"task": "tasks.still_coming.sweep_still_coming",
+                                   "schedule": float(reminder_sweep_seconds),
+                                   "options": {"expires": float(reminder_sweep_seconds)}},
         },
     }
     if redis_url:

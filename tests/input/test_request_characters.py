@@ -39,7 +39,7 @@ GET_ARGS = {
     "/unsubscribe/<token>": [], "/groups/<slug>/followers/message": ["sent"],
     "/staff/groups": ["q", "show", "sort", "order"], "/staff/groups.csv": ["q", "show", "sort", "order"],
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
-    "/my/calendar/<secret>.ics": [],
+    "/my/calendar/<secret>.ics": [], "/still-coming/<token>/<answer>": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
@@ -81,6 +81,8 @@ POST_FIELDS = {
     "/account/follow-mail": ["follow_mail"],
     "/unsubscribe/<token>": ["List-Unsubscribe"],
     "/groups/<slug>/followers/message": ["subject", "body", "client_key"],
+    "/still-coming/<token>/<answer>": ["x"],
+    "/registrations/<int:registration_id>/still-coming": ["back"],
 }
 
 
@@ -99,7 +101,8 @@ def world(session):
     session.commit()
     values = {"slug": event.slug, "registration_id": registration.id, "organizer_id": group.organizers[0].id,
               "invitation_id": 1, "mail_id": 1, "proposal_id": proposal.id, "name": "x",
-              "token": manage_token(registration), "filename": "site.css", "secret": "A" * 43}
+              "token": manage_token(registration), "filename": "site.css", "secret": "A" * 43,
+              "answer": "yes"}
     return dict(me=me, values=values, group_slug=group.slug)
 
 

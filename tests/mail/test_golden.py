@@ -185,6 +185,13 @@ CASES = {
     "event_changed.online_later": lambda: _changed({"time", "place"}, "the time and the place",
                                                    f"New time and place: {TITLE}", in_window=False),
     "event_cancelled": lambda: _event_mail("event_cancelled"),
+    "still_coming.release_on": lambda: _event_mail("still_coming", yes_url=f"{SITE}/still-coming/TOKEN/yes",
+                                                   free_url=f"{SITE}/still-coming/TOKEN/free", waiting=3,
+                                                   release_at="Tuesday, June 11, 2030, 6:00 PM EDT"),
+    "still_coming.release_off": lambda: _event_mail("still_coming", yes_url=f"{SITE}/still-coming/TOKEN/yes",
+                                                    free_url=f"{SITE}/still-coming/TOKEN/free", waiting=1,
+                                                    release_at=None),
+    "seat_released": lambda: _event_mail("seat_released", status=RegistrationStatus.WAITLISTED, position=1),
     "event_message.confirmed": lambda: _message(),
     "event_message.waitlisted": lambda: _message(MessageAudience.WAITLISTED),
     "event_message.sender_copy": lambda: _message(copy=True),
@@ -273,7 +280,7 @@ def test_the_member_mails_are_the_ones_about_registrations():
     kinds = {name.split(".")[0] for name in MEMBER_MAILS}
     assert kinds == {"registration_confirmed", "registration_waitlisted", "registration_promoted",
                      "registration_cancelled", "registration_removed", "reminder", "event_changed",
-                     "event_cancelled", "event_message"}
+                     "event_cancelled", "event_message", "still_coming", "seat_released"}
 
 
 @pytest.mark.parametrize("name", MEMBER_MAILS)

@@ -119,3 +119,72 @@ def test_organizers_removing_and_giving_seats_while_members_register(app, sessio
     assert len({r.queue_number for r in waitlisted}) == len(waitlisted)
     assert all(r.status == RegistrationStatus.CANCELLED and r.cancelled_by_id == organizer_id
                for r in registrations if r.id in removals)
+
+
+def test_releasing_unanswered_seats_while_members_cancel_and_register(app, session, db_kind):
+    """Two release sweeps at once (a duplicated task), cancellations and new registrations: never
+    overbooked, the counts match the rows, a seat is never free while someone waits, and each
+    released member is released and told once."""
+    if db_kind != "postgres":
+        pytest.skip("real row locks under real concurrency: PostgreSQL")
+    from datetime import timedelta
+
+    from tests.support.outbox import mails
+
+    now = utcnow()
+    event = create_event(capacity=5, starts_at=now + timedelta(hours=12), is_releasing_unconfirmed_seats=True)
+    holders = [create_user() for _ in range(5)]
+    waiting = [create_user() for _ in range(5)]
+    newcomers = [create_user() for _ in range(5)]
+    for member in holders + waiting:
+        services.register(session, event.id, member=member, now=now - timedelta(days=5))
+    event_id = event.id
+    regs = {m.id: services.registration_for_id(session, event_id, m.id) for m in holders}
+    for registration in regs.values():
+        registration.still_coming_asked_at = now - timedelta(days=3)  # asked, never answered
+    session.commit()
+    cancelling = [regs[m.id].id for m in holders[:3]]
+    newcomer_ids = [m.id for m in newcomers]
+    session.remove()
+
+    jobs = [("release", None)] * 2 + [("cancel", r) for r in cancelling] + [("register", m) for m in newcomer_ids]
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(action, argument) -> None:
+        with app.app_context():
+            try:
+                barrier.wait(timeout=90)
+                if action == "release":
+                    services.release_unconfirmed_seats(db.session, event_id, now=now)
+                elif action == "cancel":
+                    services.cancel(db.session, db.session.get(Registration, argument), now=now)
+                else:
+                    services.register(db.session, event_id, member=SimpleNamespace(id=argument), now=now)
+                db.session.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    event = db.session.get(Event, event_id)
+    registrations = list(db.session.scalars(select(Registration).where(Registration.event_id == event_id)))
+    confirmed = [r for r in registrations if r.status == RegistrationStatus.CONFIRMED]
+    waitlisted = [r for r in registrations if r.status == RegistrationStatus.WAITLISTED]
+    assert len(confirmed) == event.confirmed_count == 5  # people wait, so every seat is taken
+    assert len(waitlisted) == event.waitlist_count == 15 - 3 - 5
+    assert len({r.queue_number for r in waitlisted}) == len(waitlisted)
+    released = [r for r in registrations if r.released_at is not None]
+    told = [m.registration_id for m in mails(db.session, kind="seat_released")]
+    assert sorted(told) == sorted(r.id for r in released) and len(set(told)) == len(told)
+    # Whoever was released waits ahead of everyone who registered during the race.
+    newcomer_places = [services.waitlist_position(db.session, r) for r in waitlisted if r.user_id in newcomer_ids]
+    released_places = [services.waitlist_position(db.session, r) for r in released if r in waitlisted]
+    assert not released_places or max(released_places) < min(newcomer_places or [10**6])

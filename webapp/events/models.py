@@ -76,6 +76,9 @@ class Event(db.Model):
     # before that table existed are False (who was promoted there is not known), so the waitlist
     # history never counts them as "no seat went to the waitlist".
     is_waitlist_history_kept: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
+    # The organizer's choice (off by default): at RELEASE_UNCONFIRMED_HOURS before the start, seats
+    # of confirmed attendees who did not answer "Still coming?" go to the waitlist.
+    is_releasing_unconfirmed_seats: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # iCalendar SEQUENCE: raised on every change attendees are told about (moved, new place, cancelled),

@@ -208,8 +208,10 @@ def set_checked_in(session: Session, event_id: int, registration_id: int, *, che
 
 CSV_HEADER = [
     "Status", "Place in line", "Name", "Email", "Institution", "Registered at", "Accessibility needs",
-    "Reminder", "Joined online", "Checked in at", "Attendance", "Mail problems",
+    "Reminder", "Joined online", "Checked in at", "Attendance", "Mail problems", "Still coming",
 ]
+# What the "Still coming" column says of Registration.still_coming_state (blank: never asked).
+STILL_COMING_LABELS = {"yes": "Yes", "freed": "Freed", "released": "Released", "no_answer": "No answer", None: ""}
 
 
 def attendees_csv(attendees: AttendeeList, *, format_time, over: bool) -> str:
@@ -234,7 +236,7 @@ def _csv_rows(attendees: AttendeeList, *, format_time, over: bool):
             (reminder.label + (f" {format_time(reminder.at)}" if reminder.at else "")) if reminder else "",
             "Yes" if registration.id in attendees.joined else "No",
             format_time(registration.checked_in_at) if registration.checked_in_at and confirmed else "",
-            attendance, problems,
+            attendance, problems, STILL_COMING_LABELS[registration.still_coming_state],
         )
 
 

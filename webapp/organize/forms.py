@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
@@ -64,6 +64,7 @@ class EventForm(FlaskForm):
     capacity = StringField("Capacity", filters=[strip])  # validate_capacity caps it at 9 digits
     registration_opens_at = StringField("Registration opens", filters=[strip])
     registration_closes_at = StringField("Registration closes", filters=[strip])
+    release_unconfirmed_seats = BooleanField("Release unconfirmed seats to the waitlist")
 
     def __init__(self, *args, zone: ZoneInfo, **kwargs):
         super().__init__(*args, **kwargs)
@@ -87,6 +88,7 @@ class EventForm(FlaskForm):
             capacity="" if fields.capacity is None else str(fields.capacity),
             registration_opens_at=to_local_input(fields.registration_opens_at, zone),
             registration_closes_at=to_local_input(fields.registration_closes_at, zone),
+            release_unconfirmed_seats=fields.is_releasing_unconfirmed_seats,
         ))
 
     @property
@@ -158,4 +160,5 @@ class EventForm(FlaskForm):
             venue_accessibility=self.venue_accessibility.data or None, capacity=self.capacity_value,
             registration_opens_at=self.times.get("registration_opens_at"),
             registration_closes_at=self.times.get("registration_closes_at"),
+            is_releasing_unconfirmed_seats=bool(self.release_unconfirmed_seats.data),
         )

@@ -49,6 +49,8 @@ class EventFields:
     capacity: int | None = None
     registration_opens_at: datetime | None = None
     registration_closes_at: datetime | None = None
+    # Seats of confirmed attendees who didn't answer "Still coming?" go to the waitlist (off by default).
+    is_releasing_unconfirmed_seats: bool = False
 
     @classmethod
     def of(cls, event: Event) -> EventFields:
@@ -58,6 +60,7 @@ class EventFields:
             venue_address=event.venue_address, venue_accessibility=event.venue_accessibility,
             capacity=event.capacity, registration_opens_at=event.registration_opens_at,
             registration_closes_at=event.registration_closes_at,
+            is_releasing_unconfirmed_seats=event.is_releasing_unconfirmed_seats,
         )
 
     @property
@@ -73,6 +76,7 @@ def _apply_plain_fields(event: Event, fields: EventFields) -> None:
     fields.place.apply_to(event)
     event.registration_opens_at = fields.registration_opens_at
     event.registration_closes_at = fields.registration_closes_at
+    event.is_releasing_unconfirmed_seats = fields.is_releasing_unconfirmed_seats
 
 
 def _check_future_start(fields: EventFields, now: datetime) -> None:

@@ -23,6 +23,16 @@ def reminder_window() -> timedelta:
     return timedelta(hours=current_app.config["REMINDER_WINDOW_HOURS"])
 
 
+def still_coming_deadline(event: Event) -> datetime:
+    """From when its confirmed attendees are asked "Still coming?" (when it has a waitlist)."""
+    return event.starts_at - timedelta(hours=current_app.config["STILL_COMING_HOURS"])
+
+
+def release_deadline(event: Event) -> datetime:
+    """From when unanswered seats go to the waitlist, where the organizers turned that on."""
+    return event.starts_at - timedelta(hours=current_app.config["RELEASE_UNCONFIRMED_HOURS"])
+
+
 def may_see_meeting_link(registration: Registration | None, *, now: datetime) -> bool:
     """Only confirmed attendees, and only from the reminder window on, until the event ends."""
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
@@ -118,3 +128,13 @@ def record_registration_and_event(session: Session, record_model, mail: OutboxMa
         .where(record_model.outbox_mail_id == mail.id)
         .execution_options(populate_existing=True)
     ).first()
+
+
+def queue_seat_released_mail(session: Session, registration: Registration, *, position: int | None,
+                             now: datetime) -> OutboxMail | None:
+    """Tell a member their unanswered seat went to the waitlist and that they wait first in line.
+    Once per registration, whatever happens after (the key has no generation)."""
+    return queue_attendee_mail(
+        session, registration, kind="seat_released", dedup_key=f"seat_released:{registration.id}",
+        now=now, with_link=False, with_ics=False, extra=dict(position=position),
+    )

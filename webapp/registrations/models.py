@@ -18,6 +18,13 @@ class RegistrationStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class AttendanceAnswer(StrEnum):
+    """The member's answer to "Still coming?" (webapp/registrations/still_coming.py)."""
+
+    YES = "yes"
+    FREED = "freed"
+
+
 class Registration(db.Model):
     __tablename__ = "registrations"
     __table_args__ = (
@@ -52,6 +59,18 @@ class Registration(db.Model):
     # The organizer who removed them; None when the member cancelled themselves.
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
+    # "Still coming?": when the mail was queued (once per registration: the sweep's memory), the
+    # answer ("yes", or "freed" when that answer cancelled it) and when; when an unanswered seat
+    # was released to the waitlist (once per registration, under the event lock).
+    still_coming_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attendance_answer: Mapped[AttendanceAnswer | None] = mapped_column(
+        Enum(AttendanceAnswer, native_enum=False, length=10,
+             values_callable=lambda e: [m.value for m in e], validate_strings=True,
+             create_constraint=True, name="attendance_answer"),
+    )
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     event: Mapped[Event] = relationship()
     user = relationship("User", foreign_keys=[user_id])
     cancelled_by = relationship("User", foreign_keys=[cancelled_by_id])
@@ -59,6 +78,16 @@ class Registration(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status != RegistrationStatus.CANCELLED
+
+    @property
+    def still_coming_state(self) -> str | None:
+        """What organizers read of "Still coming?": "yes", "freed", "released", "no_answer", or None
+        when this registration was never asked."""
+        if self.attendance_answer is not None:
+            return self.attendance_answer.value
+        if self.released_at is not None:
+            return "released"
+        return "no_answer" if self.still_coming_asked_at is not None else None
 
 
 class WaitlistPromotion(db.Model):

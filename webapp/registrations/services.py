@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
-from webapp.registrations.mails import queue_registration_mail
+from webapp.registrations.mails import queue_registration_mail, queue_seat_released_mail, release_deadline
 from webapp.registrations.models import Registration, RegistrationStatus, WaitlistPromotion
 from webapp.validators import too_long_message
 
@@ -302,9 +302,11 @@ def promote_by_hand(session: Session, event_id: int, registration_id: int, *, ex
     return Outcome(registration, [registration], capacity_raised=raised)
 
 
-def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> list[Registration]:
+def promote_from_waitlist(session: Session, event: Event, *, now: datetime,
+                          passing_over: frozenset[int] = frozenset()) -> list[Registration]:
     """Fill free seats from the head of the line, in order, mailing each one promoted.
-    The caller holds the event lock."""
+    The caller holds the event lock. `passing_over`: registrations that just gave up their seat
+    and wait at the head of the line (released seats), which must not get them straight back."""
     if now >= event.starts_at or event.status != EventStatus.SCHEDULED:
         return []  # promotion stops when the event starts
     free = None if event.capacity is None else event.capacity - event.confirmed_count
@@ -315,6 +317,7 @@ def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> l
         .where(
             Registration.event_id == event.id,
             Registration.status == RegistrationStatus.WAITLISTED,
+            Registration.id.not_in(passing_over),
         )
         .order_by(Registration.queue_number)
     )
@@ -329,6 +332,64 @@ def promote_from_waitlist(session: Session, event: Event, *, now: datetime) -> l
     for registration in promoted:
         queue_registration_mail(session, registration, "promoted", now=now)
     return promoted
+
+
+@dataclass
+class Release:
+    """What a release did: who moved to the waitlist, and who got their seats."""
+
+    released: list[Registration]
+    promoted: list[Registration]
+
+
+def release_unconfirmed_seats(session: Session, event_id: int, *, now: datetime) -> Release | None:
+    """At the release deadline, the seats of confirmed attendees who did not answer "Still coming?"
+    go to the people waiting; None when there is nothing to release.
+
+    Only for an event whose organizers turned it on, from RELEASE_UNCONFIRMED_HOURS before the
+    start until it starts, and only those asked before that deadline (nobody loses a seat they
+    were asked about a minute ago). Never more seats than people waiting who were not released
+    (a seat nobody takes stays with its holder), the most recent seats first. The released move to
+    the head of the line, ahead of everyone waiting, in the order they got their seats, then the
+    freed seats go down the line as after any cancellation, passing over the released (who would
+    otherwise get their own seats back). Each released member is mailed once ("seat_released");
+    `released_at` keeps a registration from being released twice.
+    """
+    event = lock_event(session, event_id)
+    deadline = release_deadline(event)
+    if not (event.is_releasing_unconfirmed_seats and event.status == EventStatus.SCHEDULED
+            and event.capacity is not None and deadline <= now < event.starts_at):
+        return None
+    waiting = event.waitlist_count
+    unanswered = list(session.scalars(
+        select(Registration).where(
+            Registration.event_id == event.id,
+            Registration.status == RegistrationStatus.CONFIRMED,
+            Registration.still_coming_asked_at.is_not(None),
+            Registration.still_coming_asked_at < deadline,
+            Registration.attendance_answer.is_(None),
+            Registration.released_at.is_(None),
+        ).order_by(Registration.confirmed_at.desc(), Registration.id.desc()).limit(waiting)
+    )) if waiting else []
+    if not unanswered:
+        return None
+    released = sorted(unanswered, key=lambda r: (r.confirmed_at, r.id))
+    # The head of the line: numbers below every number this event handed out (unique per event).
+    lowest = session.scalar(select(func.min(Registration.queue_number)).where(Registration.event_id == event.id))
+    head = min(lowest if lowest is not None else 1, 1)
+    for offset, registration in enumerate(released, start=1):
+        registration.status = RegistrationStatus.WAITLISTED
+        registration.waitlisted_at = now
+        registration.released_at = now
+        registration.queue_number = head - (len(released) - offset + 1)
+    event.confirmed_count -= len(released)
+    event.waitlist_count += len(released)
+    session.flush()
+    promoted = promote_from_waitlist(session, event, now=now,
+                                     passing_over=frozenset(r.id for r in released))
+    for registration in released:
+        queue_seat_released_mail(session, registration, position=waitlist_position(session, registration), now=now)
+    return Release(released, promoted)
 
 
 def change_capacity(session: Session, event_id: int, capacity: int | None, *, now: datetime) -> list[Registration]:

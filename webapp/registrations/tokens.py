@@ -62,3 +62,25 @@ def read_join_token(token: str) -> tuple[int, int] | None:
     if not isinstance(data, dict) or not isinstance(data.get("r"), int) or not isinstance(data.get("g"), int):
         return None
     return data["r"], data["g"]
+
+
+def _still_coming_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="still-coming")
+
+
+def still_coming_token(registration: Registration) -> str:
+    # Bound to the generation like the manage link: it answers for this registration only.
+    return _still_coming_serializer().dumps(
+        {"r": registration.id, "u": registration.user_id, "g": registration.generation}
+    )
+
+
+def read_still_coming_token(token: str) -> tuple[int, int, int] | None:
+    """(registration id, user id, generation), or None for a forged or expired token."""
+    try:
+        data = _still_coming_serializer().loads(token, max_age=MAX_AGE_SECONDS)
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in ("r", "u", "g")):
+        return None
+    return data["r"], data["u"], data["g"]

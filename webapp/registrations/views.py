@@ -18,14 +18,17 @@ from webapp.events.views import event_page
 from webapp.feeds.private import private_calendar_links
 from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
-from webapp.registrations import services
+from webapp.registrations import services, still_coming
+from webapp.registrations.mails import release_deadline
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.odds import waitlist_histories
 from webapp.registrations.panel import cancel_result, panel_context
-from webapp.registrations.tokens import read_manage_token
+from webapp.registrations.tokens import read_manage_token, read_still_coming_token
 from webapp.rendering import form_status, no_store, render, wants_fragment
 
 bp = Blueprint("registrations", __name__)
+# When unanswered seats go to the waitlist: the event page, My events and the mails say it alike.
+bp.add_app_template_global(release_deadline, "release_deadline")
 # What a refused form shows back of the accessibility needs typed (well over the limit, to copy from).
 TYPED_MAX = 20_000
 
@@ -293,6 +296,85 @@ def manage_cancel(token: str):
     # Said in words here, as on the event page; a replayed POST reads "already cancelled".
     return _manage_page(db.session.get(Registration, registration.id), token,
                         result=cancel_result(outcome, status_before))
+
+
+def _registration_from_still_coming_token(token: str, answer: str) -> tuple[Registration, int]:
+    ids = read_still_coming_token(token)
+    if not ids or answer not in still_coming.ANSWERS:
+        abort(404)
+    registration = db.first_or_404(
+        select(Registration).where(Registration.id == ids[0], Registration.user_id == ids[1]))
+    return registration, ids[2]
+
+
+def _still_coming_page(registration: Registration, token: str, answer: str, *, result=None, error=None,
+                       status=200):
+    now = utcnow()
+    return no_store(render(
+        "registrations/still_coming.html", status=status, registration=registration, event=registration.event,
+        token=token, answer=answer, result=result, error=error, now=now,
+        position=services.waitlist_position(db.session, registration),
+        problem=(services.cancellation_problem(registration, registration.event, now)
+                 if registration.is_active else None),
+        window_problem=services.registration_window_problem(registration.event, now),
+    ))
+
+
+@bp.get("/still-coming/<token>/<answer>")
+def still_coming_question(token: str, answer: str):
+    """The page a "Still coming?" mail's link opens: one button, nothing changes until it is pressed."""
+    registration, generation = _registration_from_still_coming_token(token, answer)
+    if registration.generation != generation:
+        return _earlier_registration(registration)
+    return _still_coming_page(registration, token, answer)
+
+
+@bp.post("/still-coming/<token>/<answer>")
+def still_coming_answer(token: str, answer: str):
+    """The answer, authorized by the signed token (as the /r/ page is); a replay changes nothing."""
+    registration, generation = _registration_from_still_coming_token(token, answer)
+    if registration.generation != generation:
+        return _earlier_registration(registration)
+    try:
+        result = still_coming.answer_still_coming(db.session, registration, answer, now=utcnow(),
+                                                  generation=generation)
+    except services.RegistrationError as error:
+        db.session.rollback()
+        return _still_coming_page(db.session.get(Registration, registration.id), token, answer,
+                                  error=error.message, status=error.status)
+    db.session.commit()
+    return _still_coming_page(db.session.get(Registration, registration.id), token, answer,
+                              result=_answer_result(result))
+
+
+def _answer_result(result: still_coming.Answer) -> str:
+    """The sentence after answering: the cancel sentences for "free", else "coming" or "already"."""
+    if result.answer == "free":
+        return cancel_result(result.cancelled, result.status_before)
+    return "coming" if result.changed else "already_answered"
+
+
+@bp.post("/registrations/<int:registration_id>/still-coming")
+@login_required
+def answer_still_coming(registration_id: int):
+    """A signed-in member's "Yes, I'll be there" from the event page or My events."""
+    registration = _own_registration(registration_id)
+    back = _back()
+    try:
+        result = still_coming.answer_still_coming(db.session, registration, "yes", now=utcnow())
+    except services.RegistrationError as error:
+        db.session.rollback()
+        registration = db.session.get(Registration, registration_id)
+        if not wants_fragment():
+            return event_page(get_event_by_slug(db.session, registration.event.slug), status=error.status,
+                              error=error.message)
+        return _registration_block(registration, back, error=error.message)
+    db.session.commit()
+    registration = db.session.get(Registration, registration_id)
+    if not wants_fragment():
+        anchor = f"#registration-{registration.id}" if back == "my-events" else "#registration-panel"
+        return redirect(_back_url(back, registration) + anchor, code=303)
+    return _registration_block(registration, back, still_coming_result=_answer_result(result))
 
 
 @bp.get("/my/events")
