@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
+from webapp.accounts.services import has_control_characters
 from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.groups.services import organizer_addresses, reply_to_organizers
@@ -41,6 +42,12 @@ class SlotError(FormRefusal):
     """A slot change refused: the slot is gone, the member has no seat, the input is wrong."""
 
     default_status = 409
+
+
+def _row_id(value) -> int | None:
+    """A form's or URL's row id as a number, or None for anything else (too long for the column, "١")."""
+    text = str(value if value is not None else "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def lock_event(session: Session, event_id: int) -> Event:
@@ -118,6 +125,8 @@ def checked_talk(title: str | None, abstract: str | None) -> tuple[str, str]:
         raise SlotError("Please give your talk a title.", field="title", status=422)
     if len(title) > TITLE_MAX:
         raise SlotError(too_long_message("The title", TITLE_MAX, len(title)), field="title", status=422)
+    if has_control_characters(title):  # what is left after collapsing spaces: bidi overrides
+        raise SlotError("Please remove special control characters from the title.", field="title", status=422)
     if len(abstract) > ABSTRACT_MAX:
         raise SlotError(too_long_message("The abstract", ABSTRACT_MAX, len(abstract)), field="abstract", status=422)
     return title, abstract
@@ -131,8 +140,7 @@ def claim_slot(session: Session, event_id: int, offer_id, *, member, title: str,
     already, and when every slot of the offer is taken."""
     title, abstract = checked_talk(title, abstract)
     event = lock_event(session, event_id)
-    offer = session.get(SlotOffer, int(offer_id)) if str(offer_id or "").isdigit() and len(str(offer_id)) < 10 \
-        else None
+    offer = session.get(SlotOffer, row_id) if (row_id := _row_id(offer_id)) else None
     if offer is None or offer.event_id != event.id:
         raise SlotError("Please choose one of the slots this event offers.", field="offer_id", status=422)
     if problem := change_problem(event, now):
@@ -167,8 +175,7 @@ def claim_slot(session: Session, event_id: int, offer_id, *, member, title: str,
 
 def _locked_claim(session: Session, event_id: int, claim_id, now: datetime) -> tuple[Event, SlotClaim]:
     event = lock_event(session, event_id)
-    claim = session.get(SlotClaim, int(claim_id), populate_existing=True) \
-        if str(claim_id or "").isdigit() and len(str(claim_id)) < 10 else None
+    claim = session.get(SlotClaim, row_id, populate_existing=True) if (row_id := _row_id(claim_id)) else None
     if claim is None or claim.event_id != event.id:
         raise SlotError("We couldn’t find that slot at this event.", status=404)
     if problem := change_problem(event, now):
