@@ -171,13 +171,13 @@ def _agenda():
                        "Open discussion", "")]
 
 
-def _slot_mail(kind: str):
+def _slot_mail(kind: str, *, removed: bool = False, was_approved: bool = True):
     from webapp.slots.models import SlotClaim, SlotOffer
     event, member = _event(), _member()
     claim = SlotClaim(title="Zines & <the stacks>", offer=SlotOffer(label="15-minute talk", minutes=15, how_many=3))
     if kind == "slot_released":
         return kind, dict(_links(event, member), claim=claim)
-    return kind, dict(event=event, claim=claim, was_approved=True, presenter="Ada Lovelace",
+    return kind, dict(event=event, claim=claim, was_approved=was_approved, removed=removed, presenter="Ada Lovelace",
                       event_url=f"{SITE}/events/{event.slug}", slots_url=f"{SITE}/events/{event.slug}/slots")
 
 
@@ -243,6 +243,7 @@ CASES = {
     "reminder.with_agenda": lambda: _reminder(join_url=JOIN, agenda=_agenda()),
     "slot_released": lambda: _slot_mail("slot_released"),
     "slot_freed": lambda: _slot_mail("slot_freed"),
+    "slot_freed.removed_while_pending": lambda: _slot_mail("slot_freed", removed=True, was_approved=False),
     # A member who gave no name: "Hello," and never "Hello there,".
     "registration_confirmed.no_name": lambda: ("registration_confirmed", dict(
         _registration_mail("confirmed")[1], member=User(email="new@example.org"))),

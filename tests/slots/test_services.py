@@ -158,3 +158,16 @@ def test_the_reminder_and_the_calendar_file_carry_the_agenda(session, now):
     assert "<strong>Zines in the stacks</strong> (Ada)" in reminder.body_html
     unfolded = event_ics(event).replace("\r\n ", "")
     assert "Agenda:" in unfolded and "Ada: Zines in the stacks" in unfolded
+
+
+def test_an_organizer_removing_a_presenter_frees_the_slot_too(session, now):
+    group, event, offer = event_with_slots(now, how_many=1)
+    organizer = organizer_of(group)
+    member = seated(event, now, display_name="Bo")
+    services.claim_slot(session, event.id, offer.id, member=member, title="Pending talk", now=now)
+    registration = registrations.registration_for(session, event.id, member)
+    registrations.remove(session, event.id, registration.id, actor=organizer, now=now)
+    (mail,) = mails(session, kind="slot_freed")
+    assert "Bo was removed from the attendees of" in mail.body_text
+    assert "which was awaiting your approval" in mail.body_text
+    assert event_slots(session, event.id).free(offer) == 1

@@ -232,7 +232,7 @@ def _give_up(session: Session, event: Event, registration: Registration, *, now:
     session.flush()
     queue_registration_mail(session, registration, mail, now=now)
     # A presenter without a seat holds no slot: it is free again, and the organizers are told.
-    free_slot_of(session, event, registration, now=now)
+    free_slot_of(session, event, registration, now=now, removed=by is not None)
     promoted = promote_from_waitlist(session, event, now=now)
     return Outcome(registration, promoted, event=event)
 

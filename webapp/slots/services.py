@@ -246,9 +246,11 @@ def reorder(session: Session, event_id: int, claim_id, direction: str, *, now: d
 # --- a presenter who cancels -----------------------------------------------------------------------
 
 
-def free_slot_of(session: Session, event: Event, registration: Registration, *, now: datetime) -> SlotClaim | None:
-    """The registration was just cancelled (its caller holds the event's lock): free the member's
-    slot, if they held one, and mail the organizers that it is free again."""
+def free_slot_of(session: Session, event: Event, registration: Registration, *, now: datetime,
+                 removed: bool = False) -> SlotClaim | None:
+    """The registration was just cancelled (its caller holds the event's lock), by the member or,
+    `removed`, by an organizer: free the member's slot, if they held one, and mail the organizers
+    that it is free again."""
     claim = session.scalar(select(SlotClaim).where(SlotClaim.event_id == event.id,
                                                    SlotClaim.user_id == registration.user_id,
                                                    SlotClaim.status != ClaimStatus.RELEASED))
@@ -257,7 +259,7 @@ def free_slot_of(session: Session, event: Event, registration: Registration, *, 
     was = claim.status
     _free(claim, now)
     session.flush()
-    context = dict(event=event, claim=claim, was_approved=was == ClaimStatus.APPROVED,
+    context = dict(event=event, claim=claim, was_approved=was == ClaimStatus.APPROVED, removed=removed,
                    presenter=presenter_name(claim.user),
                    event_url=absolute_url("events.detail", slug=event.slug),
                    slots_url=absolute_url("slots.manage", slug=event.slug))
