@@ -39,11 +39,11 @@ def event_uid(event: Event) -> str:
 
 def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int | None = None,
                  zone: ZoneInfo | None = None, cancelled: bool = False,
-                 stamped_at: datetime | None = None, agenda: str = "") -> VEvent:
+                 stamped_at: datetime | None = None, talks: str = "") -> VEvent:
     """The one VEVENT every calendar file is made of: the event's .ics, the mails' and the feeds'.
 
     `zone`: write the times as that zone's wall time (with TZID) instead of UTC, so a subscribed
-    calendar keeps New York time across daylight saving changes. `agenda`: the talks' lines
+    calendar keeps New York time across daylight saving changes. `talks`: the agenda's lines
     (webapp.slots.agenda.agenda_text), after the summary. `cancelled`: STATUS:CANCELLED
     although the event goes ahead (a member's own feed, after they cancelled), revised at `stamped_at`.
     """
@@ -55,7 +55,7 @@ def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int 
     vevent.add("dtend", event.ends_at.astimezone(zone or UTC))
     vevent.add("summary", event.title)
     access = f"Access: {event.venue_accessibility}" if not event.is_online and event.venue_accessibility else ""
-    vevent.add("description", "\n\n".join(p for p in (event.summary, agenda, access, event_url(event)) if p))
+    vevent.add("description", "\n\n".join(p for p in (event.summary, talks, access, event_url(event)) if p))
     vevent.add("location", _where(event, meeting_url))
     vevent.add("url", event_url(event))
     if cancelled or event.status == "cancelled":
@@ -79,8 +79,8 @@ def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int | N
     calendar = _calendar()
     if agenda_items is None:
         agenda_items = agenda(object_session(event) or db.session, event) if event.id is not None else []
-    talks = agenda_text(agenda_items)
-    calendar.add_component(event_vevent(event, meeting_url=meeting_url, sequence=sequence, agenda=talks))
+    calendar.add_component(event_vevent(event, meeting_url=meeting_url, sequence=sequence,
+                                        talks=agenda_text(agenda_items)))
     return calendar.to_ical().decode("utf-8")
 
 
