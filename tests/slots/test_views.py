@@ -144,3 +144,36 @@ def test_reorder_and_release_without_javascript(signed_in_client, session, world
     (mail,) = mails(db.session, kind="slot_released")
     assert mail.recipient == world["ada"].email
     assert post(organizer, "/events/chat-dec/slots/424242/approve").status_code == 404
+
+
+def test_the_cancel_question_says_the_slot_goes_too_and_cancelling_frees_it(signed_in_client, world):
+    offer(signed_in_client(world["organizer"]))
+    client = signed_in_client(world["ada"])
+    offer_id = db.session.scalar(select(SlotOffer.id))
+    post(client, "/events/chat-dec/slots/claim", {"offer_id": offer_id, "title": "My talk"})
+    registration = registrations.registration_for(db.session, world["event"].id, world["ada"])
+    page = client.get(f"/registrations/{registration.id}/cancel").get_data(as_text=True)
+    assert "Your slot, “My talk”, is freed too, and the organizers are told." in page
+    assert post(client, f"/registrations/{registration.id}/cancel").status_code in (200, 303)
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.RELEASED
+    (mail,) = mails(db.session, kind="slot_freed")
+    assert mail.recipient == "org@example.org"
+    assert "freed too" not in client.get(f"/registrations/{registration.id}/cancel").get_data(as_text=True)
+
+
+def test_an_approved_talk_shows_to_visitors_on_the_very_next_request(client, session, world):
+    """The anonymous page cache: a slot change bumps the content version like any public change."""
+    from webapp.slots import services
+
+    event, now = world["event"], utcnow()
+    slot = services.offer_slots(session, event.id, label="Talk", minutes="15", how_many="1", now=now)
+    claim = services.claim_slot(session, event.id, slot.id, member=world["ada"], title="Fresh talk", now=now)
+    session.commit()
+    cache = client.application.extensions["pagecache"]
+    client.get("/events/chat-dec")
+    hits = cache.hits
+    assert "Fresh talk" not in client.get("/events/chat-dec").get_data(as_text=True)
+    assert cache.hits == hits + 1  # that one came from the cache
+    services.approve(session, event.id, claim.id, now=now)
+    session.commit()
+    assert "Fresh talk" in client.get("/events/chat-dec").get_data(as_text=True)

@@ -246,14 +246,18 @@ def reorder(session: Session, event_id: int, claim_id, direction: str, *, now: d
 # --- a presenter who cancels -----------------------------------------------------------------------
 
 
+def held_slot(session: Session, event_id: int, user_id: int) -> SlotClaim | None:
+    """The member's active claim (pending or approved) at the event, or None."""
+    return session.scalar(select(SlotClaim).where(SlotClaim.event_id == event_id, SlotClaim.user_id == user_id,
+                                                  SlotClaim.status != ClaimStatus.RELEASED))
+
+
 def free_slot_of(session: Session, event: Event, registration: Registration, *, now: datetime,
                  removed: bool = False) -> SlotClaim | None:
     """The registration was just cancelled (its caller holds the event's lock), by the member or,
     `removed`, by an organizer: free the member's slot, if they held one, and mail the organizers
     that it is free again."""
-    claim = session.scalar(select(SlotClaim).where(SlotClaim.event_id == event.id,
-                                                   SlotClaim.user_id == registration.user_id,
-                                                   SlotClaim.status != ClaimStatus.RELEASED))
+    claim = held_slot(session, event.id, registration.user_id)
     if claim is None:
         return None
     was = claim.status

@@ -28,6 +28,12 @@ def slot_board_for(event: Event):
     return services.slot_board(db.session, event, current_user)
 
 
+@bp.app_template_global()
+def held_slot(registration):
+    """The slot this registration's member holds at its event, if any: the cancel question says it goes too."""
+    return services.held_slot(db.session, registration.event_id, registration.user_id)
+
+
 # --- a member's claim ------------------------------------------------------------------------------
 
 
