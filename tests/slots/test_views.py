@@ -177,3 +177,13 @@ def test_an_approved_talk_shows_to_visitors_on_the_very_next_request(client, ses
     services.approve(session, event.id, claim.id, now=now)
     session.commit()
     assert "Fresh talk" in client.get("/events/chat-dec").get_data(as_text=True)
+
+
+def test_once_the_event_is_cancelled_the_slots_cannot_be_claimed(signed_in_client, session, world):
+    from webapp.events import changes
+
+    offer(signed_in_client(world["organizer"]))
+    changes.cancel_event(session, world["event"].id, now=utcnow())
+    session.commit()
+    page = signed_in_client(world["ada"]).get("/events/chat-dec").get_data(as_text=True)
+    assert "This event was cancelled, so its slots can’t change." in page and "Claim this slot" not in page

@@ -285,13 +285,15 @@ class SlotBoard:
     slots: EventSlots
     claim: SlotClaim | None
     registration: Registration | None
+    # Why nobody can claim now (started, cancelled), or None.
+    closed: str | None = None
 
 
-def slot_board(session: Session, event: Event, member) -> SlotBoard:
+def slot_board(session: Session, event: Event, member, *, now: datetime) -> SlotBoard:
     slots = event_slots(session, event.id)
     claim = registration = None
     if member is not None and getattr(member, "is_authenticated", False) and slots.offers:
         claim = slots.claim_of(member.id)
         registration = session.scalar(select(Registration).where(Registration.event_id == event.id,
                                                                  Registration.user_id == member.id))
-    return SlotBoard(slots, claim, registration)
+    return SlotBoard(slots, claim, registration, change_problem(event, now))

@@ -25,7 +25,7 @@ bp = Blueprint("slots", __name__)
 @bp.app_template_global()
 def slot_board_for(event: Event):
     """The event page's slot section for the current member (one query for a visitor)."""
-    return services.slot_board(db.session, event, current_user)
+    return services.slot_board(db.session, event, current_user, now=utcnow())
 
 
 @bp.app_template_global()
