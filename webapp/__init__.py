@@ -85,6 +85,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp.groups.health_views import bp as group_health_bp
 
     app.register_blueprint(group_health_bp)
+    from webapp.slots.views import bp as slots_bp
+
+    app.register_blueprint(slots_bp)
     app.extensions["sign_in_intents"]["follow"] = follow_after_sign_in
     app.extensions["sign_in_intent_descriptions"]["follow"] = describe_follow_intent
     errors.register(app)
@@ -135,6 +138,7 @@ def _models_loaded() -> None:
     import webapp.proposals.models  # noqa: F401
     import webapp.registrations.models  # noqa: F401
     import webapp.reminders.models  # noqa: F401
+    import webapp.slots.models  # noqa: F401
 
 
 def celery_init_app(app: Flask) -> Celery:

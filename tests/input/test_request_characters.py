@@ -25,6 +25,7 @@ GET_ARGS = {
     "/events/<slug>": ["done"],
     "/events/<slug>/attendees": ["done", "who", "seated", "raised", "q"],
     "/events/<slug>/attendees.csv": ["q"],
+    "/events/<slug>/slots": ["done"],
     "/events/<slug>/attendees/<int:registration_id>/remove": ["q"],
     "/events/<slug>/calendar.ics": [], "/events/<slug>/cancel-event": [], "/events/<slug>/duplicate": [],
     "/events/<slug>/edit": ["done"], "/events/<slug>/messages": ["sent"],
@@ -57,6 +58,11 @@ POST_FIELDS = {
                             "capacity", "starts_at"],
     "/events/<slug>/messages": ["subject", "body", "audience", "client_key"],
     "/events/<slug>/publish": ["x"],
+    "/events/<slug>/slots/claim": ["offer_id", "title", "abstract"],
+    "/events/<slug>/slots/offer": ["label", "minutes", "how_many"],
+    "/events/<slug>/slots/<int:claim_id>/approve": ["x"],
+    "/events/<slug>/slots/<int:claim_id>/release": ["x"],
+    "/events/<slug>/slots/<int:claim_id>/move": ["direction"],
     "/events/<slug>/register": ["accessibility_needs", "email", "display_name"],
     "/groups/<slug>/edit": ["description", "external_url"],
     "/groups/<slug>/events/new": ["title", "description"],
@@ -100,7 +106,7 @@ def world(session):
     proposal = create_proposal(proposer=me)
     session.commit()
     values = {"slug": event.slug, "registration_id": registration.id, "organizer_id": group.organizers[0].id,
-              "invitation_id": 1, "mail_id": 1, "proposal_id": proposal.id, "name": "x",
+              "invitation_id": 1, "mail_id": 1, "claim_id": 1, "proposal_id": proposal.id, "name": "x",
               "token": manage_token(registration), "filename": "site.css", "secret": "A" * 43,
               "answer": "yes"}
     return dict(me=me, values=values, group_slug=group.slug)

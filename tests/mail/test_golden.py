@@ -161,6 +161,26 @@ def _digest(*, daily: bool, catching_up: bool = False):
                                           account_url=f"{SITE}/account")
 
 
+def _agenda():
+    from datetime import timedelta
+
+    from webapp.slots.agenda import AgendaItem
+    return [AgendaItem(STARTS, STARTS + timedelta(minutes=15), "15-minute talk", "Ada Lovelace",
+                       "Zines & <the stacks>", ""),
+            AgendaItem(STARTS + timedelta(minutes=15), STARTS + timedelta(minutes=45), "Facilitator", "Grace Hopper",
+                       "Open discussion", "")]
+
+
+def _slot_mail(kind: str, *, removed: bool = False, was_approved: bool = True):
+    from webapp.slots.models import SlotClaim, SlotOffer
+    event, member = _event(), _member()
+    claim = SlotClaim(title="Zines & <the stacks>", offer=SlotOffer(label="15-minute talk", minutes=15, how_many=3))
+    if kind == "slot_released":
+        return kind, dict(_links(event, member), claim=claim)
+    return kind, dict(event=event, claim=claim, was_approved=was_approved, removed=removed, presenter="Ada Lovelace",
+                      event_url=f"{SITE}/events/{event.slug}", slots_url=f"{SITE}/events/{event.slug}/slots")
+
+
 A = ProposalAction
 CASES = {
     "registration_confirmed.online_with_link": lambda: _registration_mail("confirmed", meeting_url=JOIN,
@@ -226,6 +246,11 @@ CASES = {
     "followed_groups_digest.weekly": lambda: _digest(daily=False),
     "followed_groups_digest.daily": lambda: _digest(daily=True),
     "followed_groups_digest.catch_up": lambda: _digest(daily=True, catching_up=True),
+    # Slots (webapp/slots): the agenda in the reminder, a released slot, a freed one (to the organizers).
+    "reminder.with_agenda": lambda: _reminder(join_url=JOIN, agenda=_agenda()),
+    "slot_released": lambda: _slot_mail("slot_released"),
+    "slot_freed": lambda: _slot_mail("slot_freed"),
+    "slot_freed.removed_while_pending": lambda: _slot_mail("slot_freed", removed=True, was_approved=False),
     # A member who gave no name: "Hello," and never "Hello there,".
     "registration_confirmed.no_name": lambda: ("registration_confirmed", dict(
         _registration_mail("confirmed")[1], member=User(email="new@example.org"))),
@@ -271,7 +296,9 @@ def test_every_html_mail_extends_the_layout():
 # other kind, including any new one, must link to My events.
 NOT_ABOUT_MY_EVENTS = {"sign_in", "proposal_submitted", "proposal_reply", "proposal_decision",
                        "proposal_invitation", "group_invitation", "event_message.sender_copy",
-                       "followed_group_event", "followed_groups_digest", "followers_message"}
+                       "followed_group_event", "followed_groups_digest", "followers_message",
+                       # To the organizers: it links to the event's slots page.
+                       "slot_freed"}
 MEMBER_MAILS = sorted(name for name in CASES
                       if name not in NOT_ABOUT_MY_EVENTS and name.split(".")[0] not in NOT_ABOUT_MY_EVENTS)
 
@@ -280,7 +307,7 @@ def test_the_member_mails_are_the_ones_about_registrations():
     kinds = {name.split(".")[0] for name in MEMBER_MAILS}
     assert kinds == {"registration_confirmed", "registration_waitlisted", "registration_promoted",
                      "registration_cancelled", "registration_removed", "reminder", "event_changed",
-                     "event_cancelled", "event_message", "still_coming", "seat_released"}
+                     "event_cancelled", "event_message", "still_coming", "seat_released", "slot_released"}
 
 
 @pytest.mark.parametrize("name", MEMBER_MAILS)

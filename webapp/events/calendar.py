@@ -12,9 +12,12 @@ from zoneinfo import ZoneInfo
 from flask import current_app, url_for
 from icalendar import Calendar, Timezone
 from icalendar import Event as VEvent
+from sqlalchemy.orm import object_session
 
+from webapp.db import db
 from webapp.events.models import Event, EventStatus
 from webapp.events.presentation import full_place
+from webapp.slots.agenda import agenda, agenda_text
 from webapp.urls import absolute_url
 
 
@@ -36,11 +39,12 @@ def event_uid(event: Event) -> str:
 
 def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int | None = None,
                  zone: ZoneInfo | None = None, cancelled: bool = False,
-                 stamped_at: datetime | None = None) -> VEvent:
+                 stamped_at: datetime | None = None, talks: str = "") -> VEvent:
     """The one VEVENT every calendar file is made of: the event's .ics, the mails' and the feeds'.
 
     `zone`: write the times as that zone's wall time (with TZID) instead of UTC, so a subscribed
-    calendar keeps New York time across daylight saving changes. `cancelled`: STATUS:CANCELLED
+    calendar keeps New York time across daylight saving changes. `talks`: the agenda's lines
+    (webapp.slots.agenda.agenda_text), after the summary. `cancelled`: STATUS:CANCELLED
     although the event goes ahead (a member's own feed, after they cancelled), revised at `stamped_at`.
     """
     vevent = VEvent()
@@ -51,7 +55,7 @@ def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int 
     vevent.add("dtend", event.ends_at.astimezone(zone or UTC))
     vevent.add("summary", event.title)
     access = f"Access: {event.venue_accessibility}" if not event.is_online and event.venue_accessibility else ""
-    vevent.add("description", "\n\n".join(p for p in (event.summary, access, event_url(event)) if p))
+    vevent.add("description", "\n\n".join(p for p in (event.summary, talks, access, event_url(event)) if p))
     vevent.add("location", _where(event, meeting_url))
     vevent.add("url", event_url(event))
     if cancelled or event.status == "cancelled":
@@ -67,10 +71,16 @@ def _calendar() -> Calendar:
     return calendar
 
 
-def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int | None = None) -> str:
-    """One VEVENT; the UID is stable so an updated file replaces the entry in a calendar."""
+def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int | None = None,
+              agenda_items: list | None = None) -> str:
+    """One VEVENT; the UID is stable so an updated file replaces the entry in a calendar.
+    Its description carries the agenda: `agenda_items` when the caller has it, else one query
+    (the feeds, many events at once, leave it out)."""
     calendar = _calendar()
-    calendar.add_component(event_vevent(event, meeting_url=meeting_url, sequence=sequence))
+    if agenda_items is None:
+        agenda_items = agenda(object_session(event) or db.session, event) if event.id is not None else []
+    calendar.add_component(event_vevent(event, meeting_url=meeting_url, sequence=sequence,
+                                        talks=agenda_text(agenda_items)))
     return calendar.to_ical().decode("utf-8")
 
 

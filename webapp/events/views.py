@@ -54,12 +54,14 @@ def index():
 DONE_MESSAGES = {"published": "Published. Members can now find this event and register."}
 
 
-def event_page(event: Event, *, status: int = 200, publish_error: str | None = None, error: str | None = None):
-    """The event's page; a draft's is its organizers' preview, kept by no cache."""
+def event_page(event: Event, *, status: int = 200, publish_error: str | None = None, error: str | None = None,
+               **extra):
+    """The event's page; a draft's is its organizers' preview, kept by no cache.
+    `extra`: what another part of the page shows after a form of its own (a slot claim's error)."""
     done = request.args.get("done")
     notice = DONE_MESSAGES.get(done) if done and is_group_organizer(current_user, event.group) else None
     response = render("events/detail.html", status=status, notice=notice, publish_error=publish_error,
-                      **panel_context(event, now=utcnow(), error=error))
+                      **panel_context(event, now=utcnow(), error=error), **extra)
     return no_store(response) if event.status == EventStatus.DRAFT else response
 
 

@@ -106,7 +106,8 @@ def queue_attendee_mail(session: Session, registration: Registration, *, kind: s
         context=context,
         dedup_key=dedup_key,
         # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
-        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence) if with_ics else None,
+        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence,
+                      agenda_items=context.get("agenda")) if with_ics else None,
         reply_to=reply_to_organizers(session, event.group_id),
         now=now,
         flush=flush,

@@ -20,6 +20,7 @@ from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
 from webapp.registrations.mails import queue_registration_mail, queue_seat_released_mail, release_deadline
 from webapp.registrations.models import Registration, RegistrationStatus, WaitlistPromotion
+from webapp.slots.services import free_slot_of
 from webapp.validators import too_long_message
 
 ACCESSIBILITY_NEEDS_MAX = 1000
@@ -230,6 +231,8 @@ def _give_up(session: Session, event: Event, registration: Registration, *, now:
     registration.cancelled_by_id = by.id if by is not None else None
     session.flush()
     queue_registration_mail(session, registration, mail, now=now)
+    # A presenter without a seat holds no slot: it is free again, and the organizers are told.
+    free_slot_of(session, event, registration, now=now, removed=by is not None)
     promoted = promote_from_waitlist(session, event, now=now)
     return Outcome(registration, promoted, event=event)
 

@@ -23,6 +23,7 @@ from webapp.outbox.services import PENDING_KEY, register_recheck
 from webapp.registrations.mails import queue_attendee_mail, record_registration_and_event, reminder_window
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.models import Reminder
+from webapp.slots.agenda import agenda
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +91,19 @@ def queue_reminders(session: Session, registrations: list[Registration], *, now:
     ]
     won = _insert_ignoring_duplicates(session, rows)
     mails, links = [], []
+    agendas: dict[int, list] = {}  # one query per event of the chunk, not per reminder
     for registration, row in zip(registrations, rows, strict=True):
         if registration.id not in won or row["reason"] != "reminder":
             continue
         event = registration.event
+        if event.id not in agendas:
+            agendas[event.id] = agenda(session, event)
         mail = queue_attendee_mail(
             session, registration, kind=REMINDER_KIND,
             dedup_key=f"reminder:{registration.id}:{registration.generation}:{event.sequence}",
             now=now, with_link=True, flush=False,
             # Its subject names the day and time ("Tomorrow 6:00 PM EST: …"), counted from now.
-            extra=dict(starts_from_now=format_start_from_now(event.starts_at, now=now)),
+            extra=dict(starts_from_now=format_start_from_now(event.starts_at, now=now), agenda=agendas[event.id]),
         )
         mails.append(mail)
         links.append(won[registration.id])
