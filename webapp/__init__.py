@@ -134,6 +134,7 @@ def _models_loaded() -> None:
     import webapp.proposals.models  # noqa: F401
     import webapp.registrations.models  # noqa: F401
     import webapp.reminders.models  # noqa: F401
+    import webapp.series.models  # noqa: F401
 
 
 def celery_init_app(app: Flask) -> Celery:
