@@ -83,6 +83,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(follows_bp)
     from webapp.groups.health_views import bp as group_health_bp
+    from webapp.series.views import bp as series_bp
+
+    app.register_blueprint(series_bp)
 
     app.register_blueprint(group_health_bp)
     app.extensions["sign_in_intents"]["follow"] = follow_after_sign_in

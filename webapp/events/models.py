@@ -92,6 +92,7 @@ class Event(db.Model):
     series_detached: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     group: Mapped[Group | None] = relationship()
+    series = relationship("Series")
 
     @property
     def seats_left(self) -> int | None:

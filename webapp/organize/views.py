@@ -19,6 +19,7 @@ from webapp.guards import current_member, event_organizers_only, group_organizer
 from webapp.organize import (
     attendee_views,  # noqa: F401 (its routes are on this blueprint too)
     follower_views,  # noqa: F401 (and the "Write to followers" page's)
+    series_views,  # noqa: F401 (and the "New series" page's)
     services,
 )
 from webapp.organize.blueprint import bp
