@@ -40,6 +40,7 @@ GET_ARGS = {
     "/staff/groups": ["q", "show", "sort", "order"], "/staff/groups.csv": ["q", "show", "sort", "order"],
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
     "/my/calendar/<secret>.ics": [],
+    "/series/<slug>": [], "/series/<slug>/calendar.ics": [], "/groups/<slug>/series/new": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
@@ -81,6 +82,9 @@ POST_FIELDS = {
     "/account/follow-mail": ["follow_mail"],
     "/unsubscribe/<token>": ["List-Unsubscribe"],
     "/groups/<slug>/followers/message": ["subject", "body", "client_key"],
+    "/groups/<slug>/series/new": ["title", "description", "custom_rule", "first_on", "start_time", "end_on"],
+    "/series/<slug>/register": ["x"],
+    "/series/<slug>/cancel": ["x"],
 }
 
 
