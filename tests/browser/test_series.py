@@ -48,6 +48,12 @@ def test_organizer_makes_a_bi_weekly_series_and_a_member_registers_for_all(app, 
     expect(page.get_by_role("heading", name="Community Chat", level=1)).to_be_visible()
     expect(page.get_by_text("6:00 PM New York time · 6 sessions in all")).to_be_visible()
     assert_accessible(page, "series page, organizer")
+    # Each session is an event of its own, whose edit form asks "this session only, or all following".
+    page.locator("#series-panel tbody tr").first.get_by_role("link").click()
+    expect(page.locator(".event-series")).to_contain_text("A session of Community Chat")
+    page.get_by_role("link", name="Edit event").click()
+    expect(page.get_by_label("This session only")).to_be_checked()
+    assert_accessible(page, "a session's edit form")
 
     # Someone took the second session's only seat before our member arrives.
     series = services.get_series_by_slug(session, "community-chat")

@@ -199,3 +199,27 @@ def test_a_first_session_in_the_past_is_refused(app, session, group):
         services.create_series(session, group, series_fields(now, first_on=(now - timedelta(days=1)).date()),
                                actor=None, now=now)
     assert refused.value.field == "first_on"
+
+
+def test_the_groups_followers_hear_of_a_new_series_once_not_of_each_session(app, session, group):
+    from webapp.follows.services import follow_group
+
+    follower = create_user(email="follower@example.org")
+    follow_group(session, group.id, member=follower, now=utcnow())
+    now = utcnow()
+    series = services.create_series(session, group, series_fields(now), actor=None, now=now)
+    told = mails(session, recipient="follower@example.org")
+    assert [m.event_id for m in told] == [_sessions(session, series)[0].id]
+
+
+def test_each_session_sends_its_own_reminder_to_the_whole_series_members(app, session, group):
+    from webapp.reminders import services as reminders
+
+    now = utcnow()
+    series = services.create_series(session, group, series_fields(now), actor=None, now=now)
+    made = _sessions(session, series)
+    services.register_for_series(session, series.id, member=create_user(email="whole@example.org"), now=now)
+    day_before = made[1].starts_at - timedelta(hours=20)
+    reminders.queue_due_reminders(session, now=day_before)
+    sent = mails(session, recipient="whole@example.org", kind="reminder")
+    assert [m.event_id for m in sent] == [made[1].id]  # the first is over; the third not due yet
