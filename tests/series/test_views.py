@@ -61,6 +61,7 @@ def test_an_organizer_creates_a_bi_weekly_series_and_lands_on_its_page(signed_in
     assert all(cells_by_column(row)["You"] == "Not registered" for row in rows)
     assert "Every two weeks on" in page and "6:00 PM New York time · 8 sessions in all" in page
     assert "Register for all 7 sessions" in page
+    assert text(by_id(page, "later-sessions")).startswith("1 more session will be added as its date comes near")
 
 
 @pytest.mark.parametrize("who, status", [("member", 403), ("other_organizer", 403)])

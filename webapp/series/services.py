@@ -266,6 +266,14 @@ def session_rows(session: Session, series: Series, member, *, now: datetime) -> 
     return rows
 
 
+def later_session_count(session: Session, series: Series, *, now: datetime) -> int:
+    """Sessions the rule still has in store beyond the horizon: not made yet, so not on the page."""
+    made_on = set(session.scalars(select(Event.series_occurrence_on).where(Event.series_id == series.id)))
+    zone = ZoneInfo(series.timezone)
+    return sum(1 for start in occurrences(series, (now, now + timedelta(days=366 * 10)))
+               if start.astimezone(zone).date() not in made_on)
+
+
 def get_series_by_slug(session: Session, slug: str) -> Series | None:
     return session.scalar(select(Series).where(Series.slug == slug))
 
