@@ -63,7 +63,9 @@ def test_organizer_makes_a_bi_weekly_series_and_a_member_registers_for_all(app, 
 
     page.context.clear_cookies()
     signed_in_cookie(page, app, live_server, member)
-    page.goto(live_server.url + "/series/community-chat")
+    page.goto(live_server.url + "/groups/metro-chat")
+    assert_accessible(page, "group page with its series")
+    page.get_by_role("region", name="Series").get_by_role("link", name="Community Chat").click()
     rows = page.locator("#series-panel tbody tr")
     expect(rows).to_have_count(6)
     expect(rows.nth(1)).to_contain_text("Full · waitlist open")

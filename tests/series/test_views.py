@@ -235,3 +235,13 @@ def test_editing_a_session_asks_only_this_or_all_following_and_does_what_was_cho
     titles = [session.scalar(select(Event.title).where(Event.slug == s)) for s in slugs]
     assert titles[0] == "Community Chat" and titles[1] == "Renamed chat"
     assert titles[2] == "Special session" and set(titles[3:]) == {"Renamed chat"}
+
+
+def test_the_group_page_lists_its_running_series(client, world, session):
+    assert "series-title" not in client.get("/groups/metro-chat").get_data(as_text=True)
+    now = utcnow()
+    series = services.create_series(session, world["group"], series_fields(now), actor=None, now=now)
+    session.commit()
+    page = client.get("/groups/metro-chat").get_data(as_text=True)
+    link = by_id(page, "series-title").find_parent("section").find("a")
+    assert link["href"] == f"/series/{series.slug}" and text(link) == "Community Chat"

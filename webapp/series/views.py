@@ -18,6 +18,12 @@ from webapp.series.recurrence import describe_rule, session_count
 bp = Blueprint("series", __name__)
 
 
+@bp.app_template_global()
+def group_series(group):
+    """The group page's "Series" list: asked only there."""
+    return services.running_series(db.session, group.id, now=utcnow())
+
+
 def _series_or_404(slug: str):
     series = services.get_series_by_slug(db.session, slug)
     if series is None:
