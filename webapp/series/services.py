@@ -274,11 +274,13 @@ def later_session_count(session: Session, series: Series, *, now: datetime) -> i
                if start.astimezone(zone).date() not in made_on)
 
 
-def running_series(session: Session, group_id: int, *, now: datetime) -> list[Series]:
-    """A group's series with a session still ahead, for its page: the way to Register for all."""
-    ahead = select(Event.series_id).where(Event.group_id == group_id, Event.series_id.is_not(None),
-                                          Event.status == EventStatus.SCHEDULED, Event.ends_at > now)
-    return list(session.scalars(select(Series).where(Series.id.in_(ahead)).order_by(Series.title, Series.id)))
+def series_of_events(session: Session, events: list[Event]) -> list[Series]:
+    """The series these events are sessions of (a group page's upcoming events: its running series);
+    no query when none is a session."""
+    ids = {event.series_id for event in events if event.series_id is not None}
+    if not ids:
+        return []
+    return list(session.scalars(select(Series).where(Series.id.in_(ids)).order_by(Series.title, Series.id)))
 
 
 def get_series_by_slug(session: Session, slug: str) -> Series | None:

@@ -19,9 +19,9 @@ bp = Blueprint("series", __name__)
 
 
 @bp.app_template_global()
-def group_series(group):
-    """The group page's "Series" list: asked only there."""
-    return services.running_series(db.session, group.id, now=utcnow())
+def series_of_events(events):
+    """The group page's "Series" list, from the upcoming events it shows anyway."""
+    return services.series_of_events(db.session, events)
 
 
 def _series_or_404(slug: str):
