@@ -83,6 +83,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(follows_bp)
     from webapp.groups.health_views import bp as group_health_bp
+    from webapp.series.views import bp as series_bp
+
+    app.register_blueprint(series_bp)
 
     app.register_blueprint(group_health_bp)
     from webapp.slots.views import bp as slots_bp
@@ -139,6 +142,7 @@ def _models_loaded() -> None:
     import webapp.registrations.models  # noqa: F401
     import webapp.reminders.models  # noqa: F401
     import webapp.slots.models  # noqa: F401
+    import webapp.series.models  # noqa: F401
 
 
 def celery_init_app(app: Flask) -> Celery:

@@ -70,6 +70,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": not (debug or testing),
         "BENCH_HELLO": _bool("BENCH_HELLO"),
         "EVENTS_PAGE_SIZE": _int("EVENTS_PAGE_SIZE", 12),
+        # How far ahead a series' sessions exist as events (made on create, then by a daily sweep).
+        "SERIES_HORIZON_DAYS": _int("SERIES_HORIZON_DAYS", 90),
         # Anonymous public pages are cached per process, checked against a content version on
         # every request (webapp/pagecache.py); the TTL covers what changes with the clock alone.
         # Off by default in debug mode, where templates change under the developer.
@@ -160,7 +162,8 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
     """
     common = {
         "task_ignore_result": True,
-        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts", "tasks.follows", "tasks.still_coming"],
+        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts", "tasks.follows", "tasks.still_coming",
+                    "tasks.series"],
         # A task is acknowledged only after it ran, and re-queued if its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -189,6 +192,10 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
             "sweep-still-coming": {"task": "tasks.still_coming.sweep_still_coming",
                                    "schedule": float(reminder_sweep_seconds),
                                    "options": {"expires": float(reminder_sweep_seconds)}},
+            # Each series' sessions up to SERIES_HORIZON_DAYS ahead: "not made yet", so a late or
+            # repeated sweep is harmless. Hourly, so a day's new session is never late by more.
+            "materialize-series": {"task": "tasks.series.materialize_series",
+                                   "schedule": 3600.0, "options": {"expires": 3600.0}},
         },
     }
     if redis_url:

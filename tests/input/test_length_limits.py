@@ -174,3 +174,19 @@ def test_event_search(client, world, htmx):
     assert response.status_code == 200
     assert "Search can be at most 200 characters (this had 250), so we searched for the first 200." in html
     assert "Search can be at most" not in client.get("/events?q=knit").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("field", "limit", "name", "extra"), [
+    ("title", 200, "Title", {}), ("description", 20_000, "Description", {}),
+    ("meeting_url", 500, "The meeting link", {}),
+    ("custom_rule", 500, "The rule", {"recurrence": "custom"}),
+    ("venue_name", 200, "The venue’s name", {"meeting_format": "in_person"})])
+def test_series_form(signed_in_client, world, field, limit, name, extra):
+    from tests.series.test_views import series_form
+
+    client = signed_in_client(world["organizer"])
+    before = row_counts()
+    data = {"csrf_token": csrf_token_for(client), **series_form(**extra), field: long(limit + 1)}
+    assert_too_long(client.post("/groups/knit/series/new", data=data), f"{name} can be at most {limit:,} characters",
+                    long(limit + 1))
+    assert row_counts() == before

@@ -41,6 +41,7 @@ GET_ARGS = {
     "/staff/groups": ["q", "show", "sort", "order"], "/staff/groups.csv": ["q", "show", "sort", "order"],
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
     "/my/calendar/<secret>.ics": [], "/still-coming/<token>/<answer>": [],
+    "/series/<slug>": [], "/series/<slug>/calendar.ics": [], "/groups/<slug>/series/new": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
@@ -89,6 +90,9 @@ POST_FIELDS = {
     "/groups/<slug>/followers/message": ["subject", "body", "client_key"],
     "/still-coming/<token>/<answer>": ["x"],
     "/registrations/<int:registration_id>/still-coming": ["back"],
+    "/groups/<slug>/series/new": ["title", "description", "custom_rule", "first_on", "start_time", "end_on"],
+    "/series/<slug>/register": ["x"],
+    "/series/<slug>/cancel": ["x"],
 }
 
 

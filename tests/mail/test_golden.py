@@ -146,6 +146,25 @@ def _invitation(kind: str):
     return kind, context
 
 
+def _series_mail(action: str):
+    """The one mail of a whole-series registration (webapp/series/mails.py), with fixed links."""
+    from datetime import timedelta
+
+    from webapp.series.models import Series
+
+    def session(weeks: int) -> dict:
+        start = STARTS + timedelta(weeks=weeks)
+        return dict(title=TITLE, when=format_mail_when(start, start + (ENDS - STARTS)),
+                    url=f"{SITE}/events/zines-archives-{weeks}")
+
+    listed = dict(registered=dict(confirmed=[session(0), session(4)], waitlisted=[session(2)], cancelled=[]),
+                  cancelled=dict(confirmed=[], waitlisted=[], cancelled=[session(0), session(2)]))[action]
+    return "series_registration", dict(
+        member=_member(), series=Series(slug="zines-archives", title=TITLE), action=action, **listed,
+        series_url=f"{SITE}/series/zines-archives", calendar_url=f"{SITE}/series/zines-archives/calendar.ics",
+        my_events_url=MY_EVENTS)
+
+
 def _digest(*, daily: bool, catching_up: bool = False):
     """A digest of two events of two groups the member follows (webapp/follows/services.py); one
     that catches up after a scheduler was down says since when."""
@@ -241,6 +260,8 @@ CASES = {
         group=Group(slug="zine-librarians", name="Zines & <Comics> Librarians"),
         group_url=f"{SITE}/groups/zine-librarians", account_url=f"{SITE}/account",
         unsubscribe_url=f"{SITE}/unsubscribe/UNSUBSCRIBE-TOKEN")),
+    "series_registration.registered": lambda: _series_mail("registered"),
+    "series_registration.cancelled": lambda: _series_mail("cancelled"),
     "followers_message": lambda: _followers_message(),
     "followers_message.sender_copy": lambda: _followers_message(copy=True),
     "followed_groups_digest.weekly": lambda: _digest(daily=False),
@@ -307,7 +328,8 @@ def test_the_member_mails_are_the_ones_about_registrations():
     kinds = {name.split(".")[0] for name in MEMBER_MAILS}
     assert kinds == {"registration_confirmed", "registration_waitlisted", "registration_promoted",
                      "registration_cancelled", "registration_removed", "reminder", "event_changed",
-                     "event_cancelled", "event_message", "still_coming", "seat_released", "slot_released"}
+                     "event_cancelled", "event_message", "still_coming", "seat_released", "slot_released",
+                     "series_registration"}
 
 
 @pytest.mark.parametrize("name", MEMBER_MAILS)

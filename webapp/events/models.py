@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, String, Text, false
+from sqlalchemy import Boolean, CheckConstraint, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -38,6 +38,8 @@ class Event(db.Model):
         CheckConstraint(
             "is_online OR venue_name IS NOT NULL", name="in_person_events_have_a_venue"
         ),
+        # A series makes each of its sessions once, however often its sweep runs (webapp/series).
+        UniqueConstraint("series_id", "series_occurrence_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,7 +87,15 @@ class Event(db.Model):
     # so calendars replace the entry with the same UID instead of keeping the old one.
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+    # A session of a series (webapp/series): the day its rule gave it (kept when the session is moved),
+    # and the fields an organizer edited on this session alone, which the series no longer sets
+    # ("title description" ...; webapp/series/services.py SESSION_FIELDS).
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id", ondelete="SET NULL"), index=True)
+    series_occurrence_on: Mapped[date | None] = mapped_column(Date)
+    series_detached: Mapped[str] = mapped_column(String(100), default="", server_default="")
+
     group: Mapped[Group | None] = relationship()
+    series = relationship("Series")
 
     @property
     def seats_left(self) -> int | None:

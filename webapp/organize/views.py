@@ -19,6 +19,7 @@ from webapp.guards import current_member, event_organizers_only, group_organizer
 from webapp.organize import (
     attendee_views,  # noqa: F401 (its routes are on this blueprint too)
     follower_views,  # noqa: F401 (and the "Write to followers" page's)
+    series_views,  # noqa: F401 (and the "New series" page's)
     services,
 )
 from webapp.organize.blueprint import bp
@@ -27,6 +28,7 @@ from webapp.organize.services import OrganizeError
 from webapp.refusals import place_on_form
 from webapp.rendering import form_status, go_to, render
 from webapp.rendering import no_store as _private
+from webapp.series import services as series_services
 
 
 @bp.app_context_processor
@@ -129,7 +131,7 @@ def edit_event(event: Event, slug: str):
     if not form.validate():
         return _form_page(form, group=event.group, event=event, status=422)
     try:
-        services.update_event(db.session, event.id, form.event_fields(), actor=current_member(), now=utcnow())
+        _save_edit(event, form)
     except OrganizeError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug, include_drafts=True)
@@ -137,6 +139,18 @@ def edit_event(event: Event, slug: str):
                           notice=place_on_form(form, error))
     db.session.commit()
     return _after_save(get_event_by_slug(db.session, slug, include_drafts=True))
+
+
+def _save_edit(event: Event, form: EventForm) -> None:
+    """A session of a series asks "this session only, or this and all following" (webapp/series)."""
+    if event.series_id is None or event.status != EventStatus.SCHEDULED:
+        services.update_event(db.session, event.id, form.event_fields(), actor=current_member(), now=utcnow())
+    elif request.form.get("scope") == "following":
+        series_services.update_following(db.session, event.id, form.event_fields(), actor=current_member(),
+                                         now=utcnow())
+    else:
+        series_services.update_session_only(db.session, event.id, form.event_fields(), actor=current_member(),
+                                            now=utcnow())
 
 
 @bp.post("/events/<slug>/publish")

@@ -150,11 +150,13 @@ def register(
     member,
     accessibility_needs: str = "",
     now: datetime,
+    mail: bool = True,
 ) -> Outcome:
     """Give the member a seat, or a place on the waitlist when the event is full, and queue the
     mail that says which ("confirmed", or "waitlisted" with the place in line).
 
     Registering again while registered changes nothing and sends nothing (a double click is harmless).
+    `mail=False`: the caller sends one mail for many of these (a whole series, webapp/series).
     """
     accessibility_needs = checked_accessibility_needs(accessibility_needs)
     event = lock_event(session, event_id)
@@ -191,21 +193,24 @@ def register(
     session.flush()
     if registration.status == RegistrationStatus.WAITLISTED:
         position = event.waitlist_count
-        queue_registration_mail(session, registration, "waitlisted", now=now, position=position)
+        if mail:
+            queue_registration_mail(session, registration, "waitlisted", now=now, position=position)
     else:
         position = None
-        queue_registration_mail(session, registration, "confirmed", now=now)
+        if mail:
+            queue_registration_mail(session, registration, "confirmed", now=now)
     return Outcome(registration, [], position=position, event=event)
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime,
-           generation: int | None = None) -> Outcome:
+           generation: int | None = None, mail: bool = True) -> Outcome:
     """Give up a seat or a place in line; a freed seat goes to the head of the line at once.
     Mails the member ("cancelled") and everyone promoted.
 
     Cancelling again changes nothing (a double click is harmless); after the start it is refused.
     With `generation` (a mail's cancel link), only that registration: if the member cancelled and
-    registered again meanwhile, nothing changes.
+    registered again meanwhile, nothing changes. `mail=False`: the member is told by the caller in
+    one mail for many (a whole series); those promoted are mailed all the same.
     """
     event = lock_event(session, registration.event_id)
     session.refresh(registration)
@@ -215,10 +220,10 @@ def cancel(session: Session, registration: Registration, *, now: datetime,
         return Outcome(registration, [], changed=False, event=event)
     if problem := cancellation_problem(registration, event, now):
         raise RegistrationError(problem)
-    return _give_up(session, event, registration, now=now, mail="cancelled")
+    return _give_up(session, event, registration, now=now, mail="cancelled" if mail else None)
 
 
-def _give_up(session: Session, event: Event, registration: Registration, *, now: datetime, mail: str,
+def _give_up(session: Session, event: Event, registration: Registration, *, now: datetime, mail: str | None,
              by=None) -> Outcome:
     """Cancel an active registration (the caller holds the lock), send the member the `mail` kind
     ("cancelled" or "removed"), and fill the freed seat."""
@@ -230,7 +235,8 @@ def _give_up(session: Session, event: Event, registration: Registration, *, now:
     registration.cancelled_at = now
     registration.cancelled_by_id = by.id if by is not None else None
     session.flush()
-    queue_registration_mail(session, registration, mail, now=now)
+    if mail:
+        queue_registration_mail(session, registration, mail, now=now)
     # A presenter without a seat holds no slot: it is free again, and the organizers are told.
     free_slot_of(session, event, registration, now=now, removed=by is not None)
     promoted = promote_from_waitlist(session, event, now=now)

@@ -1,0 +1,126 @@
+"""The organizer's new-series form: the event form's title, description, place and capacity checks,
+with a recurrence, a time of day, a length and an end instead of two times."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from wtforms import RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+
+from webapp.organize.forms import EventForm
+from webapp.series.recurrence import COUNT_MAX, KINDS, YEARS_MAX, RecurrenceError, rule_for
+from webapp.series.services import SeriesFields
+from webapp.validators import one_line, strip
+
+ENDS = {"count": "After a number of sessions", "date": "On a date"}
+LENGTH_MAX = 12 * 60
+
+
+class SeriesForm(EventForm):
+    # The event form's own times don't apply: a series has a day, a time of day and a length.
+    starts_at = None
+    ends_at = None
+    registration_opens_at = None
+    registration_closes_at = None
+
+    recurrence = RadioField("How often", choices=[SelectChoice(k, v) for k, v in KINDS.items()],
+                            default="biweekly", validate_choice=False)
+    custom_rule = StringField("Custom rule", filters=[strip], validators=[one_line])
+    first_on = StringField("First session", filters=[strip])
+    start_time = StringField("Starts at", filters=[strip])
+    length_minutes = StringField("Length in minutes", filters=[strip], default="60")
+    end_kind = RadioField("Ends", choices=[SelectChoice(k, v) for k, v in ENDS.items()], default="count",
+                          validate_choice=False)
+    end_count = StringField("Number of sessions", filters=[strip], default="8")
+    end_on = StringField("Last day", filters=[strip])
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.values: dict = {}
+
+    def validate_recurrence(self, field) -> None:
+        if field.data not in KINDS:
+            field.data = "biweekly"
+            raise ValidationError("Please choose how often the series meets.")
+
+    def validate_first_on(self, field) -> None:
+        self.values["first_on"] = None
+        try:
+            day = date.fromisoformat(field.data[:10]) if len(field.data) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise ValidationError("Please enter the first session’s day, like 2027-01-12.")
+        if day < self.today:
+            raise ValidationError("The first session must be today or later.")
+        if day > self.today + timedelta(days=366 * YEARS_MAX):
+            raise ValidationError(f"The first session must be within {YEARS_MAX} years.")
+        self.values["first_on"] = day
+
+    def validate_start_time(self, field) -> None:
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", field.data or ""):
+            raise ValidationError("Please enter the time like 18:00 (New York time).")
+        self.values["local_time"] = time.fromisoformat(field.data)
+
+    def validate_length_minutes(self, field) -> None:
+        if not re.fullmatch(r"[0-9]{1,4}", field.data or "") or not 5 <= int(field.data) <= LENGTH_MAX:
+            raise ValidationError(f"The length must be a whole number of minutes from 5 to {LENGTH_MAX}.")
+        self.values["duration_minutes"] = int(field.data)
+
+    def validate_custom_rule(self, field) -> None:
+        if self.recurrence.data != "custom":
+            return
+        try:
+            self.values["rrule"] = rule_for("custom", self.today, field.data)
+        except RecurrenceError as error:
+            raise ValidationError(str(error)) from None
+
+    def validate_end_kind(self, field) -> None:
+        if field.data not in ENDS:
+            field.data = "count"
+            raise ValidationError("Please choose how the series ends.")
+
+    def validate_end_count(self, field) -> None:
+        if self.end_kind.data != "count":
+            return
+        if not re.fullmatch(r"[0-9]{1,4}", field.data or "") or not 1 <= int(field.data) <= COUNT_MAX:
+            raise ValidationError(f"The number of sessions must be from 1 to {COUNT_MAX}.")
+        self.values["end_count"] = int(field.data)
+
+    def validate_end_on(self, field) -> None:
+        if self.end_kind.data != "date":
+            return
+        try:
+            day = date.fromisoformat(field.data[:10]) if len(field.data) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise ValidationError("Please enter the last day, like 2027-06-30.")
+        first = self.values.get("first_on")
+        if first and day < first:
+            raise ValidationError("The last day can’t be before the first session.")
+        if day > self.today + timedelta(days=366 * YEARS_MAX):
+            raise ValidationError(f"The last day must be within {YEARS_MAX} years.")
+        self.values["end_on"] = day
+
+    def series_fields(self) -> SeriesFields:
+        first_on = self.values["first_on"]
+        kind = self.recurrence.data
+        rrule = self.values["rrule"] if kind == "custom" else rule_for(kind, first_on)
+        return SeriesFields(
+            title=self.title.data, description=self.description.data or "", rrule=rrule, first_on=first_on,
+            local_time=self.values["local_time"], duration_minutes=self.values["duration_minutes"],
+            end_count=self.values.get("end_count"), end_on=self.values.get("end_on"), is_online=self.is_online,
+            capacity=self.capacity_value, meeting_url=(self.meeting_url.data or None) if self.is_online else None,
+            venue_name=None if self.is_online else self.venue_name.data or None,
+            venue_address=None if self.is_online else self.venue_address.data or None,
+            venue_accessibility=None if self.is_online else self.venue_accessibility.data or None,
+        )
+
+
+def today_in(now: datetime, zone) -> date:
+    return now.astimezone(zone).date()
