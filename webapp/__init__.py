@@ -141,8 +141,8 @@ def _models_loaded() -> None:
     import webapp.proposals.models  # noqa: F401
     import webapp.registrations.models  # noqa: F401
     import webapp.reminders.models  # noqa: F401
-    import webapp.slots.models  # noqa: F401
     import webapp.series.models  # noqa: F401
+    import webapp.slots.models  # noqa: F401
 
 
 def celery_init_app(app: Flask) -> Celery:
