@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import csrf_token_for, post_form
 from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.support.html import parse
 from tests.support.outbox import mails
 from webapp.events.models import Event
 from webapp.registrations import services, still_coming
@@ -128,6 +129,18 @@ def test_free_my_seat_from_the_mail_cancels_and_promotes_the_next_person(client,
     again = post_form(client, path)  # a replay changes nothing, calmly
     assert again.status_code == 200 and "was already cancelled, so nothing changed" in again.get_data(as_text=True)
     assert len(mails(session, kind="registration_promoted")) == 1
+
+
+def test_the_attendee_list_has_no_still_coming_column_until_someone_was_asked(signed_in_client, session):
+    # The column would only say "Not asked" on most events, and the table must fit a laptop.
+    event, (first, _second, _waiting) = full_event(session)
+    client = signed_in_client(organizer_of(event.group))
+    headers = lambda: [th.get_text() for th in parse(client.get(  # noqa: E731
+        f"/events/{event.slug}/attendees").get_data(as_text=True)).select("[aria-labelledby=confirmed-title] thead th")]
+    assert headers() and "Still coming" not in headers()
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    assert "Still coming" in headers()
 
 
 def test_yes_from_the_mail_is_recorded_once_and_organizers_see_it(client, signed_in_client, session, freeze):
