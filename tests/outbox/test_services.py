@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from tests.drills.support import smtp_server
+from tests.support.queries import count_queries
 from webapp.db import db, utcnow
 from webapp.extensions import mail as mail_ext
 from webapp.outbox import services
@@ -35,6 +36,27 @@ def test_the_same_dedup_key_is_queued_once(session):
     assert queue(session) is None
     session.commit()
     assert session.query(OutboxMail).count() == 1
+
+
+def test_many_mails_go_in_one_statement_each_key_once_and_all_to_the_worker_at_commit(app, session, monkeypatch):
+    sent = []
+    monkeypatch.setattr(app.extensions["celery"], "send_task", lambda name, args: sent.append((name, args)))
+    monkeypatch.setattr(services, "QUEUE_MANY_ROWS", 2)  # more rows than one INSERT takes
+    before = queue(session, key="k1").id
+
+    def row(key, subject="Hello"):
+        return services.mail_row(kind="test", dedup_key=key, recipient=f"{key}@example.org", subject=subject,
+                                 body_text="Body", headers={"X-Note": "one\r\ntwo"})
+
+    with count_queries() as statements:
+        ids = services.queue_mails(session, [row("k1"), row("k2", "Hi\nthere"), row("k3"), row("k2")])
+    assert len(statements) == 2 and all(s.lstrip().upper().startswith("INSERT") for s in statements)
+    session.commit()
+    stored = {m.dedup_key: m for m in session.query(OutboxMail)}
+    assert sorted(stored) == ["k1", "k2", "k3"] and stored["k1"].id == before  # k1 was queued before
+    assert sorted(ids) == sorted([stored["k2"].id, stored["k3"].id])
+    assert (stored["k2"].subject, stored["k2"].headers) == ("Hi there", {"X-Note": "one two"})
+    assert sent == [("tasks.mail.send_outbox_batch", [[before, *sorted(ids)]])]
 
 
 def test_queued_mail_is_the_stored_row_and_changes_to_it_are_saved(session):

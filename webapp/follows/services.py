@@ -9,7 +9,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import String, cast, delete, func, literal, select
 from sqlalchemy.orm import Session
 
 from webapp.accounts.models import User
@@ -19,7 +19,8 @@ from webapp.events.models import Event, EventStatus
 from webapp.follows.models import DEFAULT_FOLLOW_MAIL, EventPublication, FollowMail, FollowMailChoice, GroupFollow
 from webapp.follows.tokens import digest_unsubscribe_url, unsubscribe_url
 from webapp.groups.models import Group
-from webapp.outbox.templated import queue_templated_mail
+from webapp.outbox.services import key_is_queued
+from webapp.outbox.templated import MailTo, queue_templated_mail, queue_templated_mails
 from webapp.urls import absolute_url
 
 log = logging.getLogger(__name__)
@@ -162,21 +163,44 @@ def digest_period(choice: FollowMail, now: datetime) -> tuple[datetime, datetime
     return (datetime.combine(start, time(), site_zone()), datetime.combine(end, time(), site_zone()))
 
 
-def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int:
+def _digest_key(choice: FollowMail, member_id, period_start: datetime):
+    """The outbox key of a member's digest of a period: in Python, or as SQL for a member id column."""
+    prefix, suffix = f"follow-digest:{choice.value}:", f":{period_start.date().isoformat()}"
+    if isinstance(member_id, int):
+        return f"{prefix}{member_id}{suffix}"
+    return literal(prefix, String) + cast(member_id, String) + literal(suffix, String)
+
+
+def queue_digests(session: Session, choice: FollowMail, *, now: datetime, limit: int | None = None) -> int:
     """Queue one digest per member who chose `choice`, listing every event their followed groups
     published in the last whole period that is still ahead. Exactly once per member and period:
     the outbox's unique key (kind, member, period start) refuses a second one, from a repeated or
-    duplicated sweep alike. Members with nothing new get nothing. Returns how many were queued."""
+    duplicated sweep alike. Members with nothing new get nothing. Returns how many were queued.
+
+    Members whose digest of the period is queued already are left out in SQL, before anything is
+    rendered: the sweep runs every hour, and each run after the first finds (nearly) everyone done.
+    `limit`: at most that many members (the lowest ids still to do); the task commits each such
+    chunk and calls again while this queues any, so the workers send one chunk while the next is
+    rendered, and memory stays flat however many members there are.
+    """
     start, end = digest_period(choice, now)
-    rows = session.execute(
-        select(User, Event, Group)
+    news = (
+        select(User.id)
         .join(FollowMailChoice, FollowMailChoice.user_id == User.id)
         .join(GroupFollow, GroupFollow.user_id == User.id)
         .join(EventPublication, EventPublication.group_id == GroupFollow.group_id)
         .join(Event, Event.id == EventPublication.event_id)
-        .join(Group, Group.id == Event.group_id)
         .where(FollowMailChoice.choice == choice, EventPublication.published_at >= start,
                EventPublication.published_at < end, Event.status == EventStatus.SCHEDULED, Event.starts_at > now)
+    )
+    to_do = (
+        news.where(~key_is_queued(_digest_key(choice, User.id, start)))
+        .group_by(User.id).order_by(User.id).limit(limit)
+    )
+    rows = session.execute(
+        news.with_only_columns(User, Event, Group)
+        .join(Group, Group.id == Event.group_id)
+        .where(User.id.in_(to_do))
         .order_by(User.id, Event.starts_at, Event.id)
     ).all()
     members: dict[int, User] = {}
@@ -187,17 +211,17 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int
             event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
             event_url=absolute_url("events.detail", slug=event.slug),
             unfollow_url=unsubscribe_url(group.id, member.id)))
-    queued = 0
+    since, account_url = format_date(start), absolute_url("accounts.account")
+    mails = []
     for member_id, member in members.items():
         stop_url = digest_unsubscribe_url(member_id)
-        mail = queue_templated_mail(
-            session, DIGEST_MAIL, member.email,
-            dict(member=member, items=items[member_id], daily=choice == FollowMail.DAILY,
-                 since=format_date(start), stop_url=stop_url, account_url=absolute_url("accounts.account")),
-            dedup_key=f"follow-digest:{choice.value}:{member_id}:{start.date().isoformat()}",
-            headers=unsubscribe_headers(stop_url), now=now,
-        )
-        queued += mail is not None
+        mails.append(MailTo(
+            member.email,
+            dict(member=member, items=items[member_id], daily=choice == FollowMail.DAILY, since=since,
+                 stop_url=stop_url, account_url=account_url),
+            dedup_key=_digest_key(choice, member_id, start), headers=unsubscribe_headers(stop_url)))
+    # One INSERT for the chunk; a key another run queued meanwhile is skipped, as one by one.
+    queued = len(queue_templated_mails(session, DIGEST_MAIL, mails, now=now))
     if queued:
         log.info("queued %d %s digests", queued, choice.value)
     return queued
