@@ -188,6 +188,24 @@ def test_a_batch_goes_over_one_smtp_connection_and_each_row_is_marked_sent(sessi
     assert {m.state for m in session.scalars(db.select(OutboxMail))} == {MailState.SENT}
 
 
+def test_only_the_sent_mark_commits_without_waiting_for_the_disk(session, sink, db_kind):
+    # The claim, the Message-IDs and a failure are on disk before anything else happens; the "sent"
+    # mark alone may be lost in a database crash (and the mail then goes again, as after a worker's).
+    ids = [queue(session, key=f"k{n}", recipient=f"m{n}@example.org").id for n in range(3)]
+    session.commit()
+    sink.refuse_rcpt["m1@example.org"] = "550 5.1.1 Unknown user"
+    with count_queries() as statements:
+        result = services.send_outbox_batch(session, ids)
+    assert (len(result.sent), len(result.failed)) == (2, 1)
+    lazy = [n for n, statement in enumerate(statements) if "synchronous_commit" in statement]
+    if db_kind == "sqlite":
+        assert lazy == []
+        return
+    assert len(lazy) == 2  # one per mail sent, none for the refused one
+    assert all(statements[n + 1].lstrip().startswith("UPDATE outbox_mails SET state=") for n in lazy)
+    assert "UPDATE outbox_mails" in statements[0] and "synchronous_commit" not in statements[0]  # the claim
+
+
 def test_one_refused_recipient_does_not_stop_the_rest_of_the_batch(session, sink):
     sink.refuse_rcpt["bad@example.org"] = "550 5.1.1 Unknown user"
     ids = [queue(session, key=f"k{n}", recipient=r).id

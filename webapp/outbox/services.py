@@ -460,6 +460,22 @@ class _Outgoing:
     problem: Exception | None = None  # why its message could not be built
 
 
+def _commit_without_waiting_for_the_disk(session: Session) -> None:
+    """PostgreSQL: this transaction's COMMIT returns before its WAL is flushed to disk
+    (`synchronous_commit` off, for this transaction only).
+
+    For the "sent" mark alone, which is most of a big batch's time otherwise (bench/digests.py:
+    5,000 digests in 55 s with a flush per mail, 24 s without). What it risks is the window above,
+    a little wider: a database crash in the next ~0.6 s (3 x wal_writer_delay) loses the mark, as
+    a worker crash between the send and the mark would; the row stays `sending` and goes again,
+    with the same Message-ID, after its lease. Never lost, and never corrupt: the claim, the
+    Message-ID and every failure are still committed to disk before anything else happens.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        # Through the connection, not session.execute: raw SQL there would count as a content change.
+        session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
+
 def _set(session: Session, mail_id: int, **values) -> None:
     session.execute(update(OutboxMail).where(OutboxMail.id == mail_id).values(**values)
                     .execution_options(synchronize_session=False))
@@ -591,6 +607,7 @@ def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: 
                 continue
             # The window: the server has the message, the row is not marked yet. A crash here
             # leaves it `sending`; it is sent again, with the same Message-ID, after its lease.
+            _commit_without_waiting_for_the_disk(session)
             _set(session, mail.id, state=MailState.SENT, sent_at=utcnow(), last_error=None, claim_token=None)
             session.commit()
             unsettled.discard(mail.id)
