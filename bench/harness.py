@@ -114,6 +114,30 @@ def _pings(url: str) -> bool:
         return False
 
 
+class RedisServer:
+    """A redis-server of the benchmark's own on a free loopback port, nothing saved; `.url`.
+    A context manager: never the machine's Redis, so a run empties nobody's data."""
+
+    def __init__(self, folder: Path) -> None:
+        port = free_port()
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def __enter__(self) -> RedisServer:
+        try:
+            wait_for(lambda: _pings(self.url), "redis", 10)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+
+
 # --- the SMTP sink ---------------------------------------------------------------------------------
 
 class CountingSink:
@@ -172,20 +196,12 @@ class MailRig:
     def __enter__(self) -> MailRig:
         from aiosmtpd.controller import Controller
 
-        self.redis_url = f"redis://127.0.0.1:{free_port()}/0"
-        port = self.redis_url.rsplit(":", 1)[1].split("/")[0]
-        self._redis = subprocess.Popen(
-            ["redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._redis = RedisServer(self.work).__enter__()
+        self.redis_url = self._redis.url
         self.sink = CountingSink(keep=self.keep_messages)
         self._controller = Controller(self.sink, hostname="127.0.0.1", port=free_port())
         self._controller.start()
         self.smtp_port = self._controller.port
-        try:
-            wait_for(lambda: _pings(self.redis_url), "redis", 10)
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
         return self
 
     def app(self, **config):
@@ -228,8 +244,7 @@ class MailRig:
             except subprocess.TimeoutExpired:
                 worker.kill()
         self._controller.stop()
-        self._redis.terminate()
-        self._redis.wait(timeout=10)
+        self._redis.__exit__()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
@@ -256,6 +271,20 @@ class Gunicorn:
             self.__exit__()
             raise
         return self
+
+    def drain(self, fast_ms: float = 50, timeout: float = 120) -> None:
+        """Wait until the requests wrk left queued are done: wrk stops sending, but a sync worker
+        still serves every connection already accepted or waiting in the listen backlog, and
+        a slow page's leftovers would otherwise eat into the next measurement. A /hello sent now
+        waits behind all of them; once two in a row answer fast, the queue is empty."""
+        fast, deadline = 0, time.monotonic() + timeout
+        while fast < 2:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{self.base} still busy after {timeout:.0f} s")
+            started = time.monotonic()
+            status = get(self.base + "/hello")[0]
+            fast = fast + 1 if status == 200 and (time.monotonic() - started) * 1000 < fast_ms else 0
+        time.sleep(0.5)  # the other worker may still finish its last request
 
     def __exit__(self, *exc_info) -> None:
         self._proc.terminate()
@@ -316,3 +345,59 @@ def wrk(url: str, *, threads: int = 2, connections: int = 16, seconds: int = 10,
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     return WrkResult(rps, requests, bytes_read, bad, p50 and _ms(p50.group(1)), p99 and _ms(p99.group(1)), out)
+
+
+# --- profiling (py-spy, when installed: `.venv/bin/pip install py-spy`) ----------------------------
+
+class PySpy:
+    """Sample these processes with py-spy while the block runs; collapsed stacks into `out`
+    (one file per process). A context manager; does nothing when `out` is None."""
+
+    def __init__(self, pids: list[int], out: Path | None, rate: int = 100) -> None:
+        self.pids, self.out, self.rate, self._procs = pids, out, rate, []
+
+    def __enter__(self) -> PySpy:
+        if self.out is None:
+            return self
+        spy = shutil.which("py-spy", path=str(BIN)) or shutil.which("py-spy")
+        if spy is None:
+            raise SystemExit("PROFILE is set but py-spy is not installed: .venv/bin/pip install py-spy")
+        self.out.mkdir(parents=True, exist_ok=True)
+        for pid in self.pids:
+            self._procs.append(subprocess.Popen(
+                # --idle: waiting (on the database, the broker, the mail server) is where wall time goes too.
+                [spy, "record", "--format", "raw", "--rate", str(self.rate), "--nonblocking", "--idle", "--nolineno",
+                 "-o", str(self.out / f"{pid}.txt"), "-p", str(pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.5)  # py-spy attaches
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        import signal
+
+        for proc in self._procs:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its file and stops
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def summary(self, top: int = 30) -> str:
+        """Each function's inclusive share of the samples, over all the files, biggest first."""
+        if self.out is None:
+            return ""
+        total, inclusive = 0, {}
+        for path in self.out.glob("*.txt"):
+            for line in path.read_text().splitlines():
+                stack, _, count = line.rpartition(" ")
+                if not count.isdigit():
+                    continue
+                total += int(count)
+                for frame in set(stack.split(";")):
+                    name = re.sub(r" \(.*?(site-packages/|/)(?=[^/]*/[^/]*\)$)", " (", frame)
+                    inclusive[name] = inclusive.get(name, 0) + int(count)
+        if not total:
+            return "py-spy: no samples"
+        rows = sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]
+        return "\n".join(f"{100 * n / total:5.1f} %  {name}" for name, n in rows)
