@@ -10,14 +10,14 @@ One run, on loopback only, bounded in time (bench/harness.py):
    one with PAGECACHE_ENABLED=0, which is what every request costs when the cache is cold (the
    first after any change, or after PAGECACHE_SECONDS);
 3. checks both serve the whole feed (EVENTS VEVENTs) and answer its ETag with 304;
-4. with wrk, per round and server: /hello, the full feed, and the feed with If-None-Match (the
-   poll a subscribed calendar makes); each rate is divided by /hello's *of the same round and
-   server*, and the median of ROUNDS rounds is reported.
+4. with wrk, per round and server: the full feed, and the feed with If-None-Match (the poll a
+   subscribed calendar makes), each right after a /hello run of its own on the same server; each
+   rate is divided by that /hello's, and the median of ROUNDS rounds is reported.
 
 Targets (with the cache on, as in production): full feed >= 0.3 of /hello, 304 >= 0.8 of /hello.
 Knobs (environment): BENCH_FEEDS_DATABASE_URL, EVENTS (300), WORKERS (2), THREADS (2),
 CONNECTIONS (16), DURATION (10, seconds), WARMUP (3), ROUNDS (3), BENCH_OUT (a folder for wrk's
-raw output and the report; default a new temp folder).
+raw output and the report; default a new temp folder), PROFILE (a folder: py-spy the workers).
 Exit status 0 when both targets are met, 1 when one is missed, 2 when the run itself is wrong.
 """
 
@@ -34,8 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
     Gunicorn,
+    PySpy,
     RedisServer,
     bench_app,
+    children,
     get,
     load_average,
     reset_database,
@@ -52,6 +54,8 @@ CONNECTIONS = int(os.environ.get("CONNECTIONS", 16))
 DURATION = int(os.environ.get("DURATION", 10))
 WARMUP = int(os.environ.get("WARMUP", 3))
 ROUNDS = int(os.environ.get("ROUNDS", 3))
+# A folder: after the rounds, py-spy samples the gunicorn workers under wrk, per server and request.
+PROFILE = Path(os.environ["PROFILE"]) if os.environ.get("PROFILE") else None
 TARGETS = {"full": 0.3, "304": 0.8}
 SLUG = "digital-preservation"
 MODES = {"cache on": {}, "cache off": {"PAGECACHE_ENABLED": "0"}}
@@ -122,7 +126,7 @@ def main() -> int:
                 Gunicorn({**env, **MODES["cache off"]}, WORKERS, out / "gunicorn-cache-off.log") as uncached:
             servers = {"cache on": cached, "cache off": uncached}
             path = f"/groups/{SLUG}/calendar.ics"
-            etags, size, problems = {}, 0, []
+            etags, size, problems, profiles = {}, 0, [], {}
             for mode, server in servers.items():
                 status, headers, body = get(server.base + path)
                 vevents = body.count(b"BEGIN:VEVENT")
@@ -145,19 +149,36 @@ def main() -> int:
             results: dict[tuple[str, str], list] = {}
             for round_ in range(1, ROUNDS + 1):
                 for mode, server in servers.items():
-                    for name, (url, headers) in urls.items():
-                        result = wrk(server.base + url, threads=THREADS, connections=CONNECTIONS, seconds=DURATION,
-                                     headers=headers)
-                        (out / "wrk" / f"r{round_}-{mode.replace(' ', '-')}-{name}.txt").write_text(result.raw)
-                        results.setdefault((mode, name), []).append(result)
+                    # Each measurement right after a /hello of its own: the machine's load drifts
+                    # (others' test runs), and a ratio is only as good as its two runs are close.
+                    for name in ("full", "304"):
+                        for part in ("hello", name):
+                            url, headers = urls[part]
+                            result = wrk(server.base + url, threads=THREADS, connections=CONNECTIONS,
+                                         seconds=DURATION, headers=headers)
+                            key = f"hello {name}" if part == "hello" else name
+                            (out / "wrk" / f"r{round_}-{mode}-{key}.txt".replace(" ", "-")).write_text(result.raw)
+                            results.setdefault((mode, key), []).append(result)
+                            server.drain()
+                            print(f"feeds: round {round_} {mode:9} {key:10} {result.rps:8.0f} req/s", flush=True)
+                            if result.bad:
+                                problems.append(f"round {round_} {mode} {key}: {result.bad} errors or 4xx/5xx")
+                            per_request = result.bytes_read / max(result.requests, 1)
+                            if key == "304" and per_request > 1024:
+                                problems.append(f"round {round_} {mode} 304: {per_request:.0f} bytes per answer")
+            if PROFILE:  # where a request's time goes: py-spy on both workers of each server, under wrk
+                for mode, server in servers.items():
+                    for name in ("full", "304"):
+                        url, headers = urls[name]
+                        folder = PROFILE / f"{mode.replace(' ', '-')}-{name}"
+                        with PySpy(children(server.pid), folder) as spy:
+                            wrk(server.base + url, threads=THREADS, connections=CONNECTIONS, seconds=DURATION,
+                                headers=headers)
                         server.drain()
-                        print(f"feeds: round {round_} {mode:9} {name:5} {result.rps:8.0f} req/s", flush=True)
-                        if result.bad:
-                            problems.append(f"round {round_} {mode} {name}: {result.bad} errors or 4xx/5xx")
-                        per_request = result.bytes_read / max(result.requests, 1)
-                        if name == "304" and per_request > 1024:
-                            problems.append(f"round {round_} {mode} 304: {per_request:.0f} bytes per answer")
+                        profiles[(mode, name)] = spy.summary(40)
     report, missed = render_report(results, size)
+    for (mode, name), summary in profiles.items():
+        report += f"\n\npy-spy, {mode}, {name} (inclusive share of the workers' samples, waiting included):\n{summary}"
     (out / "report.md").write_text(report + "\n", encoding="utf-8")
     print()
     print(report)
@@ -179,10 +200,14 @@ def render_report(results: dict[tuple[str, str], list], size: int) -> tuple[str,
     missed = []
     labels = {"hello": "`/hello`", "full": "full feed (200)", "304": "If-None-Match (304)"}
     for mode in MODES:
-        base = [r.rps for r in results[(mode, "hello")]]
         for name, label in labels.items():
-            runs = results[(mode, name)]
-            ratios = [r.rps / b for r, b in zip(runs, base, strict=True)]
+            if name == "hello":  # every /hello run of this server
+                runs = results[(mode, "hello full")] + results[(mode, "hello 304")]
+                ratios = [1.0] * len(runs)
+            else:  # each against the /hello run just before it
+                runs = results[(mode, name)]
+                base = [r.rps for r in results[(mode, f"hello {name}")]]
+                ratios = [r.rps / b for r, b in zip(runs, base, strict=True)]
             ratio = statistics.median(ratios)
             target = TARGETS.get(name)
             if target is None:
