@@ -465,10 +465,10 @@ def _commit_without_waiting_for_the_disk(session: Session) -> None:
     (`synchronous_commit` off, for this transaction only).
 
     For the "sent" mark alone, which is most of a big batch's time otherwise (bench/digests.py:
-    5,000 digests in 55 s with a flush per mail, 24 s without). What it risks is the window above,
-    a little wider: a database crash in the next ~0.6 s (3 x wal_writer_delay) loses the mark, as
-    a worker crash between the send and the mark would; the row stays `sending` and goes again,
-    with the same Message-ID, after its lease. Never lost, and never corrupt: the claim, the
+    5,000 digests in 55 s with a flush per mail, 24 s without). What it risks is the window noted in
+    `_send_claimed`, a little wider: a database crash in the next ~0.6 s (3 x wal_writer_delay) loses
+    the mark, as a worker crash between the send and the mark would; the row stays `sending` and
+    goes again, with the same Message-ID, after its lease. Never lost, and never corrupt: the claim, the
     Message-ID and every failure are still committed to disk before anything else happens.
     """
     if session.get_bind().dialect.name == "postgresql":
