@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
 
-.PHONY: run test install install-test services vendor lint bench clean migration screenshots
+.PHONY: run test install install-test services vendor lint bench bench-feeds bench-digests clean migration screenshots
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 or python3.13)."; exit 1; }
@@ -70,6 +70,16 @@ lint: install-test
 bench: install-test
 	bash scripts/bench_services.sh
 	bash bench/run.sh
+
+## A group's calendar feed of 300 events, cached, uncached and 304, as ratios to /hello (docs/benchmarks.md).
+bench-feeds: install-test
+	bash scripts/bench_services.sh
+	$(BIN)/python bench/feeds.py
+
+## 5,000 weekly digests through 2 real Celery workers, as a ratio to a bare smtplib loop (docs/benchmarks.md).
+bench-digests: install-test
+	bash scripts/bench_services.sh
+	$(BIN)/python bench/digests.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -63,6 +63,11 @@ def prepare(members: list[int], capacity: int) -> list[tuple[str, list[tuple[str
         db.session.add_all(users)
         db.session.commit()
         serializer = app.session_interface.get_signing_serializer(app)
+        from webapp.accounts.services import start_session
+
+        for user in users:  # an open user_sessions row each, as a sign-in link leaves: login_user needs it
+            start_session(db.session, user, now=utcnow())
+        db.session.commit()
         credentials = []
         for user in users:
             # The session the emailed sign-in link leaves (login_user: the user id, fresh, and the

@@ -21,25 +21,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import smtplib
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg  # noqa: E402
-import redis  # noqa: E402
-from aiosmtpd.controller import Controller  # noqa: E402
 from sqlalchemy import insert, text, update  # noqa: E402
+
+from bench.harness import MailRig, bare_smtplib_seconds, reset_database, wait_for  # noqa: E402
 
 DB_URL = os.environ.get(
     "BENCH_REMINDERS_DATABASE_URL",
@@ -49,114 +41,17 @@ ATTENDEES = int(os.environ.get("ATTENDEES", 5000))
 EVENTS = int(os.environ.get("EVENTS", 50))
 WORKERS = int(os.environ.get("WORKERS", 2))
 LATENCY_SAMPLES = int(os.environ.get("LATENCY_SAMPLES", 40))
-DEADLINE = 300  # seconds for any one wait: the run fails rather than hangs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class CountingSink:
-    """Counts accepted messages and remembers when each recipient's last one arrived."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.arrived: dict[str, float] = {}
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        now = time.monotonic()
-        with self.lock:
-            self.count += 1
-            for rcpt in envelope.rcpt_tos:
-                self.arrived[rcpt] = now
-        return "250 OK"
-
-    def reset(self) -> None:
-        with self.lock:
-            self.count = 0
-            self.arrived.clear()
-
-
-def wait_for(predicate, what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def reset_database() -> None:
-    name = DB_URL.rsplit("/", 1)[1]
-    if name == "test":
-        raise SystemExit("refusing to use the test database")
-    admin = DB_URL.replace("postgresql+psycopg", "postgresql").rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(DB_URL.replace("postgresql+psycopg", "postgresql"), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-
-
-def peak_memory_kb(pid: int) -> dict[str, int]:
-    """VmHWM (peak resident set) of a worker's main process and its pool children."""
-    def hwm(p: int) -> int:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        return 0
-
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return {"main": hwm(pid), **{f"child{n}": hwm(int(c)) for n, c in enumerate(children)}}
 
 
 def main() -> int:
-    reset_database()
-    work = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
-    redis_port = free_port()
-    redis_proc = subprocess.Popen(
-        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "no", "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    sink = CountingSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    workers: list[subprocess.Popen] = []
-    try:
-        wait_for(lambda: _pings(redis_url), "redis", 10)
-        from flask_migrate import upgrade
-
-        from webapp import create_app
+    reset_database(DB_URL)
+    with MailRig(DB_URL) as rig:
         from webapp.db import db, utcnow
 
-        app = create_app({
-            "TESTING": True, "SECRET_KEY": "bench-secret", "SQLALCHEMY_DATABASE_URI": DB_URL,
-            "INSTANCE_PATH": str(work), "REDIS_URL": redis_url, "SITE_URL": "http://meetups.bench",
-        })
+        app = rig.app()
         with app.app_context():
-            upgrade(revision="heads")
             populate(db, utcnow())
-
-        env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": redis_url, "MAIL_SERVER": "127.0.0.1",
-               "MAIL_PORT": str(controller.port), "SECRET_KEY": "bench-secret", "SITE_URL": "http://meetups.bench",
-               "PYTHONUNBUFFERED": "1", "OUTBOX_SWEEP_SECONDS": "3600", "REMINDER_SWEEP_SECONDS": "3600"}
-        env.pop("FLASK_DEBUG", None)
-        for n in range(WORKERS):
-            folder = work / f"worker{n}"
-            folder.mkdir()
-            log = (folder / "worker.log").open("w")
-            workers.append(subprocess.Popen(
-                [str(Path(sys.executable).parent / "celery"), "-A", "tasks", "worker", "--loglevel=WARNING",
-                 "--concurrency=1", "--pool=prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                 "-n", f"bench{n}@%h"],
-                cwd=ROOT, env={**env, "INSTANCE_PATH": str(folder)}, stdout=log, stderr=subprocess.STDOUT))
-        time.sleep(1)
-        wait_for(lambda: all(len(Path(f"/proc/{w.pid}/task/{w.pid}/children").read_text().split()) >= 1
-                             for w in workers), "workers", 60)
-        time.sleep(2)  # the pool children connect to Redis
+        rig.start_workers(WORKERS)
 
         from webapp.reminders import services as reminders
 
@@ -167,64 +62,37 @@ def main() -> int:
                 db.session.commit()  # each commit hands its 500 rows to the workers in batches of 50
             db.session.commit()
             swept = time.monotonic() - started
-            wait_for(lambda: sink.count >= ATTENDEES, f"{ATTENDEES} reminders")
+            wait_for(lambda: rig.sink.count >= ATTENDEES, f"{ATTENDEES} reminders")
             delivered = time.monotonic() - started
-            memory = {f"worker{n}": peak_memory_kb(w.pid) for n, w in enumerate(workers)}
+            memory = rig.worker_memory()
 
-            # The bare loop: the same messages, prebuilt, over one smtplib connection.
+            # The bare loop: the same messages over one smtplib connection.
             from webapp.outbox.models import OutboxMail
             from webapp.outbox.services import build_message
 
-            # Building each message (MIME parts, .ics attachment) is inside the loop, as it is in the
-            # worker: what the ratio measures is the outbox's own cost (claims, re-checks, commits,
-            # the broker), not the email package's.
             messages = list(db.session.scalars(db.select(OutboxMail).where(OutboxMail.kind == "reminder")))
-            sink.reset()
-            started = time.monotonic()
-            with smtplib.SMTP("127.0.0.1", controller.port) as smtp:
-                for mail in messages:
-                    message = build_message(mail)
-                    smtp.sendmail(message.sender, [mail.recipient], message.as_bytes())
-            bare = time.monotonic() - started
-            wait_for(lambda: sink.count >= len(messages), "bare loop")
+            rig.sink.reset()
+            bare = bare_smtplib_seconds(messages, rig.smtp_port, build_message)
+            wait_for(lambda: rig.sink.count >= len(messages), "bare loop")
 
         # Outside the app context: each request gets its own, as in production.
-        latencies = measure_latency(app, db, sink, utcnow())
+        latencies = measure_latency(app, db, rig.sink, utcnow())
 
-        worker_rate, bare_rate = ATTENDEES / delivered, len(messages) / bare
-        ratio = worker_rate / bare_rate
-        p50 = statistics.median(latencies)
-        p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
-        print(f"reminders: {ATTENDEES} attendees, {EVENTS} events, {WORKERS} workers")
-        print(f"  sweep (queue {ATTENDEES} reminder rows, render, commit): {swept:.2f} s")
-        print(f"  last reminder in the sink after: {delivered:.2f} s  ({worker_rate:.0f} mails/s)")
-        print(f"  bare smtplib loop, same {len(messages)} messages, one connection: {bare:.2f} s "
-              f"({bare_rate:.0f} mails/s)")
-        print(f"  ratio workers / bare loop: {ratio:.2f} (target >= 0.5)")
-        for name, kb in memory.items():
-            print(f"  {name} peak RSS (VmHWM): " + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in kb.items()))
-        print(f"registration click -> confirmation mail in the sink, {len(latencies)} samples: "
-              f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target p95 < 2000 ms)")
-        return 0 if ratio >= 0.5 and p95 < 2.0 else 1
-    finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        controller.stop()
-        redis_proc.terminate()
-        redis_proc.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _pings(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.2).ping())
-    except redis.ConnectionError:
-        return False
+    worker_rate, bare_rate = ATTENDEES / delivered, len(messages) / bare
+    ratio = worker_rate / bare_rate
+    p50 = statistics.median(latencies)
+    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
+    print(f"reminders: {ATTENDEES} attendees, {EVENTS} events, {WORKERS} workers")
+    print(f"  sweep (queue {ATTENDEES} reminder rows, render, commit): {swept:.2f} s")
+    print(f"  last reminder in the sink after: {delivered:.2f} s  ({worker_rate:.0f} mails/s)")
+    print(f"  bare smtplib loop, same {len(messages)} messages, one connection: {bare:.2f} s "
+          f"({bare_rate:.0f} mails/s)")
+    print(f"  ratio workers / bare loop: {ratio:.2f} (target >= 0.5)")
+    for name, kb in memory.items():
+        print(f"  {name} peak RSS (VmHWM): " + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in kb.items()))
+    print(f"registration click -> confirmation mail in the sink, {len(latencies)} samples: "
+          f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target p95 < 2000 ms)")
+    return 0 if ratio >= 0.5 and p95 < 2.0 else 1
 
 
 def populate(db, now) -> None:
@@ -264,10 +132,10 @@ def measure_latency(app, db, sink, now) -> list[float]:
     with app.app_context():
         member_ids = _latency_members(db, now)
     latencies = []
-    for member_id, address in member_ids:
+    for session_id, address in member_ids:
         client = app.test_client()
         with client.session_transaction() as flask_session:
-            flask_session["_user_id"] = str(member_id)
+            flask_session["_user_id"] = session_id
             flask_session["_fresh"] = True
         page = client.get("/about").get_data(as_text=True)
         token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
@@ -280,8 +148,10 @@ def measure_latency(app, db, sink, now) -> list[float]:
     return latencies
 
 
-def _latency_members(db, now) -> list[tuple[int, str]]:
+def _latency_members(db, now) -> list[tuple[str, str]]:
+    """Members signed in as a sign-in link leaves them: (their session id, their address)."""
     from webapp.accounts.models import User
+    from webapp.accounts.services import start_session
     from webapp.events.models import Event
 
     event = Event(slug="latency", title="Latency Meetup", starts_at=now + timedelta(days=7),
@@ -289,8 +159,12 @@ def _latency_members(db, now) -> list[tuple[int, str]]:
     db.session.add(event)
     members = [User(email=f"clicker{n:03d}@example.org", display_name=f"Clicker {n}") for n in range(LATENCY_SAMPLES)]
     db.session.add_all(members)
+    db.session.flush()
+    for member in members:
+        start_session(db.session, member, now=now)  # an open user_sessions row, as a sign-in link leaves
+    signed_in = [(m.get_id(), m.email) for m in members]
     db.session.commit()
-    return [(m.id, m.email) for m in members]
+    return signed_in
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ from webapp.db import db, utcnow
 from webapp.follows import services
 from webapp.follows.models import FollowMail
 
+# Members per transaction: each commit hands its digests to the workers, which send them while the
+# next chunk is rendered; and the rendered mails of one chunk are all this worker holds at a time.
+DIGEST_CHUNK = 500
+
 
 @shared_task(name="tasks.follows.queue_digests")
 def queue_digests() -> int:
@@ -14,6 +18,10 @@ def queue_digests() -> int:
     # member's previous one ended, so missed hours or days lose nothing (tests/drills/test_digest_drills.py).
     now, total = utcnow(), 0
     for choice in (FollowMail.DAILY, FollowMail.WEEKLY):
-        total += services.queue_digests(db.session, choice, now=now)
-        db.session.commit()
+        for _ in range(1000):  # bounded: 1000 chunks of 500 members is far beyond the program's size
+            queued = services.queue_digests(db.session, choice, now=now, limit=DIGEST_CHUNK)
+            db.session.commit()
+            if not queued:  # everyone done (or the rest being queued by a duplicated run right now)
+                break
+            total += queued
     return total

@@ -11,6 +11,7 @@ import pytest
 
 from tests.factories import create_event, create_group, create_user
 from tests.support.outbox import mails
+from tests.support.queries import count_queries
 from webapp.events.models import EventStatus
 from webapp.follows.models import FollowMail
 from webapp.follows.services import digest_period, follow_group, queue_digests, set_follow_mail_choice
@@ -74,7 +75,7 @@ def world(session):
     # A draft never published is in no digest.
     create_event(zines, slug="a-draft", status=EventStatus.DRAFT, starts_at=later, ends_at=later + timedelta(hours=1))
     session.commit()
-    return dict(weekly=weekly, daily=daily, each=each)
+    return dict(weekly=weekly, daily=daily, each=each, maps=maps)
 
 
 def test_one_digest_per_member_and_period_listing_every_new_event(session, world):
@@ -101,6 +102,44 @@ def test_running_the_sweep_twice_sends_one_digest(session, world):
         queue_digests(session, FollowMail.WEEKLY, now=NOW + timedelta(hours=hours))
         session.commit()
     assert len(mails(session, kind="followed_groups_digest", recipient="weekly@example.org")) == 1
+
+
+def test_the_next_hours_run_renders_nothing_for_members_already_mailed(session, world):
+    assert queue_digests(session, FollowMail.WEEKLY, now=NOW) == 1
+    session.commit()
+    # One SELECT that finds nobody left, and the UPDATE that closes the period (it moves nothing
+    # now): no digest is rendered again only to be refused by its key.
+    with count_queries() as statements:
+        assert queue_digests(session, FollowMail.WEEKLY, now=NOW + timedelta(hours=1)) == 0
+    assert [s.lstrip().split()[0].upper() for s in statements] == ["SELECT", "UPDATE"]
+
+
+def test_a_sweep_in_chunks_mails_every_member_once(session, world):
+    # What tasks/follows.py does: chunks of `limit` members, a commit each, until none is left.
+    more = [create_user(email=f"weekly{n}@example.org") for n in range(3)]
+    for member in more:  # following before the events were published, as the world's members did
+        follow_group(session, world["maps"].id, member=member, now=JOINED)
+        set_follow_mail_choice(session, member, FollowMail.WEEKLY, now=JOINED)
+    session.commit()
+    counts = []
+    while queued := queue_digests(session, FollowMail.WEEKLY, now=NOW, limit=2):
+        session.commit()
+        counts.append(queued)
+    assert counts == [2, 2]
+    digests = mails(session, kind="followed_groups_digest")
+    assert sorted(m.recipient for m in digests) == sorted(
+        ["weekly@example.org", *(m.email for m in more)])
+    first = next(m for m in digests if m.recipient == "weekly0@example.org")
+    assert "Last-Week-Maps" in first.body_text and "Last-Week-Zines" not in first.body_text  # only maps followed
+
+    # The last chunk was exactly `limit` members: the empty call after it closed the period, so
+    # next week's digests list only next week's news.
+    session.commit()
+    while queue_digests(session, FollowMail.WEEKLY, now=NOW + timedelta(days=7), limit=2):
+        session.commit()
+    next_week = [m for m in mails(session, kind="followed_groups_digest") if m not in digests]
+    assert len(next_week) == 4 and all("Yesterday" in m.body_text and "Last-Week-Maps" not in m.body_text
+                                        for m in next_week)
 
 
 def test_nobody_with_nothing_new_gets_a_digest(session, world):

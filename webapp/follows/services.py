@@ -9,7 +9,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import String, cast, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from webapp.accounts.models import User
@@ -19,7 +19,8 @@ from webapp.events.models import Event, EventStatus
 from webapp.follows.models import DEFAULT_FOLLOW_MAIL, EventPublication, FollowMail, FollowMailChoice, GroupFollow
 from webapp.follows.tokens import digest_unsubscribe_url, unsubscribe_url
 from webapp.groups.models import Group
-from webapp.outbox.templated import queue_templated_mail
+from webapp.outbox.services import key_is_queued
+from webapp.outbox.templated import MailTo, queue_templated_mail, queue_templated_mails
 from webapp.urls import absolute_url
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,15 @@ def digest_period(choice: FollowMail, now: datetime) -> tuple[datetime, datetime
     return (datetime.combine(start, time(), site_zone()), datetime.combine(end, time(), site_zone()))
 
 
-def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int:
+def _digest_key(choice: FollowMail, member_id, period_start: datetime):
+    """The outbox key of a member's digest of a period: in Python, or as SQL for a member id column."""
+    prefix, suffix = f"follow-digest:{choice.value}:", f":{period_start.date().isoformat()}"
+    if isinstance(member_id, int):
+        return f"{prefix}{member_id}{suffix}"
+    return literal(prefix, String) + cast(member_id, String) + literal(suffix, String)
+
+
+def queue_digests(session: Session, choice: FollowMail, *, now: datetime, limit: int | None = None) -> int:
     """Queue one digest per member who chose `choice`, listing every event still ahead that their
     followed groups published since the member's previous digest (or since they chose digests, or
     followed the group; at most DIGEST_CATCH_UP_LIMIT back) up to the end of the last whole period.
@@ -200,22 +209,42 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int
 
     Exactly once per member and period: the outbox's unique key (kind, member, period start)
     refuses a second one, from a repeated or duplicated sweep alike. Members with nothing new get
-    nothing. Returns how many were queued."""
+    nothing. Returns how many were queued.
+
+    Members whose digest of the period is queued already are left out in SQL, before anything is
+    rendered: the sweep runs every hour, and each run after the first finds (nearly) everyone done.
+    `limit`: at most that many members (the lowest ids still to do); the task commits each such
+    chunk and calls again while this queues any, so the workers send one chunk while the next is
+    rendered, and memory stays flat however many members there are. The call that leaves nobody
+    to do closes the period for every member of `choice` (after its mails: a second sweep at the
+    same moment waits on this one's outbox keys, then finds them taken).
+    """
     start, end = digest_period(choice, now - PUBLISH_SETTLE)
     owed_from = func.coalesce(FollowMailChoice.digest_from, literal(start, UTCDateTime()))
-    rows = session.execute(
-        select(User, Event, Group, EventPublication.published_at)
+    news = (
+        select(User.id)
         .join(FollowMailChoice, FollowMailChoice.user_id == User.id)
         .join(GroupFollow, GroupFollow.user_id == User.id)
         .join(EventPublication, EventPublication.group_id == GroupFollow.group_id)
         .join(Event, Event.id == EventPublication.event_id)
-        .join(Group, Group.id == Event.group_id)
         .where(FollowMailChoice.choice == choice, EventPublication.published_at >= owed_from,
                EventPublication.published_at >= GroupFollow.created_at,
                EventPublication.published_at >= end - DIGEST_CATCH_UP_LIMIT, EventPublication.published_at < end,
                Event.status == EventStatus.SCHEDULED, Event.starts_at > now)
+    )
+    to_do = (
+        news.where(~key_is_queued(_digest_key(choice, User.id, start)))
+        .group_by(User.id).order_by(User.id).limit(limit)
+    )
+    rows = session.execute(
+        news.with_only_columns(User, Event, Group, EventPublication.published_at)
+        .join(Group, Group.id == Event.group_id)
+        .where(User.id.in_(to_do))
         .order_by(User.id, Event.starts_at, Event.id)
     ).all()
+    if not rows:
+        _close_digest_period(session, choice, end)
+        return 0
     members: dict[int, User] = {}
     items: dict[int, list[dict]] = defaultdict(list)
     earliest: dict[int, datetime] = {}
@@ -226,24 +255,32 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int
             event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
             event_url=absolute_url("events.detail", slug=event.slug),
             unfollow_url=unsubscribe_url(group.id, member.id)))
-    queued = 0
+    account_url = absolute_url("accounts.account")
+    mails = []
     for member_id, member in members.items():
         stop_url = digest_unsubscribe_url(member_id)
         # A digest that catches up says since when; the usual one names its day or week.
         catching_up = earliest[member_id] < start
-        mail = queue_templated_mail(
-            session, DIGEST_MAIL, member.email,
+        mails.append(MailTo(
+            member.email,
             dict(member=member, items=items[member_id], daily=choice == FollowMail.DAILY,
                  catching_up=catching_up, since=format_date(earliest[member_id] if catching_up else start),
-                 stop_url=stop_url, account_url=absolute_url("accounts.account")),
-            dedup_key=f"follow-digest:{choice.value}:{member_id}:{start.date().isoformat()}",
-            headers=unsubscribe_headers(stop_url), now=now,
-        )
-        queued += mail is not None
-    # The period is dealt with, for the members who had nothing new too: the next digest starts
-    # where this one ends. (After the mails: a second sweep at the same moment waits on this one's
-    # outbox keys, then finds them taken and nothing left to move here.) updated_at stays when the
-    # member chose.
+                 stop_url=stop_url, account_url=account_url),
+            dedup_key=_digest_key(choice, member_id, start), headers=unsubscribe_headers(stop_url)))
+    # One INSERT for the chunk; a key another run queued meanwhile is skipped, as one by one.
+    queued = len(queue_templated_mails(session, DIGEST_MAIL, mails, now=now))
+    if limit is None or len(members) < limit:  # nobody left after this chunk
+        _close_digest_period(session, choice, end)
+    if queued:
+        log.info("queued %d %s digests", queued, choice.value)
+    return queued
+
+
+def _close_digest_period(session: Session, choice: FollowMail, end: datetime) -> None:
+    """Every member of `choice` has their digest of the period ending at `end` queued (or had
+    nothing new): the next digest starts where this one ends. Only once nobody is left, so a sweep
+    in chunks never closes the period on members of a later chunk. updated_at stays when the member
+    chose."""
     session.execute(
         update(FollowMailChoice)
         .where(FollowMailChoice.choice == choice,
@@ -251,6 +288,3 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime) -> int
         .values(digest_from=end, updated_at=FollowMailChoice.updated_at)
         .execution_options(synchronize_session="fetch")
     )
-    if queued:
-        log.info("queued %d %s digests", queued, choice.value)
-    return queued

@@ -15,7 +15,18 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from webapp.outbox.models import OutboxMail
-from webapp.outbox.services import queue_mail
+from webapp.outbox.services import mail_row, queue_mail, queue_mails
+
+
+@dataclass(frozen=True)
+class MailTo:
+    """One recipient's mail in a batch of one kind: the address, the template's context, the key
+    that keeps its cause unique, and any extra headers."""
+
+    to: str
+    context: dict
+    dedup_key: str
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,3 +59,14 @@ def queue_templated_mail(session: Session, kind: str, to: str, context: dict, de
     mail = render_mail(template or kind, context)
     return queue_mail(session, kind=kind, dedup_key=dedup_key, recipient=to, subject=mail.subject,
                       body_text=mail.text, body_html=mail.html, ics=ics, **fields)
+
+
+def queue_templated_mails(session: Session, kind: str, mails: list[MailTo], *, now) -> list[int]:
+    """Render `mail/<kind>` for each recipient and queue them all in a few statements (`queue_mails`);
+    the ids of the rows written, a key queued before being skipped as `queue_templated_mail` skips it."""
+    rows = []
+    for mail in mails:
+        rendered = render_mail(kind, mail.context)
+        rows.append(mail_row(kind=kind, dedup_key=mail.dedup_key, recipient=mail.to, subject=rendered.subject,
+                             body_text=rendered.text, body_html=rendered.html, headers=mail.headers, now=now))
+    return queue_mails(session, rows)
