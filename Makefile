@@ -34,15 +34,16 @@ run: install
 
 ## Install what the tests need (Chromium, PostgreSQL, Redis if missing) and run the whole suite:
 ## everything on PostgreSQL, then everything but the browser tests again on SQLite.
-## The browser tests mostly wait (on Chromium, on the live server), so they run in BROWSER_WORKERS
-## processes at once, each with a PostgreSQL and a Redis of its own; one process when the run is
-## pointed at servers of your choosing (TEST_POSTGRES_URL / TEST_REDIS_URL), which they would share.
-BROWSER_WORKERS ?= 3
+## Most tests mostly wait (on Chromium, a live server, a worker, the database), so each pass runs in
+## TEST_WORKERS processes at once (pytest-xdist), each with a PostgreSQL and a Redis of its own; the
+## fault drills take turns in one of them. One process when the run is pointed at servers of your
+## choosing (TEST_POSTGRES_URL / TEST_REDIS_URL), which the processes would share.
+TEST_WORKERS ?= 3
+PARALLEL = $(if $(TEST_POSTGRES_URL)$(TEST_REDIS_URL),,-n $(TEST_WORKERS) --dist loadgroup)
 test: install-test services
 	$(BIN)/ruff check --quiet .
-	$(BIN)/pytest --db=postgres -m "not browser"
-	$(BIN)/pytest --db=postgres -m browser $(if $(TEST_POSTGRES_URL)$(TEST_REDIS_URL),,-n $(BROWSER_WORKERS))
-	$(BIN)/pytest --db=sqlite -m "not browser" -q
+	$(BIN)/pytest --db=postgres $(PARALLEL)
+	$(BIN)/pytest --db=sqlite -m "not browser" -q $(PARALLEL)
 
 services:
 	bash scripts/test_services.sh

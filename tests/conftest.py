@@ -26,6 +26,15 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 __all__ = ["free_port", "make_test_app"]
 
 
+def pytest_collection_modifyitems(items):
+    # make test runs the suite in several processes (pytest-xdist, --dist loadgroup): the fault
+    # drills start workers, brokers and SMTP servers of their own and time them, so they take
+    # turns in one process rather than crowd each other; every other test goes wherever is free.
+    for item in items:
+        if "tests/drills/" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("drills"))
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--db",
