@@ -319,21 +319,27 @@ def update_session_only(session: Session, event_id: int, fields: EventFields, *,
     return result
 
 
+def _copy_edited(fields: EventFields, target, changed: set[str]) -> None:
+    """Set the edited fields named in `changed` (but the time, which each caller places its own
+    way) on `target`: a later session's fields, or the series' defaults."""
+    if "title" in changed:
+        target.title = fields.title
+    if "description" in changed:
+        target.description = fields.description
+    if "capacity" in changed:
+        target.capacity = fields.capacity
+    if "place" in changed:
+        place = fields.place
+        target.is_online, target.meeting_url = place.is_online, place.meeting_url
+        target.venue_name, target.venue_address = place.venue_name, place.venue_address
+        target.venue_accessibility = place.venue_accessibility
+
+
 def _apply(fields: EventFields, target: Event, changed: set[str], zone: ZoneInfo, *,
            local_time: time, duration: timedelta) -> EventFields:
     """`target`'s fields with the edited ones set (those it has not detached)."""
     result = EventFields.of(target)
-    if "title" in changed:
-        result.title = fields.title
-    if "description" in changed:
-        result.description = fields.description
-    if "capacity" in changed:
-        result.capacity = fields.capacity
-    if "place" in changed:
-        place = fields.place
-        result.is_online, result.meeting_url = place.is_online, place.meeting_url
-        result.venue_name, result.venue_address = place.venue_name, place.venue_address
-        result.venue_accessibility = place.venue_accessibility
+    _copy_edited(fields, result, changed)
     if "time" in changed:
         day = target.starts_at.astimezone(zone).date()
         result.starts_at = localize(datetime.combine(day, local_time), zone)
@@ -364,17 +370,7 @@ def update_following(session: Session, event_id: int, fields: EventFields, *, ac
             other_fields = _apply(fields, other, mine, zone, local_time=local_time, duration=duration)
             updated.append(update_event(session, other.id, other_fields, actor=actor, now=now).event)
     series = session.get(Series, series.id)
-    if "title" in changed:
-        series.title = fields.title
-    if "description" in changed:
-        series.description = fields.description
-    if "capacity" in changed:
-        series.capacity = fields.capacity
-    if "place" in changed:
-        place = fields.place
-        series.is_online, series.meeting_url = place.is_online, place.meeting_url
-        series.venue_name, series.venue_address = place.venue_name, place.venue_address
-        series.venue_accessibility = place.venue_accessibility
+    _copy_edited(fields, series, changed)
     if "time" in changed:
         series.local_time, series.duration_minutes = local_time, int(duration.total_seconds() // 60)
     series.updated_at = now
