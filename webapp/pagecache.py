@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 CACHEABLE_ENDPOINTS = frozenset(
     {"pages.home", "pages.about", "events.index", "events.detail", "groups.index", "groups.detail",
      # The calendar and Atom feeds: a stored copy keeps its ETag, so a poll gets its 304 from here too.
-     "feeds.site_calendar", "feeds.group_calendar", "feeds.site_atom", "feeds.group_atom"}
+     "feeds.site_calendar", "feeds.group_calendar", "feeds.site_atom", "feeds.group_atom",
+     "series.calendar"}
     # Never feeds.private_calendar: one member's events and join links, and a reset must end its
     # old address on the very next request.
 )

@@ -245,3 +245,31 @@ def test_the_group_page_lists_its_running_series(client, world, session):
     page = client.get("/groups/metro-chat").get_data(as_text=True)
     link = by_id(page, "series-title").find_parent("section").find("a")
     assert link["href"] == f"/series/{series.slug}" and text(link) == "Community Chat"
+
+
+def test_the_series_feed_answers_304_until_a_session_is_edited_or_added(client, world, session):
+    now = utcnow()
+    series = services.create_series(session, world["group"], series_fields(now), actor=None, now=now)
+    session.commit()
+    url = f"/series/{series.slug}/calendar.ics"
+    first = client.get(url)
+    etag = first.headers["ETag"].strip('"')
+    assert first.status_code == 200 and first.headers["Last-Modified"] and "no-cache" in first.headers["Cache-Control"]
+    by_etag = client.get(url, headers={"If-None-Match": f'"{etag}"'})
+    assert by_etag.status_code == 304 and by_etag.data == b""
+    assert client.get(url, headers={"If-Modified-Since": first.headers["Last-Modified"]}).status_code == 304
+
+    made = services.sessions_of(session, series.id)
+    made[3].title = "Special session"
+    made[3].updated_at = now + timedelta(seconds=5)
+    session.commit()
+    edited = client.get(url, headers={"If-None-Match": f'"{etag}"'})
+    assert edited.status_code == 200 and b"Special session" in edited.data
+    assert edited.headers["ETag"].strip('"') != etag
+
+    etag = edited.headers["ETag"].strip('"')
+    services.materialize_sessions(session, series.id, now=now + timedelta(days=28))
+    session.commit()
+    assert len(services.sessions_of(session, series.id)) > len(made)
+    grown = client.get(url, headers={"If-None-Match": f'"{etag}"'})
+    assert grown.status_code == 200 and grown.headers["ETag"].strip('"') != etag

@@ -130,6 +130,24 @@ def feed_state(session: Session, group: Group | None, *, now: datetime, kind: st
     return FeedState(etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_modified=last_modified)
 
 
+def series_feed_state(session: Session, series, *, now: datetime) -> FeedState:
+    """The series feed's ETag and Last-Modified: every session it lists (scheduled and cancelled, no
+    window), in one aggregate query. A session edited, added or cancelled changes max(updated_at), the
+    count or the ids; the series' own edit (its title names the calendar) changes its updated_at."""
+    count, newest, ids = session.execute(
+        select(func.count(Event.id), func.max(Event.updated_at), func.coalesce(func.sum(Event.id), 0))
+        .where(Event.series_id == series.id, Event.status.in_((EventStatus.SCHEDULED, EventStatus.CANCELLED)))
+    ).one()
+    moments = [EPOCH, *(value for value in (_as_datetime(newest), _aware(series.updated_at)) if value is not None)]
+    last_modified = min(max(moments), now).replace(microsecond=0)
+    config = current_app.config
+    fingerprint = "|".join(str(part) for part in (
+        "series-ics", series.id, series.title, count, ids, newest, series.updated_at, last_modified,
+        config["SITE_NAME"], config["SITE_URL"], config["SITE_TIMEZONE"],
+    ))
+    return FeedState(etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_modified=last_modified)
+
+
 def _as_datetime(value) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return _aware(value)

@@ -44,8 +44,8 @@ def _group_or_404(slug: str) -> Group:
     return group
 
 
-def _answer(state: FeedState, mimetype: str, body: Callable[[], str]):
-    """304 when the client's ETag or date is current; else the feed, rendered only now."""
+def answer_feed(state: FeedState, mimetype: str, body: Callable[[], str]):
+    """304 when the client's ETag or date is current; else the feed, rendered only now (the series feed too)."""
     fresh = not is_resource_modified(request.environ, etag=state.etag, last_modified=state.last_modified)
     response = current_app.response_class(status=304 if fresh else 200, mimetype=mimetype)
     if not fresh:
@@ -60,13 +60,13 @@ def _answer(state: FeedState, mimetype: str, body: Callable[[], str]):
 def calendar_response(group: Group | None, now: datetime):
     state = feed_state(db.session, group, now=now, kind="ics")
     name = f"{group.name} · {SITE_NAME}" if group else SITE_NAME
-    return _answer(state, CALENDAR_TYPE,
+    return answer_feed(state, CALENDAR_TYPE,
                    lambda: feed_ics(feed_events(db.session, group, now=now), name=name, zone=site_zone()))
 
 
 def atom_response(group: Group | None, now: datetime):
     state = feed_state(db.session, group, now=now, kind="atom", upcoming_only=True)
-    return _answer(state, ATOM_TYPE, lambda: atom.events_feed(
+    return answer_feed(state, ATOM_TYPE, lambda: atom.events_feed(
         upcoming_feed_events(db.session, group, now=now), group=group, updated=state.last_modified))
 
 
@@ -100,7 +100,7 @@ def private_calendar(secret: str):
     if member_id is None:
         abort(404)  # wrong, old or malformed: the same answer as for an address that never existed
     feed = private.private_feed(db.session, member_id, now=utcnow())
-    response = _answer(feed.state, CALENDAR_TYPE, lambda: private.private_feed_ics(feed))
+    response = answer_feed(feed.state, CALENDAR_TYPE, lambda: private.private_feed_ics(feed))
     # One member's: a shared cache must not keep it (the page cache never does: not in its endpoints),
     # and a search engine must not list an address someone pasted in public.
     response.headers["Cache-Control"] = "private, no-cache"

@@ -9,6 +9,8 @@ from flask_login import current_user, login_required
 from webapp.db import db, utcnow
 from webapp.display import format_short_date, plural, site_zone
 from webapp.events.calendar import feed_ics
+from webapp.feeds.services import series_feed_state
+from webapp.feeds.views import CALENDAR_TYPE, answer_feed
 from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
 from webapp.rendering import no_store, render
@@ -96,12 +98,10 @@ def cancel_all(slug: str):
 
 @bp.get("/series/<slug>/calendar.ics")
 def calendar(slug: str):
-    """Every session, as a calendar to subscribe to: the same entries (UIDs) as each event's own file."""
+    """Every session, as a calendar to subscribe to: the same entries (UIDs) as each event's own file.
+    Answered like the group feeds: 304 from one aggregate query while the client's copy is current."""
     series = _series_or_404(slug)
-    events = services.sessions_of(db.session, series.id)
-    response = current_app.response_class(
-        feed_ics(events, name=f"{series.title} · {current_app.config['SITE_NAME']}", zone=site_zone()),
-        mimetype="text/calendar")
-    response.headers["Cache-Control"] = "no-cache"
-    return response
-
+    return answer_feed(
+        series_feed_state(db.session, series, now=utcnow()), CALENDAR_TYPE,
+        lambda: feed_ics(services.sessions_of(db.session, series.id),
+                         name=f"{series.title} · {current_app.config['SITE_NAME']}", zone=site_zone()))
