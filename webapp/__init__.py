@@ -84,6 +84,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(follows_bp)
     from webapp.groups.health_views import bp as group_health_bp
     from webapp.series.views import bp as series_bp
+    from webapp.series.views import describe_register_all_intent, register_all_after_sign_in
 
     app.register_blueprint(series_bp)
 
@@ -93,6 +94,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(slots_bp)
     app.extensions["sign_in_intents"]["follow"] = follow_after_sign_in
     app.extensions["sign_in_intent_descriptions"]["follow"] = describe_follow_intent
+    app.extensions["sign_in_intents"]["series"] = register_all_after_sign_in
+    app.extensions["sign_in_intent_descriptions"]["series"] = describe_register_all_intent
     errors.register(app)
     from webapp import requests
 

@@ -158,13 +158,13 @@ def test_htmx_gets_the_series_panel_alone(signed_in_client, world, session):
     assert html.lstrip().startswith('<section id="series-panel"') and "<html" not in html
 
 
-def test_registering_for_a_series_needs_a_signed_in_member_and_the_csrf_token(client, signed_in_client, world,
+def test_registering_for_a_series_signed_out_asks_to_sign_in_and_needs_the_csrf_token(client, signed_in_client, world,
                                                                               session):
     now = utcnow()
     series = services.create_series(session, world["group"], series_fields(now), actor=None, now=now)
     session.commit()
     response = post(client, f"/series/{series.slug}/register", {})
-    assert response.status_code == 302 and "/sign-in" in response.location
+    assert response.status_code == 303 and "/sign-in" in response.location
     signed_in = signed_in_client(world["member"])
     assert signed_in.post(f"/series/{series.slug}/register").status_code == 400
     assert mails(session) == []

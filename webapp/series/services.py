@@ -159,10 +159,12 @@ class _Member:
         self.id = user_id
 
 
-def _register_quietly(session: Session, event_id: int, user_id: int, *, now: datetime, mail: bool):
+def _register_quietly(session: Session, event_id: int, user_id: int, *, now: datetime, mail: bool,
+                      accessibility_needs: str = ""):
     """Register for one session; None when its registration is closed (the others go on)."""
     try:
-        return registrations.register(session, event_id, member=_Member(user_id), now=now, mail=mail)
+        return registrations.register(session, event_id, member=_Member(user_id), now=now, mail=mail,
+                                      accessibility_needs=accessibility_needs)
     except registrations.RegistrationError:
         return None
 
@@ -183,12 +185,16 @@ def series_registration_for(session: Session, series_id: int, user_id: int) -> S
         SeriesRegistration.series_id == series_id, SeriesRegistration.user_id == user_id))
 
 
-def register_for_series(session: Session, series_id: int, *, member, now: datetime) -> SeriesOutcome:
+def register_for_series(session: Session, series_id: int, *, member, now: datetime,
+                        accessibility_needs: str = "") -> SeriesOutcome:
     """Register the member for every session still ahead, in start order, each under its own lock: a
     seat, or a place in line where one is full. Later sessions register them as they are made.
     One mail lists every session and the member's place in it.
 
+    `accessibility_needs`: checked as the event page checks them (RegistrationError for that field,
+    before anything is written) and kept on each session's registration made here.
     Registering again while registered for the series changes nothing and sends nothing."""
+    accessibility_needs = registrations.checked_accessibility_needs(accessibility_needs)
     series = lock_series(session, series_id)
     record = series_registration_for(session, series.id, member.id)
     if record is not None and record.is_active:
@@ -203,7 +209,8 @@ def register_for_series(session: Session, series_id: int, *, member, now: dateti
     for event in sessions_of(session, series.id, upcoming_from=now):
         if event.status != EventStatus.SCHEDULED:
             continue
-        result = _register_quietly(session, event.id, member.id, now=now, mail=False)
+        result = _register_quietly(session, event.id, member.id, now=now, mail=False,
+                                   accessibility_needs=accessibility_needs)
         if result is None:
             continue
         status = result.registration.status

@@ -3,9 +3,12 @@ registering for all sessions or cancelling all the rest in one step, and its cal
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app
+from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user, login_required
 
+from webapp.accounts import services as accounts
+from webapp.accounts.models import normalize_email
+from webapp.accounts.throttle import sign_in_link_refused
 from webapp.db import db, utcnow
 from webapp.display import format_short_date, plural, site_zone
 from webapp.events.calendar import feed_ics
@@ -13,11 +16,15 @@ from webapp.feeds.services import series_feed_state
 from webapp.feeds.views import CALENDAR_TYPE, answer_feed
 from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
-from webapp.rendering import no_store, render
+from webapp.registrations import services as registrations
+from webapp.registrations.views import TYPED_MAX
+from webapp.rendering import form_status, go_to, no_store, render
 from webapp.series import services
+from webapp.series.models import Series
 from webapp.series.recurrence import describe_rule, session_count
 
 bp = Blueprint("series", __name__)
+ID_MAX = 2**31 - 1  # an id column's range: a larger id in an intent finds nothing
 
 
 @bp.app_template_global()
@@ -44,7 +51,9 @@ def summary_of(outcome: services.SeriesOutcome) -> str:
     return "; ".join(words) + ". We emailed you the list."
 
 
-def _page(series, *, status: int = 200, notice: str | None = None, error: str | None = None):
+def _page(series, *, status: int = 200, notice: str | None = None, error: str | None = None, **typed):
+    """`typed`: the Register for all form as sent back (the needs, a signed-out visitor's address and
+    name, their errors), or what a sent sign-in link says (`sent_to`, `needs_kept`, `throttled`)."""
     member = current_member() if current_user.is_authenticated else None
     rows = services.session_rows(db.session, series, member, now=utcnow())
     record = services.series_registration_for(db.session, series.id, member.id) if member else None
@@ -55,6 +64,7 @@ def _page(series, *, status: int = 200, notice: str | None = None, error: str | 
         total_sessions=session_count(services.recurrence_of(series)), open_count=len(open_rows),
         later_count=services.later_session_count(db.session, series, now=utcnow()),
         has_upcoming_registration=any(row.registration is not None and row.registration.is_active for row in open_rows),
+        **typed,
     )
     return no_store(response) if member else response
 
@@ -64,25 +74,62 @@ def detail(slug: str):
     return _page(_series_or_404(slug))
 
 
-def _change(slug: str, action):
+def _change(slug: str, action, **kwargs):
     series = _series_or_404(slug)
     try:
         check_limit(REGISTRATION_CHANGES, current_user.id)
-        outcome = action(db.session, series.id, member=current_member(), now=utcnow())
+        outcome = action(db.session, series.id, member=current_member(), now=utcnow(), **kwargs)
     except Refusal as refusal:
         db.session.rollback()
-        return _page(_series_or_404(slug), status=refusal.status, error=refusal.message)
+        if refusal.field == "accessibility_needs":
+            # Too long: the message goes next to the box, which keeps everything that was typed.
+            return _page(_series_or_404(slug), status=form_status(refusal.status), needs_error=refusal.message,
+                         accessibility_needs=kwargs["accessibility_needs"][:TYPED_MAX])
+        return _page(_series_or_404(slug), status=refusal.status, error=refusal.message,
+                     accessibility_needs=kwargs.get("accessibility_needs", "")[:TYPED_MAX])
     db.session.commit()
     return outcome
 
 
 @bp.post("/series/<slug>/register")
-@login_required
 def register_all(slug: str):
-    outcome = _change(slug, services.register_for_series)
+    accessibility_needs = request.form.get("accessibility_needs", "")
+    if not current_user.is_authenticated:
+        return _register_all_by_mail(_series_or_404(slug), accessibility_needs)
+    outcome = _change(slug, services.register_for_series, accessibility_needs=accessibility_needs)
     if not isinstance(outcome, services.SeriesOutcome):
         return outcome
     return _page(_series_or_404(slug), notice=summary_of(outcome))
+
+
+def _register_all_by_mail(series, accessibility_needs: str):
+    """Signed out: as on an event page, the form also asked for the address (and a name), so Register
+    for all mails the sign-in link at once; the "series:<id>" intent and the needs wait with the link's
+    request on the server until it is used (webapp/registrations/views.py _register_by_mail)."""
+    intent = f"series:{series.id}"
+    next_url = url_for("series.detail", slug=series.slug)
+    if "email" not in request.form:
+        # A form without the address (a page from before, another site's button): the sign-in page asks.
+        return go_to(url_for("accounts.sign_in", next=next_url, intent=intent))
+    email = request.form.get("email", "").strip()
+    display_name = request.form.get("display_name", "").strip()
+    typed = dict(accessibility_needs=accessibility_needs[:TYPED_MAX], email=email[:TYPED_MAX],
+                 display_name=display_name[:TYPED_MAX])
+    errors = dict(
+        needs_error=registrations.accessibility_needs_problem(accessibility_needs),
+        email_error=accounts.email_problem(email),
+        name_error=accounts.display_name_problem(display_name),
+    )
+    if any(errors.values()):
+        return _page(series, status=form_status(422), **errors, **typed)
+    email = normalize_email(email)
+    if refused_by := sign_in_link_refused(email):
+        return _page(series, status=form_status(429), throttled=refused_by, **typed)
+    accounts.request_sign_in(db.session, email, next_url=next_url, intent=intent,
+                             intent_note=accessibility_needs, display_name=display_name, now=utcnow())
+    db.session.commit()
+    # The same answer whether or not this address has an account.
+    return no_store(_page(series, sent_to=email, needs_kept=bool(accessibility_needs.strip())))
 
 
 @bp.post("/series/<slug>/cancel")
@@ -105,3 +152,30 @@ def calendar(slug: str):
         series_feed_state(db.session, series, now=utcnow()), CALENDAR_TYPE,
         lambda: feed_ics(services.sessions_of(db.session, series.id),
                          name=f"{series.title} · {current_app.config['SITE_NAME']}", zone=site_zone()))
+
+
+# --- the sign-in intent: Register for all pressed while signed out -----------------------------------
+
+def _intent_series(argument: str):
+    if not (argument.isascii() and argument.isdigit() and 0 < int(argument or "0") <= ID_MAX):
+        return None
+    return db.session.get(Series, int(argument))
+
+
+def register_all_after_sign_in(member, argument: str, *, now, note: str | None = None) -> None:
+    """Register for all pressed while signed out: done once the emailed link is followed, with the
+    accessibility needs typed then (`note`, kept with the sign-in request)."""
+    series = _intent_series(argument)
+    if series is None:
+        return
+    try:
+        with db.session.begin_nested():
+            services.register_for_series(db.session, series.id, member=member, accessibility_needs=note or "",
+                                         now=now)
+    except Refusal:
+        pass  # the series page shows what is open when they land on it
+
+
+def describe_register_all_intent(argument: str) -> str | None:
+    series = _intent_series(argument)
+    return f"finish registering for every session of {series.title}" if series is not None else None
