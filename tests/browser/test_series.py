@@ -62,6 +62,9 @@ def test_organizer_makes_a_bi_weekly_series_and_a_member_registers_for_all(app, 
     session.commit()
 
     page.context.clear_cookies()
+    page.goto(live_server.url + "/series/community-chat")
+    expect(page.get_by_label("Email address")).to_be_visible()  # signed out: the event page's sign-in fields
+    assert_accessible(page, "series page, signed out")
     signed_in_cookie(page, app, live_server, member)
     page.goto(live_server.url + "/groups/metro-chat")
     assert_accessible(page, "group page with its series")
@@ -71,8 +74,20 @@ def test_organizer_makes_a_bi_weekly_series_and_a_member_registers_for_all(app, 
     expect(rows.nth(1)).to_contain_text("Full · waitlist open")
     assert_accessible(page, "series page, member not registered")
 
+    # The event page's needs box: too long comes back next to it (and keeps the text), then it is kept on each session.
+    needs = page.get_by_label("Accessibility needs or accommodations")
+    needs.fill("x" * 1001)
+    page.get_by_role("button", name="Register for all 6 sessions").click()
+    expect(page.get_by_text("Accessibility needs can be at most 1,000 characters (this has 1,001).")).to_be_visible()
+    expect(needs).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page, "series page, needs too long")
+    needs.fill("Live captions, please")
     page.get_by_role("button", name="Register for all 6 sessions").click()
     expect(page.get_by_role("status")).to_contain_text("Registered for 5 sessions; waitlisted for 1 (full)")
+    session.expire_all()
+    kept = {registrations.registration_for(session, e.id, member).accessibility_needs
+            for e in services.sessions_of(session, series.id)}
+    assert kept == {"Live captions, please"}
     expect(rows.nth(0).locator("td").last).to_have_text("Registered")
     expect(rows.nth(1).locator("td").last).to_have_text("Waitlisted (#1 in line)")
     expect(rows.nth(5).locator("td").last).to_have_text("Registered")
