@@ -40,7 +40,7 @@ class SeriesForm(EventForm):
 
     # Slots in each session (optional): all three, or none.
     slot_label = StringField("Slot label", filters=[strip])
-    slot_minutes = StringField("Slot length in minutes", filters=[strip])
+    slot_minutes = StringField("Minutes per slot", filters=[strip])
     slot_how_many = StringField("How many slots", filters=[strip])
 
     def __init__(self, *args, today: date, **kwargs):
