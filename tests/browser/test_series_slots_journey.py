@@ -43,6 +43,7 @@ def test_a_series_with_slots_in_each_session_a_claim_and_the_agenda(app, live_se
     page.get_by_label("How many slots").fill("2")
     page.get_by_role("button", name="Create series and publish its sessions").click()
     expect(page.get_by_role("heading", name="Community Chat", level=1, exact=True)).to_be_visible()
+    expect(page.locator("#series-slots")).to_contain_text("2 × 15-minute talk (15 minutes)")
     assert_accessible(page, "(series page, organizer)")
 
     # Ada registers for all four sessions in one step.

@@ -115,6 +115,9 @@ def test_the_new_series_form_gives_every_session_its_slots(signed_in_client, wor
     series = session.scalar(select(Series))
     made = _sessions(session, series)
     assert len(made) == 7 and all(_offers(session, e) == [TALKS] for e in made)
+    series_page = client.get("/series/community-chat").get_data(as_text=True)
+    assert text(by_id(series_page, "series-slots")).startswith(
+        "Slots in each session: 2 × 15-minute talk (15 minutes).")
     page = client.get(f"/events/{made[0].slug}").get_data(as_text=True)
     assert "15-minute talk, 15 minutes: 2 of 2 free" in text(by_id(page, "slots-section"))
 
