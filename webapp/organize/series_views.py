@@ -17,6 +17,7 @@ from webapp.rendering import form_status, go_to, no_store, render
 from webapp.series import services
 from webapp.series.forms import ENDS, SeriesForm, today_in
 from webapp.series.recurrence import KINDS
+from webapp.slots.services import SlotError
 
 
 def _form_page(form: SeriesForm, group: Group, *, status: int = 200, notice: str | None = None):
@@ -37,7 +38,10 @@ def new_series(group: Group, slug: str):
         return _form_page(form, group, status=422)
     try:
         series = services.create_series(db.session, group, form.series_fields(), actor=current_member(), now=now)
-    except services.SeriesError as error:
+        if offer := form.slot_offer():
+            # After the sessions are made: the one rule that also reaches the sessions already made.
+            services.offer_series_slots(db.session, series.id, **offer, now=now)
+    except (services.SeriesError, SlotError) as error:
         db.session.rollback()
         return _form_page(form, get_group_by_slug(db.session, slug), status=error.status,
                           notice=place_on_form(form, error))

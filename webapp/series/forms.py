@@ -13,6 +13,7 @@ from wtforms.validators import ValidationError
 from webapp.organize.forms import EventForm
 from webapp.series.recurrence import COUNT_MAX, KINDS, YEARS_MAX, RecurrenceError, rule_for
 from webapp.series.services import SeriesFields
+from webapp.slots.services import SlotError, check_fits, checked_offer
 from webapp.validators import one_line, strip
 
 ENDS = {"count": "After a number of sessions", "date": "On a date"}
@@ -36,6 +37,11 @@ class SeriesForm(EventForm):
                           validate_choice=False)
     end_count = StringField("Number of sessions", filters=[strip], default="8")
     end_on = StringField("Last day", filters=[strip])
+
+    # Slots in each session (optional): all three, or none.
+    slot_label = StringField("Slot label", filters=[strip])
+    slot_minutes = StringField("Minutes per slot", filters=[strip])
+    slot_how_many = StringField("How many slots", filters=[strip])
 
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
@@ -106,6 +112,35 @@ class SeriesForm(EventForm):
         if day > self.today + timedelta(days=366 * YEARS_MAX):
             raise ValidationError(f"The last day must be within {YEARS_MAX} years.")
         self.values["end_on"] = day
+
+    def _check_slots(self, name: str) -> None:
+        """The slots' own checks (webapp/slots/services.py); each field shows the message that is its own."""
+        self.values["slot_offer"] = None
+        if not (self.slot_label.data or self.slot_minutes.data or self.slot_how_many.data):
+            return
+        try:
+            offer = checked_offer(self.slot_label.data, self.slot_minutes.data, self.slot_how_many.data)
+            if length := self.values.get("duration_minutes"):
+                check_fits(0, offer[1], offer[2], length, "session")
+        except SlotError as error:
+            if error.field == name:
+                raise ValidationError(error.message) from None
+            return
+        self.values["slot_offer"] = offer
+
+    def validate_slot_label(self, field) -> None:
+        self._check_slots("label")
+
+    def validate_slot_minutes(self, field) -> None:
+        self._check_slots("minutes")
+
+    def validate_slot_how_many(self, field) -> None:
+        self._check_slots("how_many")
+
+    def slot_offer(self) -> dict | None:
+        """The slots each session offers, as `offer_series_slots` takes them; None when none."""
+        offer = self.values.get("slot_offer")
+        return dict(zip(("label", "minutes", "how_many"), offer, strict=True)) if offer else None
 
     def series_fields(self) -> SeriesFields:
         first_on = self.values["first_on"]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, db, utcnow
 from webapp.groups.models import Group
+from webapp.slots.models import LABEL_MAX
 
 
 class Series(db.Model):
@@ -72,3 +73,21 @@ class SeriesRegistration(db.Model):
     @property
     def is_active(self) -> bool:
         return self.cancelled_at is None
+
+
+class SeriesSlotOffer(db.Model):
+    """Slots every session offers ("15-minute talk", 2 of them): copied to each session as it is made,
+    and to the sessions already made that have no offers of their own (webapp/series/services.py)."""
+
+    __tablename__ = "series_slot_offers"
+    __table_args__ = (
+        CheckConstraint("minutes > 0", name="minutes_positive"),
+        CheckConstraint("how_many > 0", name="how_many_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(LABEL_MAX))
+    minutes: Mapped[int] = mapped_column(Integer)
+    how_many: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -26,8 +26,10 @@ from webapp.organize.services import EventFields, EventUpdated, OrganizeError, u
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.series.mails import queue_series_mail
-from webapp.series.models import Series, SeriesRegistration
+from webapp.series.models import Series, SeriesRegistration, SeriesSlotOffer
 from webapp.series.recurrence import Recurrence, localize, occurrences
+from webapp.slots import services as slots
+from webapp.slots.models import SlotOffer
 from webapp.slugs import unique_slug
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,9 @@ def materialize_sessions(session: Session, series_id: int, *, now: datetime) -> 
     if not created:
         return []
     session.flush()
+    for offer in series_slot_offers(session, series.id):
+        for event in created:
+            _copy_offer(session, offer, event, now=now)
     members = list(session.scalars(select(SeriesRegistration).where(
         SeriesRegistration.series_id == series.id, SeriesRegistration.cancelled_at.is_(None))))
     for event in created:
@@ -167,6 +172,44 @@ def _register_quietly(session: Session, event_id: int, user_id: int, *, now: dat
                                       accessibility_needs=accessibility_needs)
     except registrations.RegistrationError:
         return None
+
+
+# --- slots in each session ------------------------------------------------------------------------------
+
+def series_slot_offers(session: Session, series_id: int) -> list[SeriesSlotOffer]:
+    return list(session.scalars(select(SeriesSlotOffer).where(SeriesSlotOffer.series_id == series_id)
+                                .order_by(SeriesSlotOffer.id)))
+
+
+def _copy_offer(session: Session, offer: SeriesSlotOffer, event: Event, *, now: datetime) -> SlotOffer | None:
+    """The session's copy of a series offer, by the slots' own rule; None where it can't take it
+    (started, cancelled, or shortened alone so the slots no longer fit): the other sessions go on."""
+    try:
+        with session.begin_nested():
+            return slots.offer_slots(session, event.id, label=offer.label, minutes=offer.minutes,
+                                     how_many=offer.how_many, now=now, series_offer_id=offer.id)
+    except slots.SlotError:
+        return None
+
+
+def offer_series_slots(session: Session, series_id: int, *, label: str, minutes, how_many,
+                       now: datetime) -> SeriesSlotOffer:
+    """Slots every session offers: kept on the series for the sessions made later, and copied now to
+    each session still ahead that has no offers of its own (one edited alone keeps its own)."""
+    label, minutes, how_many = slots.checked_offer(label, minutes, how_many)
+    series = lock_series(session, series_id)
+    offered = sum(o.minutes * o.how_many for o in series_slot_offers(session, series.id))
+    slots.check_fits(offered, minutes, how_many, series.duration_minutes, "session")
+    offer = SeriesSlotOffer(series_id=series.id, label=label, minutes=minutes, how_many=how_many, created_at=now)
+    session.add(offer)
+    session.flush()
+    upcoming = [e for e in sessions_of(session, series.id, upcoming_from=now) if e.status == EventStatus.SCHEDULED]
+    own = set(session.scalars(select(SlotOffer.event_id).where(
+        SlotOffer.event_id.in_([e.id for e in upcoming]), SlotOffer.series_offer_id.is_(None))))
+    for event in upcoming:
+        if event.id not in own:
+            _copy_offer(session, offer, event, now=now)
+    return offer
 
 
 # --- a member and the whole series --------------------------------------------------------------------

@@ -63,6 +63,7 @@ def _page(series, *, status: int = 200, notice: str | None = None, error: str | 
         notice=notice, error=error, rule_words=describe_rule(series.rrule, series.first_on),
         total_sessions=session_count(services.recurrence_of(series)), open_count=len(open_rows),
         later_count=services.later_session_count(db.session, series, now=utcnow()),
+        slot_offers=services.series_slot_offers(db.session, series.id),
         has_upcoming_registration=any(row.registration is not None and row.registration.is_active for row in open_rows),
         **typed,
     )

@@ -38,6 +38,10 @@ class SlotOffer(db.Model):
     label: Mapped[str] = mapped_column(String(LABEL_MAX))
     minutes: Mapped[int] = mapped_column(Integer)
     how_many: Mapped[int] = mapped_column(Integer)
+    # The series default this is a copy of; NULL for the session's own offers. A session with
+    # offers of its own gets no more from its series.
+    series_offer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("series_slot_offers.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     event: Mapped[Event] = relationship()

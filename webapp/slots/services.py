@@ -82,10 +82,9 @@ def _whole_number(text, field: str, name: str, *, low: int, high: int) -> int:
     return value
 
 
-def offer_slots(session: Session, event_id: int, *, label: str, minutes, how_many, now: datetime) -> SlotOffer:
-    """Offer `how_many` slots of `minutes` each under `label` ("15-minute talk", "facilitator").
-
-    The offers together must fit in the event: the agenda's times are counted from its start."""
+def checked_offer(label: str | None, minutes, how_many) -> tuple[str, int, int]:
+    """An offer's label, length and number as kept; SlotError for the field when they can't be.
+    The one check for an event's offers and for a series' (which its sessions copy)."""
     label = " ".join((label or "").split())
     if not label:
         raise SlotError("Please name the slots, like “15-minute talk” or “Facilitator”.", field="label", status=422)
@@ -93,17 +92,30 @@ def offer_slots(session: Session, event_id: int, *, label: str, minutes, how_man
         raise SlotError(too_long_message("The label", LABEL_MAX, len(label)), field="label", status=422)
     minutes = _whole_number(minutes, "minutes", "length in minutes", low=1, high=MINUTES_MAX)
     how_many = _whole_number(how_many, "how_many", "number of slots", low=1, high=HOW_MANY_MAX)
+    return label, minutes, how_many
+
+
+def check_fits(offered: int, minutes: int, how_many: int, length: int, what: str = "event") -> None:
+    """The offers together must fit in the event: the agenda's times are counted from its start."""
+    if offered + minutes * how_many > length:
+        left = max(length - offered, 0)
+        raise SlotError(f"These slots would run past the end of the {what}: {left} of its {length} minutes "
+                        "are still free for slots.", field="how_many", status=422)
+
+
+def offer_slots(session: Session, event_id: int, *, label: str, minutes, how_many, now: datetime,
+                series_offer_id: int | None = None) -> SlotOffer:
+    """Offer `how_many` slots of `minutes` each under `label` ("15-minute talk", "facilitator").
+    `series_offer_id`: the series' default this offer is a copy of (webapp/series/services.py)."""
+    label, minutes, how_many = checked_offer(label, minutes, how_many)
     event = lock_event(session, event_id)
     if problem := change_problem(event, now):
         raise SlotError(problem)
     offered = session.scalar(select(func.coalesce(func.sum(SlotOffer.minutes * SlotOffer.how_many), 0))
                              .where(SlotOffer.event_id == event.id))
-    length = int((event.ends_at - event.starts_at).total_seconds() // 60)
-    if offered + minutes * how_many > length:
-        left = max(length - offered, 0)
-        raise SlotError(f"These slots would run past the end of the event: {left} of its {length} minutes "
-                        "are still free for slots.", field="how_many", status=422)
-    offer = SlotOffer(event_id=event.id, label=label, minutes=minutes, how_many=how_many, created_at=now)
+    check_fits(offered, minutes, how_many, int((event.ends_at - event.starts_at).total_seconds() // 60))
+    offer = SlotOffer(event_id=event.id, label=label, minutes=minutes, how_many=how_many, created_at=now,
+                      series_offer_id=series_offer_id)
     session.add(offer)
     session.flush()
     return offer
