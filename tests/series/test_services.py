@@ -246,3 +246,16 @@ def test_each_session_sends_its_own_reminder_to_the_whole_series_members(app, se
     reminders.queue_due_reminders(session, now=day_before)
     sent = mails(session, recipient="whole@example.org", kind="reminder")
     assert [m.event_id for m in sent] == [made[1].id]  # the first is over; the third not due yet
+
+
+def test_the_series_page_shows_each_members_own_place_in_each_line(app, session, group):
+    now = utcnow()
+    series = services.create_series(session, group, series_fields(now, capacity=1), actor=None, now=now)
+    first, second, third = create_user(), create_user(), create_user()
+    for member in (first, second, third):
+        services.register_for_series(session, series.id, member=member, now=now)
+    places = {member: [row.position for row in services.session_rows(session, series, member, now=now)]
+              for member in (first, second, third)}
+    # One query for all of them (registrations.waitlist_positions), each as waitlist_position has it.
+    made = len(_sessions(session, series))
+    assert places == {first: [None] * made, second: [1] * made, third: [2] * made}
