@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export PORT
 
-.PHONY: run test install install-test services vendor lint bench bench-feeds bench-digests clean migration screenshots
+.PHONY: run test install install-test services vendor lint bench bench-feeds bench-digests bench-series clean migration screenshots
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3.11, python3.12 or python3.13)."; exit 1; }
@@ -81,6 +81,11 @@ bench-feeds: install-test
 bench-digests: install-test
 	bash scripts/bench_services.sh
 	$(BIN)/python bench/digests.py
+
+## Register for all 26 sessions of a series, as a ratio to one single-event registration (docs/benchmarks.md).
+bench-series: install-test
+	bash scripts/bench_services.sh
+	$(BIN)/python bench/series_registration.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
@@ -171,8 +171,27 @@ def register(
     if problem:
         raise RegistrationError(problem)
 
+    registration = take_place(session, event, registration, user_id=member.id,
+                              accessibility_needs=accessibility_needs, now=now)
+    session.flush()
+    if registration.status == RegistrationStatus.WAITLISTED:
+        position = event.waitlist_count
+        if mail:
+            queue_registration_mail(session, registration, "waitlisted", now=now, position=position)
+    else:
+        position = None
+        if mail:
+            queue_registration_mail(session, registration, "confirmed", now=now)
+    return Outcome(registration, [], position=position, event=event)
+
+
+def take_place(session: Session, event: Event, registration: Registration | None, *, user_id: int,
+               accessibility_needs: str = "", now: datetime) -> Registration:
+    """A seat, or the next place in line when the event is full: the step of `register` once the
+    caller holds the event's lock and has checked that registration is open and the member's
+    registration (None, or cancelled) is not active. Nothing flushed, nothing mailed."""
     if registration is None:
-        registration = Registration(event_id=event.id, user_id=member.id, created_at=now)
+        registration = Registration(event_id=event.id, user_id=user_id, created_at=now)
         session.add(registration)
     else:
         registration.generation += 1
@@ -190,16 +209,7 @@ def register(
         registration.queue_number = event.next_queue_number
         event.next_queue_number += 1
         event.waitlist_count += 1
-    session.flush()
-    if registration.status == RegistrationStatus.WAITLISTED:
-        position = event.waitlist_count
-        if mail:
-            queue_registration_mail(session, registration, "waitlisted", now=now, position=position)
-    else:
-        position = None
-        if mail:
-            queue_registration_mail(session, registration, "confirmed", now=now)
-    return Outcome(registration, [], position=position, event=event)
+    return registration
 
 
 def cancel(session: Session, registration: Registration, *, now: datetime,
@@ -428,6 +438,22 @@ def waitlist_position(session: Session, registration: Registration) -> int | Non
         )
     )
     return (ahead or 0) + 1
+
+
+def waitlist_positions(session: Session, rows: list[Registration]) -> dict[int, int]:
+    """waitlist_position of many registrations (each of another event) in one query: registration
+    id -> place in line, for those waiting."""
+    waiting = {r.id: r for r in rows if r.status == RegistrationStatus.WAITLISTED}
+    if not waiting:
+        return {}
+    ahead = aliased(Registration)
+    counts = dict(session.execute(
+        select(Registration.id, func.count(ahead.id))
+        .outerjoin(ahead, (ahead.event_id == Registration.event_id)
+                   & (ahead.status == RegistrationStatus.WAITLISTED)
+                   & (ahead.queue_number < Registration.queue_number))
+        .where(Registration.id.in_(list(waiting))).group_by(Registration.id)).all())
+    return {reg_id: counts.get(reg_id, 0) + 1 for reg_id in waiting}
 
 
 def registration_for(session: Session, event_id: int, member) -> Registration | None:

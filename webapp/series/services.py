@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.db import lock_row
+from webapp.db import lock_row, lock_rows
 from webapp.events.models import Event, EventStatus
 from webapp.follows.services import tell_followers_of_new_event
 from webapp.groups.models import Group
@@ -164,12 +164,10 @@ class _Member:
         self.id = user_id
 
 
-def _register_quietly(session: Session, event_id: int, user_id: int, *, now: datetime, mail: bool,
-                      accessibility_needs: str = ""):
+def _register_quietly(session: Session, event_id: int, user_id: int, *, now: datetime, mail: bool):
     """Register for one session; None when its registration is closed (the others go on)."""
     try:
-        return registrations.register(session, event_id, member=_Member(user_id), now=now, mail=mail,
-                                      accessibility_needs=accessibility_needs)
+        return registrations.register(session, event_id, member=_Member(user_id), now=now, mail=mail)
     except registrations.RegistrationError:
         return None
 
@@ -230,9 +228,9 @@ def series_registration_for(session: Session, series_id: int, user_id: int) -> S
 
 def register_for_series(session: Session, series_id: int, *, member, now: datetime,
                         accessibility_needs: str = "") -> SeriesOutcome:
-    """Register the member for every session still ahead, in start order, each under its own lock: a
-    seat, or a place in line where one is full. Later sessions register them as they are made.
-    One mail lists every session and the member's place in it.
+    """Register the member for every session still ahead, in start order, under the sessions' locks
+    (taken in one statement): a seat, or a place in line where one is full. Later sessions register
+    them as they are made. One mail lists every session and the member's place in it.
 
     `accessibility_needs`: checked as the event page checks them (RegistrationError for that field,
     before anything is written) and kept on each session's registration made here.
@@ -249,15 +247,24 @@ def register_for_series(session: Session, series_id: int, *, member, now: dateti
         record.generation += 1
         record.cancelled_at = None
     outcome = SeriesOutcome(series)
-    for event in sessions_of(session, series.id, upcoming_from=now):
-        if event.status != EventStatus.SCHEDULED:
-            continue
-        result = _register_quietly(session, event.id, member.id, now=now, mail=False,
-                                   accessibility_needs=accessibility_needs)
-        if result is None:
-            continue
-        status = result.registration.status
-        (outcome.confirmed if status == RegistrationStatus.CONFIRMED else outcome.waitlisted).append(result.event)
+    upcoming = [e.id for e in sessions_of(session, series.id, upcoming_from=now) if e.status == EventStatus.SCHEDULED]
+    # Every session's lock in one statement and the member's registrations in one more, then one
+    # flush: a query or three per session made 26 sessions cost a hundred round trips, all while
+    # holding the series' lock that every other member registering for all waits on. Taking the
+    # sessions' locks in any order is safe under the series' lock: whoever else holds one holds
+    # that session only (a single registration, an edit).
+    events = sorted(lock_rows(session, Event, upcoming, Event.confirmed_count), key=lambda e: (e.starts_at, e.id))
+    mine = {r.event_id: r for r in session.scalars(select(Registration).where(
+        Registration.user_id == member.id, Registration.event_id.in_(upcoming)))} if upcoming else {}
+    for event in events:
+        registration = mine.get(event.id)
+        if registration is None or not registration.is_active:
+            if registrations.registration_window_problem(event, now):
+                continue  # this session's registration is closed; the others go on
+            registration = registrations.take_place(session, event, registration, user_id=member.id,
+                                                     accessibility_needs=accessibility_needs, now=now)
+        status = registration.status
+        (outcome.confirmed if status == RegistrationStatus.CONFIRMED else outcome.waitlisted).append(event)
     session.flush()
     queue_series_mail(session, record, "registered", confirmed=outcome.confirmed, waitlisted=outcome.waitlisted,
                       now=now)
@@ -302,18 +309,17 @@ class SessionRow:
 
 
 def session_rows(session: Session, series: Series, member, *, now: datetime) -> list[SessionRow]:
-    """The sessions that have not ended, with the member's registration for each (two queries)."""
+    """The sessions that have not ended, with the member's registration and place in line for each
+    (three queries)."""
     events = [event for event in sessions_of(session, series.id) if event.ends_at > now]
     mine: dict[int, Registration] = {}
     if member is not None and getattr(member, "is_authenticated", False) and events:
         mine = {r.event_id: r for r in session.scalars(select(Registration).where(
             Registration.user_id == member.id, Registration.event_id.in_([e.id for e in events])))}
-    rows = []
-    for event in events:
-        registration = mine.get(event.id)
-        position = registrations.waitlist_position(session, registration) if registration else None
-        rows.append(SessionRow(event, registration, position))
-    return rows
+    # One query for every place in line, not one per session the member waits for.
+    positions = registrations.waitlist_positions(session, list(mine.values()))
+    return [SessionRow(event, mine.get(event.id), positions.get(mine[event.id].id) if event.id in mine else None)
+            for event in events]
 
 
 def later_session_count(session: Session, series: Series, *, now: datetime) -> int:
