@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
-from htmx_flask import make_response as htmx_response
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -24,7 +23,7 @@ from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.odds import waitlist_histories
 from webapp.registrations.panel import cancel_result, panel_context
 from webapp.registrations.tokens import read_manage_token, read_still_coming_token
-from webapp.rendering import form_status, no_store, render, wants_fragment
+from webapp.rendering import form_status, go_to, no_store, render, wants_fragment
 
 bp = Blueprint("registrations", __name__)
 # When unanswered seats go to the waitlist: the event page, My events and the mails say it alike.
@@ -74,17 +73,22 @@ def register(slug: str):
 
 def _register_by_mail(slug: str, event_id: int, accessibility_needs: str):
     """Signed out: the panel's form also asked for the address (and a name), so Register mails the
-    sign-in link at once. The intent, the needs and the name wait with the link's request, on the
-    server, until the link is used (in this browser or any other)."""
-    intent = f"register:{event_id}"
-    next_url = url_for("events.detail", slug=slug)
+    sign-in link at once (register_by_mail)."""
+    event = get_event_by_slug(db.session, slug)
+    return register_by_mail(
+        f"register:{event_id}", url_for("events.detail", slug=slug), accessibility_needs,
+        answer=lambda **context: _panel(event, **context),
+        window_problem=lambda: services.registration_window_problem(event, utcnow()))
+
+
+def register_by_mail(intent: str, next_url: str, accessibility_needs: str, *, answer, window_problem=None):
+    """A signed-out Register form (an event's panel, a series' Register for all) that also asked for
+    the address and a name: check them with the needs, then mail the sign-in link at once. The
+    intent, the needs and the name wait with the link's request, on the server, until the link is
+    used (in this browser or any other). `answer(status=..., **context)` draws the form again."""
     if "email" not in request.form:
         # A form without the address (a page from before, another site's button): the sign-in page asks.
-        target = url_for("accounts.sign_in", next=next_url, intent=intent)
-        if wants_fragment():
-            return htmx_response(redirect=target)
-        return redirect(target, code=303)
-    event = get_event_by_slug(db.session, slug)
+        return go_to(url_for("accounts.sign_in", next=next_url, intent=intent))
     email = request.form.get("email", "").strip()
     display_name = request.form.get("display_name", "").strip()
     typed = dict(accessibility_needs=accessibility_needs[:TYPED_MAX], email=email[:TYPED_MAX],
@@ -95,17 +99,17 @@ def _register_by_mail(slug: str, event_id: int, accessibility_needs: str):
         name_error=accounts.display_name_problem(display_name),
     )
     if any(errors.values()):
-        return _panel(event, status=form_status(422), **errors, **typed)
-    if problem := services.registration_window_problem(event, utcnow()):
-        return _panel(event, status=form_status(409), error=problem, **typed)
+        return answer(status=form_status(422), **errors, **typed)
+    if window_problem is not None and (problem := window_problem()):
+        return answer(status=form_status(409), error=problem, **typed)
     email = normalize_email(email)
     if refused_by := sign_in_link_refused(email):
-        return _panel(event, status=form_status(429), throttled=refused_by, **typed)
+        return answer(status=form_status(429), throttled=refused_by, **typed)
     accounts.request_sign_in(db.session, email, next_url=next_url, intent=intent,
                              intent_note=accessibility_needs, display_name=display_name, now=utcnow())
     db.session.commit()
     # The same answer whether or not this address has an account.
-    return no_store(_panel(event, sent_to=email, needs_kept=bool(accessibility_needs.strip())))
+    return no_store(answer(sent_to=email, needs_kept=bool(accessibility_needs.strip())))
 
 
 def _own_registration(registration_id: int) -> Registration:

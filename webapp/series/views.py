@@ -6,9 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user, login_required
 
-from webapp.accounts import services as accounts
-from webapp.accounts.models import normalize_email
-from webapp.accounts.throttle import sign_in_link_refused
 from webapp.db import db, utcnow
 from webapp.display import format_short_date, plural, site_zone
 from webapp.events.calendar import feed_ics
@@ -16,9 +13,8 @@ from webapp.feeds.services import series_feed_state
 from webapp.feeds.views import CALENDAR_TYPE, answer_feed
 from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
-from webapp.registrations import services as registrations
-from webapp.registrations.views import TYPED_MAX
-from webapp.rendering import form_status, go_to, no_store, render
+from webapp.registrations.views import TYPED_MAX, register_by_mail
+from webapp.rendering import form_status, no_store, render
 from webapp.series import services
 from webapp.series.models import Series
 from webapp.series.recurrence import describe_rule, session_count
@@ -105,32 +101,9 @@ def register_all(slug: str):
 
 def _register_all_by_mail(series, accessibility_needs: str):
     """Signed out: as on an event page, the form also asked for the address (and a name), so Register
-    for all mails the sign-in link at once; the "series:<id>" intent and the needs wait with the link's
-    request on the server until it is used (webapp/registrations/views.py _register_by_mail)."""
-    intent = f"series:{series.id}"
-    next_url = url_for("series.detail", slug=series.slug)
-    if "email" not in request.form:
-        # A form without the address (a page from before, another site's button): the sign-in page asks.
-        return go_to(url_for("accounts.sign_in", next=next_url, intent=intent))
-    email = request.form.get("email", "").strip()
-    display_name = request.form.get("display_name", "").strip()
-    typed = dict(accessibility_needs=accessibility_needs[:TYPED_MAX], email=email[:TYPED_MAX],
-                 display_name=display_name[:TYPED_MAX])
-    errors = dict(
-        needs_error=registrations.accessibility_needs_problem(accessibility_needs),
-        email_error=accounts.email_problem(email),
-        name_error=accounts.display_name_problem(display_name),
-    )
-    if any(errors.values()):
-        return _page(series, status=form_status(422), **errors, **typed)
-    email = normalize_email(email)
-    if refused_by := sign_in_link_refused(email):
-        return _page(series, status=form_status(429), throttled=refused_by, **typed)
-    accounts.request_sign_in(db.session, email, next_url=next_url, intent=intent,
-                             intent_note=accessibility_needs, display_name=display_name, now=utcnow())
-    db.session.commit()
-    # The same answer whether or not this address has an account.
-    return no_store(_page(series, sent_to=email, needs_kept=bool(accessibility_needs.strip())))
+    for all mails the sign-in link at once, with the "series:<id>" intent."""
+    return register_by_mail(f"series:{series.id}", url_for("series.detail", slug=series.slug),
+                            accessibility_needs, answer=lambda **context: _page(series, **context))
 
 
 @bp.post("/series/<slug>/cancel")
