@@ -139,6 +139,21 @@ def test_sessions_made_later_register_the_whole_series_members(app, session, gro
         assert _status(session, event, second_member) == RegistrationStatus.WAITLISTED
 
 
+def test_sessions_made_later_keep_the_needs_given_when_registering_for_all(app, session, group):
+    app.config["SERIES_HORIZON_DAYS"] = 20
+    now = utcnow()
+    series = services.create_series(session, group, series_fields(now), actor=None, now=now)
+    member = create_user()
+    services.register_for_series(session, series.id, member=member, now=now,
+                                 accessibility_needs="Live captions, s’il vous plaît")
+    app.config["SERIES_HORIZON_DAYS"] = 200
+    new = services.materialize_sessions(session, series.id, now=now)
+    assert new
+    needs = set(session.scalars(select(Registration.accessibility_needs).where(
+        Registration.user_id == member.id, Registration.event_id.in_([e.id for e in new]))))
+    assert needs == {"Live captions, s’il vous plaît"}
+
+
 def test_a_member_who_joins_late_is_registered_only_for_the_sessions_still_ahead(app, session, group):
     now = utcnow()
     series = services.create_series(session, group, series_fields(now), actor=None, now=now)

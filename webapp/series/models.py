@@ -66,6 +66,9 @@ class SeriesRegistration(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Counts each (re)registration, so each one's summary mail has its own dedup key.
     generation: Mapped[int] = mapped_column(Integer, default=1)
+    # What the member told the organizers when registering for all: kept for the sessions made
+    # later, which register them too (health information in practice: shown only to organizers).
+    accessibility_needs: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     series: Mapped[Series] = relationship()
     user = relationship("User")

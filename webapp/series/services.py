@@ -146,7 +146,8 @@ def materialize_sessions(session: Session, series_id: int, *, now: datetime) -> 
     for event in created:
         for member in members:
             # One mail per new session, as a single registration sends: a seat (with its .ics) or a place in line.
-            _register_quietly(session, event.id, member.user_id, now=now, mail=True)
+            _register_quietly(session, event.id, member.user_id, now=now, mail=True,
+                              accessibility_needs=member.accessibility_needs)
     log.info("series %s: %d sessions made", series.id, len(created))
     return created
 
@@ -164,10 +165,12 @@ class _Member:
         self.id = user_id
 
 
-def _register_quietly(session: Session, event_id: int, user_id: int, *, now: datetime, mail: bool):
+def _register_quietly(session: Session, event_id: int, user_id: int, *, now: datetime, mail: bool,
+                      accessibility_needs: str = ""):
     """Register for one session; None when its registration is closed (the others go on)."""
     try:
-        return registrations.register(session, event_id, member=_Member(user_id), now=now, mail=mail)
+        return registrations.register(session, event_id, member=_Member(user_id), now=now, mail=mail,
+                                      accessibility_needs=accessibility_needs)
     except registrations.RegistrationError:
         return None
 
@@ -246,6 +249,7 @@ def register_for_series(session: Session, series_id: int, *, member, now: dateti
     else:
         record.generation += 1
         record.cancelled_at = None
+    record.accessibility_needs = accessibility_needs  # for the sessions made later too
     outcome = SeriesOutcome(series)
     upcoming = [e.id for e in sessions_of(session, series.id, upcoming_from=now) if e.status == EventStatus.SCHEDULED]
     # Every session's lock in one statement and the member's registrations in one more, then one
