@@ -18,7 +18,7 @@ from tests.support.outbox import mails
 from tests.support.queries import count_queries
 from webapp.db import utcnow
 from webapp.events.models import Event, EventStatus
-from webapp.follows.models import FollowMail
+from webapp.follows.models import EventPublication, FollowMail
 from webapp.follows.services import follow_group, queue_digests, set_follow_mail_choice, tell_followers_of_new_series
 from webapp.organize.services import publish_event
 from webapp.series import services as series_services
@@ -110,6 +110,8 @@ def test_the_sessions_the_sweep_makes_later_mail_no_follower(app, session, world
     assert made == 6 and len(series_services.sessions_of(session, series.id)) == 8
     assert len(mails(session, kind=SERIES_MAIL)) == 1
     assert mails(session, kind="followed_group_event") == []
+    # Nor do the digests list them: what they list are the sessions made with the series.
+    assert session.scalar(select(func.count()).select_from(EventPublication)) == 2
 
 
 # --- digests ------------------------------------------------------------------------------------------
