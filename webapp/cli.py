@@ -8,7 +8,7 @@ import click
 from flask import Flask
 
 from webapp.db import db
-from webapp.display import site_zone
+from webapp.display import plural, site_zone
 
 
 def register(app: Flask) -> None:
@@ -24,5 +24,6 @@ def register(app: Flask) -> None:
                        refresh=refresh)
         db.session.commit()
         click.echo(
-            f"Seed data loaded: {created['groups']} new groups, {created['events']} new events."
+            f"Seed data loaded: {created['groups']} new groups, {created['events']} new events, "
+            f"{created['series']} new series ({plural(created['sessions'], 'more session')} made)."
         )

@@ -34,6 +34,11 @@ def _clock(dt: datetime) -> str:
     return f"{hour}{minutes}\u202f{'AM' if dt.hour < 12 else 'PM'}"
 
 
+def format_clock(t) -> str:
+    """'6 PM', '6:30 PM': a time of day (a datetime already in site time, or a series' wall-clock time)."""
+    return _clock(t)
+
+
 def format_date(dt: datetime) -> str:
     """'Thursday, December 3, 2026' in site time."""
     d = local(dt)

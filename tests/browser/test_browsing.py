@@ -8,6 +8,22 @@ from playwright.sync_api import expect
 from tests.browser.conftest import assert_accessible
 
 
+def _upcoming(**where) -> int:
+    """How many seeded events are upcoming (the Book Club is a series: its #5 and the monthly
+    sessions after it, as many as the horizon holds today)."""
+    from sqlalchemy import func, select
+
+    from webapp.db import db, utcnow
+    from webapp.events.models import Event, EventStatus
+    from webapp.groups.models import Group
+    query = select(func.count(Event.id)).where(Event.status == EventStatus.SCHEDULED, Event.starts_at > utcnow())
+    if "title" in where:
+        query = query.where(Event.title.ilike(f"%{where['title']}%"))
+    if "group" in where:
+        query = query.join(Group, Group.id == Event.group_id).where(Group.slug == where["group"])
+    return db.session.scalar(query)
+
+
 def test_home_to_events_to_event_to_group(live_server, seeded, page, problems):
     book_club = next(e for e in seeded["events"] if e["capacity"] == 20)
     group = next(g for g in seeded["groups"] if g["slug"] == book_club["group"])
@@ -28,7 +44,7 @@ def test_home_to_events_to_event_to_group(live_server, seeded, page, problems):
     expect(page).to_have_url(re.compile(r"/events\?q=book\+club$"))
     results = page.locator("#event-results")
     expect(results.get_by_role("link", name=book_club["title"])).to_be_visible()
-    expect(results.locator("article")).to_have_count(1)
+    expect(results.locator("article")).to_have_count(_upcoming(title="book club"))
     assert page.evaluate("window.__sameDocument") is True
     assert_accessible(page, "(events filtered)")
 
@@ -70,13 +86,12 @@ def test_group_filter_and_load_more(app, live_server, seeded, page, problems):
     expect(page.locator("#event-results article")).to_have_count(6)
     expect(page).to_have_url(re.compile(r"/events$"))
     page.get_by_role("link", name="Load more events").click()
-    upcoming = [e for e in seeded["events"] if "days_from_now" in e]  # the rest were held in 2020
-    expect(page.locator("#event-results article")).to_have_count(len(upcoming))
+    expect(page.locator("#event-results article")).to_have_count(_upcoming())  # the rest were held in 2020
     expect(page.get_by_role("link", name="Load more events")).to_have_count(0)
 
     page.get_by_label("Group").select_option(label="Prison Library Support Network")
     expect(page).to_have_url(re.compile(r"group=prison-library-support-network"))
-    expect(page.locator("#event-results article")).to_have_count(1)
+    expect(page.locator("#event-results article")).to_have_count(_upcoming(group="prison-library-support-network"))
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -99,7 +114,7 @@ def test_works_without_javascript(live_server, seeded, browser):
     page.get_by_label("Search").fill("book club")
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"q=book\+club"))
-    expect(page.locator("#event-results article")).to_have_count(1)
+    expect(page.locator("#event-results article")).to_have_count(_upcoming(title="book club"))
     context.close()
 
 

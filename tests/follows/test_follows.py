@@ -167,6 +167,8 @@ def test_the_mail_choice_on_the_account_page(signed_in_client, session, world):
     client = signed_in_client(world["member"])
     page = text(client.get("/account"))
     assert 'id="follow-mail-each" name="follow_mail" value="each" checked' in page
+    # A series is one mail or one digest entry, whichever is chosen (tests/follows/test_series_follows.py).
+    assert 'aria-describedby="follow-mail-hint"' in page and "A new series comes as one mail" in page
     answer = post_form(client, "/account/follow-mail", {"follow_mail": "weekly"}, headers=HTMX)
     assert "Saved: a weekly digest" in text(answer)
     assert 'value="weekly" checked' in text(client.get("/account"))

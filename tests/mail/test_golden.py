@@ -165,15 +165,53 @@ def _series_mail(action: str):
         my_events_url=MY_EVENTS)
 
 
-def _digest(*, daily: bool, catching_up: bool = False):
+def _new_series():
+    """A bi-weekly 6 PM series of 8 sessions from the golden event's day, as the follows mails see it."""
+    from datetime import time
+
+    from webapp.series.models import Series
+    return Series(slug="zines-archives", title=TITLE, rrule="FREQ=WEEKLY;INTERVAL=2", first_on=STARTS.date(),
+                  local_time=time(18), timezone="America/New_York", end_count=8, end_on=None, is_online=True,
+                  duration_minutes=90)
+
+
+def _series_item(group: Group) -> dict:
+    """A digest's entry for a series: its sessions published in the period, as one."""
+    from webapp.follows.services import schedule_words
+    series = _new_series()
+    return dict(series=series, group=group, schedule=schedule_words(series), sessions=4,
+                first_when=format_mail_when(STARTS, ENDS), series_url=f"{SITE}/series/{series.slug}",
+                unfollow_url=f"{SITE}/unsubscribe/UNFOLLOW-{group.slug}")
+
+
+def _followed_series():
+    """A group the member follows made a series (webapp/follows/services.py): one mail for all of it."""
+    from datetime import timedelta
+
+    from webapp.follows.services import schedule_words
+    series = _new_series()
+    first = [dict(when=format_mail_when(STARTS + timedelta(weeks=2 * n), ENDS + timedelta(weeks=2 * n)),
+                  url=f"{SITE}/events/zines-archives-{n}") for n in range(3)]
+    return "followed_group_series", dict(
+        member=_member(), group=Group(slug="zine-librarians", name="Zines & <Comics> Librarians"), series=series,
+        schedule=schedule_words(series), first_sessions=first, more_sessions=5,
+        series_url=f"{SITE}/series/zines-archives", group_url=f"{SITE}/groups/zine-librarians",
+        account_url=f"{SITE}/account", unsubscribe_url=f"{SITE}/unsubscribe/UNSUBSCRIBE-TOKEN")
+
+
+def _digest(*, daily: bool, catching_up: bool = False, with_series: bool = False):
     """A digest of two events of two groups the member follows (webapp/follows/services.py); one
-    that catches up after a scheduler was down says since when."""
+    that catches up after a scheduler was down says since when; a series is one entry."""
+    from webapp.follows.services import digest_headline
     groups = [Group(slug="zine-librarians", name="Zines & <Comics> Librarians"),
               Group(slug="maps", name="Map Curators")]
     items = [dict(event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
                   event_url=f"{SITE}/events/{event.slug}", unfollow_url=f"{SITE}/unsubscribe/UNFOLLOW-{group.slug}")
              for event, group in zip([_event(online=False), _event()], groups, strict=True)]
-    return "followed_groups_digest", dict(member=_member(), items=items[:1] if daily and not catching_up else items,
+    items = items[:1] if daily and not catching_up else items
+    if with_series:
+        items = [_series_item(groups[0]), *items]
+    return "followed_groups_digest", dict(member=_member(), items=items, headline=digest_headline(items),
                                           daily=daily, catching_up=catching_up,
                                           since="Saturday, June 1, 2030" if catching_up else "Monday, June 3, 2030",
                                           stop_url=f"{SITE}/unsubscribe/STOP-TOKEN",
@@ -267,6 +305,8 @@ CASES = {
     "followed_groups_digest.weekly": lambda: _digest(daily=False),
     "followed_groups_digest.daily": lambda: _digest(daily=True),
     "followed_groups_digest.catch_up": lambda: _digest(daily=True, catching_up=True),
+    "followed_groups_digest.with_series": lambda: _digest(daily=False, with_series=True),
+    "followed_group_series": lambda: _followed_series(),
     # Slots (webapp/slots): the agenda in the reminder, a released slot, a freed one (to the organizers).
     "reminder.with_agenda": lambda: _reminder(join_url=JOIN, agenda=_agenda()),
     "slot_released": lambda: _slot_mail("slot_released"),
@@ -317,7 +357,8 @@ def test_every_html_mail_extends_the_layout():
 # other kind, including any new one, must link to My events.
 NOT_ABOUT_MY_EVENTS = {"sign_in", "proposal_submitted", "proposal_reply", "proposal_decision",
                        "proposal_invitation", "group_invitation", "event_message.sender_copy",
-                       "followed_group_event", "followed_groups_digest", "followers_message",
+                       "followed_group_event", "followed_group_series", "followed_groups_digest",
+                       "followers_message",
                        # To the organizers: it links to the event's slots page.
                        "slot_freed"}
 MEMBER_MAILS = sorted(name for name in CASES

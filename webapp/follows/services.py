@@ -1,4 +1,5 @@
-"""The rules of following a group: follow, unfollow, who follows, and the mail a new event sends.
+"""The rules of following a group: follow, unfollow, who follows, and the mail a new event or a new
+series sends.
 
 Services flush and never commit; the actor and the clock are arguments.
 """
@@ -14,18 +15,21 @@ from sqlalchemy.orm import Session
 
 from webapp.accounts.models import User
 from webapp.db import UTCDateTime, insert_on_conflict
-from webapp.display import format_date, format_mail_when, site_zone
+from webapp.display import format_clock, format_date, format_mail_when, plural, site_zone
 from webapp.events.models import Event, EventStatus
 from webapp.follows.models import DEFAULT_FOLLOW_MAIL, EventPublication, FollowMail, FollowMailChoice, GroupFollow
 from webapp.follows.tokens import digest_unsubscribe_url, unsubscribe_url
 from webapp.groups.models import Group
 from webapp.outbox.services import key_is_queued
 from webapp.outbox.templated import MailTo, queue_templated_mail, queue_templated_mails
+from webapp.series.models import Series
+from webapp.series.recurrence import describe_rule, session_count
 from webapp.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
 NEW_EVENT_MAIL = "followed_group_event"
+NEW_SERIES_MAIL = "followed_group_series"
 DIGEST_MAIL = "followed_groups_digest"
 
 
@@ -175,6 +179,61 @@ def tell_followers_of_new_event(session: Session, event, *, actor, now: datetime
     return queued
 
 
+def schedule_words(series: Series) -> str:
+    """A series' schedule in one phrase, from its recurrence: "every two weeks on Wednesday at
+    6 PM, from December 9, 2026, 8 sessions". The rule's words are the series page's own
+    (describe_rule); what a follower's mail and digest say of a series is said here only."""
+    rule = describe_rule(series.rrule, series.first_on)
+    first = series.first_on
+    count = session_count(series)
+    return (f"{rule[:1].lower()}{rule[1:]} at {format_clock(series.local_time)}, "
+            f"from {first:%B} {first.day}, {first.year}, {plural(count, 'session')}")
+
+
+# How many of a new series' first sessions its mail lists by date; the series page lists them all.
+SERIES_MAIL_SESSIONS = 3
+
+
+def tell_followers_of_new_series(session: Session, series: Series, sessions: list, *, actor,
+                                 now: datetime) -> int:
+    """Tell the group's followers who want each event of a new series, once and as a series (its
+    schedule, its first sessions, the series page to register for all), in the caller's transaction
+    (the create): a rollback queues nothing. Never to the organizer who made it. `sessions`: the
+    sessions made with it, in start order; each is published for the digests, which show them as one
+    entry for the series. Sessions the sweep makes later are told to nobody: the series was.
+    Returns how many mails were queued."""
+    if not sessions:
+        return 0
+    session.execute(
+        insert_on_conflict(session)(EventPublication.__table__)
+        .values([dict(event_id=event.id, group_id=series.group_id, published_at=now) for event in sessions])
+        .on_conflict_do_nothing(index_elements=["event_id"])
+    )
+    group = session.get(Group, series.group_id)
+    shown = sessions[:SERIES_MAIL_SESSIONS]
+    context = dict(
+        group=group, series=series, schedule=schedule_words(series),
+        first_sessions=[dict(when=format_mail_when(e.starts_at, e.ends_at),
+                             url=absolute_url("events.detail", slug=e.slug)) for e in shown],
+        more_sessions=session_count(series) - len(shown),
+        series_url=absolute_url("series.detail", slug=series.slug),
+        group_url=absolute_url("groups.detail", slug=group.slug), account_url=absolute_url("accounts.account"))
+    queued = 0
+    for follower in _followers_for_each_event(session, group.id):
+        if actor is not None and follower.id == getattr(actor, "id", None):
+            continue
+        mail = queue_templated_mail(
+            session, NEW_SERIES_MAIL, follower.email,
+            dict(context, member=follower, unsubscribe_url=unsubscribe_url(group.id, follower.id)),
+            dedup_key=f"follow-new-series:{series.id}:{follower.id}",
+            headers=unsubscribe_headers(unsubscribe_url(group.id, follower.id)),
+            # The row's event is the first session: its organizers' undelivered-mail list shows it.
+            event_id=sessions[0].id, now=now,
+        )
+        queued += mail is not None
+    return queued
+
+
 # --- daily and weekly digests ------------------------------------------------------------------------
 
 # How far back a digest reaches after a scheduler that was down: two weeks of events in one mail is
@@ -236,9 +295,11 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime, limit:
         news.where(~key_is_queued(_digest_key(choice, User.id, start)))
         .group_by(User.id).order_by(User.id).limit(limit)
     )
+    # A session's series comes in the same statement: however many sessions and series, one query.
     rows = session.execute(
-        news.with_only_columns(User, Event, Group, EventPublication.published_at)
+        news.with_only_columns(User, Event, Group, EventPublication.published_at, Series)
         .join(Group, Group.id == Event.group_id)
+        .outerjoin(Series, Series.id == Event.series_id)
         .where(User.id.in_(to_do))
         .order_by(User.id, Event.starts_at, Event.id)
     ).all()
@@ -247,10 +308,27 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime, limit:
         return 0
     members: dict[int, User] = {}
     items: dict[int, list[dict]] = defaultdict(list)
+    series_items: dict[tuple[int, int], dict] = {}
+    schedules: dict[int, str] = {}
     earliest: dict[int, datetime] = {}
-    for member, event, group, published_at in rows:
+    for member, event, group, published_at, series in rows:
         members[member.id] = member
         earliest[member.id] = min(published_at, earliest.get(member.id, published_at))
+        if series is not None:
+            # A series' sessions are one entry, where its first one in the period would be.
+            item = series_items.get((member.id, series.id))
+            if item is not None:
+                item["sessions"] += 1
+                continue
+            if series.id not in schedules:
+                schedules[series.id] = schedule_words(series)
+            item = series_items[(member.id, series.id)] = dict(
+                series=series, group=group, schedule=schedules[series.id], sessions=1,
+                first_when=format_mail_when(event.starts_at, event.ends_at),
+                series_url=absolute_url("series.detail", slug=series.slug),
+                unfollow_url=unsubscribe_url(group.id, member.id))
+            items[member.id].append(item)
+            continue
         items[member.id].append(dict(
             event=event, group=group, when=format_mail_when(event.starts_at, event.ends_at),
             event_url=absolute_url("events.detail", slug=event.slug),
@@ -263,7 +341,8 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime, limit:
         catching_up = earliest[member_id] < start
         mails.append(MailTo(
             member.email,
-            dict(member=member, items=items[member_id], daily=choice == FollowMail.DAILY,
+            dict(member=member, items=items[member_id], headline=digest_headline(items[member_id]),
+                 daily=choice == FollowMail.DAILY,
                  catching_up=catching_up, since=format_date(earliest[member_id] if catching_up else start),
                  stop_url=stop_url, account_url=account_url),
             dedup_key=_digest_key(choice, member_id, start), headers=unsubscribe_headers(stop_url)))
@@ -274,6 +353,16 @@ def queue_digests(session: Session, choice: FollowMail, *, now: datetime, limit:
     if queued:
         log.info("queued %d %s digests", queued, choice.value)
     return queued
+
+
+def digest_headline(items: list[dict]) -> str:
+    """What a digest lists, counted: "2 new events", "1 new series", "2 new events and 1 new series"."""
+    series = sum(1 for item in items if "series" in item)
+    events = len(items) - series
+    words = [plural(events, "new event")] if events or not series else []
+    if series:
+        words.append(plural(series, "new series", "new series"))
+    return " and ".join(words)
 
 
 def _close_digest_period(session: Session, choice: FollowMail, end: datetime) -> None:

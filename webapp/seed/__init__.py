@@ -6,6 +6,12 @@ Lessons in 2020") keep a day in 2020 (`held_on`) and show under Past events, sin
 offered them as upcoming in a later year would be wrong. The page names no day for either: their
 `held_on` days are approximate, in the order the page listed them. Text that promises a way to
 reach the METRO team writes `{contact_email}`, filled in from the CONTACT_EMAIL setting.
+
+A seeded series (`series`) is anchored on a seeded event, its first session: the series takes that
+event's time, length, place, capacity and text, and the event becomes its first session in place (so
+a database seeded before series existed keeps that event, its registrations and its link, and gets
+no second session on its day). The sweep makes the later sessions as for any series. Slots
+(`slots`) are offered on a seeded event or in every session of a seeded series.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.events.models import Event, EventStatus
+from webapp.follows.services import tell_followers_of_new_series
 from webapp.groups.models import Group, GroupOrganizer
+from webapp.series import services as series_services
+from webapp.series.models import Series
+from webapp.series.recurrence import rule_for
+from webapp.slots import services as slots
+from webapp.slots.models import SlotOffer
 
 SEED_FILE = Path(__file__).resolve().parent / "meetups.json"
 
@@ -48,7 +60,7 @@ def seed(
     """
     data = data or load_seed_data()
     contact_email = contact_email or current_app.config["CONTACT_EMAIL"]
-    created = {"groups": 0, "events": 0}
+    created = {"groups": 0, "events": 0, "series": 0, "sessions": 0}
     groups: dict[str, Group] = {}
     for item in data["groups"]:
         group = session.scalar(select(Group).where(Group.slug == item["slug"]))
@@ -81,7 +93,8 @@ def seed(
             created["events"] += 1
         if is_new or refresh:
             _fill_event(event, item, groups, contact_email=contact_email)
-        if is_new or redate:
+        # A series' session keeps its day: the series' rule places it (webapp/series).
+        if is_new or (redate and event.series_id is None):
             day = held_on(item) or today + timedelta(days=item["days_from_now"])
             start_local = datetime.combine(day, time.fromisoformat(item["start_local"]), zone)
             event.starts_at = start_local.astimezone(ZoneInfo("UTC"))
@@ -90,7 +103,65 @@ def seed(
             event.registration_opens_at = None
             event.registration_closes_at = None
     session.flush()
+    # The seed's clock: the start of `today` where the program meets.
+    now = datetime.combine(today, time(), zone).astimezone(ZoneInfo("UTC"))
+    items = {item["slug"]: item for item in data["events"]}
+    for item in data["events"]:
+        if item.get("slots"):
+            _offer_event_slots(session, item, now=now)
+    for item in data.get("series", []):
+        made = _seed_series(session, item, items[item["first_session"]], groups, zone=zone, now=now)
+        if made is not None:
+            created["series"] += 1
+            created["sessions"] += made
     return created
+
+
+def _seed_series(session: Session, item: dict, first: dict, groups: dict[str, Group], *, zone: ZoneInfo,
+                 now: datetime) -> int | None:
+    """The seeded series `item`, anchored on its first session's seeded event: made once (None when it
+    exists: its sessions are the sweep's, its rows the organizers'); the number of sessions made
+    beyond that first one."""
+    if session.scalar(select(Series.id).where(Series.slug == item["slug"])) is not None:
+        return None
+    anchor = session.scalar(select(Event).where(Event.slug == first["slug"]))
+    local_start = anchor.starts_at.astimezone(zone)
+    series = Series(
+        group_id=groups[item["group"]].id, slug=item["slug"], title=item["title"],
+        description=anchor.description, rrule=rule_for(item["recurrence"], local_start.date()),
+        first_on=local_start.date(), local_time=local_start.time().replace(tzinfo=None), timezone=zone.key,
+        duration_minutes=int((anchor.ends_at - anchor.starts_at).total_seconds() // 60),
+        end_count=item["end_count"], end_on=None, capacity=anchor.capacity, is_online=anchor.is_online,
+        meeting_url=anchor.meeting_url, venue_name=anchor.venue_name, venue_address=anchor.venue_address,
+        venue_accessibility=anchor.venue_accessibility, created_at=now, updated_at=now)
+    session.add(series)
+    session.flush()
+    # The seeded event is the first session, where it is, with what it has: no second one on its day.
+    anchor.series_id, anchor.series_occurrence_on = series.id, local_start.date()
+    if anchor.title != series.title:
+        anchor.series_detached = "title"  # "… Book Club #5" is that session's own name
+    session.flush()
+    made = series_services.materialize_sessions(session, series.id, now=now)
+    for offer in item.get("slots", []):
+        series_services.offer_series_slots(session, series.id, **offer, now=now)
+    # Its group's followers hear of it as of any new series, once.
+    sessions = [e for e in series_services.sessions_of(session, series.id) if e.starts_at > now]
+    tell_followers_of_new_series(session, series, sessions, actor=None, now=now)
+    return len(made)
+
+
+def _offer_event_slots(session: Session, item: dict, *, now: datetime) -> None:
+    """A seeded event's slots, on an event that has none yet (an organizer's own offers stay theirs);
+    none on one that has started or is cancelled."""
+    event = session.scalar(select(Event).where(Event.slug == item["slug"]))
+    if session.scalar(select(SlotOffer.id).where(SlotOffer.event_id == event.id).limit(1)) is not None:
+        return
+    for offer in item["slots"]:
+        try:
+            with session.begin_nested():
+                slots.offer_slots(session, event.id, **offer, now=now)
+        except slots.SlotError:
+            return
 
 
 def held_on(item: dict) -> date | None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db import lock_row, lock_rows
 from webapp.events.models import Event, EventStatus
-from webapp.follows.services import tell_followers_of_new_event
+from webapp.follows.services import tell_followers_of_new_series
 from webapp.groups.models import Group
 from webapp.organize.services import EventFields, EventUpdated, OrganizeError, update_event
 from webapp.registrations import services as registrations
@@ -77,7 +77,7 @@ def lock_series(session: Session, series_id: int) -> Series:
 
 def create_series(session: Session, group: Group, fields: SeriesFields, *, actor, now: datetime) -> Series:
     """A new series of `group`; its sessions up to the horizon are made (published) at once. The
-    group's followers hear of its first session only, once: not of each of eight."""
+    group's followers hear of the series once, as a series: not of each of eight sessions."""
     zone = ZoneInfo(current_app.config["SITE_TIMEZONE"])
     first = localize(datetime.combine(fields.first_on, fields.local_time), zone)
     if first <= now:
@@ -89,8 +89,7 @@ def create_series(session: Session, group: Group, fields: SeriesFields, *, actor
     session.flush()
     log.info("series %s created by %s", series.id, getattr(actor, "email", "system"))
     made = materialize_sessions(session, series.id, now=now)
-    if made:
-        tell_followers_of_new_event(session, made[0], actor=actor, now=now)
+    tell_followers_of_new_series(session, series, made, actor=actor, now=now)
     return series
 
 
