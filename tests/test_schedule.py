@@ -18,5 +18,5 @@ def test_every_scheduled_task_is_defined_in_a_module_the_worker_includes(tmp_pat
         source = (ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
         defined.update({name: module for name in re.findall(r'@shared_task\(name="([^"]+)"', source)})
     scheduled = {entry["task"] for entry in settings["beat_schedule"].values()}
-    assert "tasks.accounts.forget_unused_sign_in_notes" in scheduled
+    assert "tasks.privacy.erase_expired_data" in scheduled
     assert scheduled <= set(defined), scheduled - set(defined)

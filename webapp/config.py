@@ -6,6 +6,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from webapp.privacy.retention import RETENTION
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = Path(os.environ.get("INSTANCE_PATH", ROOT / "instance"))
 
@@ -107,9 +109,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "GROUP_DORMANT_MONTHS": _int("GROUP_DORMANT_MONTHS", 6),
         # Accounts: passwordless sign-in by emailed link; Flask-Login keeps members signed in.
         "SIGN_IN_LINK_MINUTES": _int("SIGN_IN_LINK_MINUTES", 15),
-        # Needs and a name typed with Register before signing in wait on the sign-in request this
-        # many hours after its link expired unused, then are erased (hourly sweep).
-        "SIGN_IN_NOTE_HOURS": _int("SIGN_IN_NOTE_HOURS", 24),
+        # How long what the site knows about members is kept (SIGN_IN_NOTE_HOURS,
+        # ACCESSIBILITY_NEEDS_RETENTION_DAYS, ...): one table, webapp/privacy/retention.py.
+        **{rule.setting: _int(rule.setting, rule.default) for rule in RETENTION},
         # A session ends on sign-out, on "sign out everywhere", or this many days after sign-in,
         # checked on the server (README, "Accounts and roles"); the remember-me cookie lasts as long.
         "SESSION_MAX_DAYS": _int("SESSION_MAX_DAYS", 30),
@@ -162,8 +164,8 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
     """
     common = {
         "task_ignore_result": True,
-        "include": ["tasks.mail", "tasks.reminders", "tasks.accounts", "tasks.follows", "tasks.still_coming",
-                    "tasks.series"],
+        "include": ["tasks.mail", "tasks.reminders", "tasks.follows", "tasks.still_coming",
+                    "tasks.series", "tasks.privacy"],
         # A task is acknowledged only after it ran, and re-queued if its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -182,9 +184,6 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
             "sweep-reminders": {"task": "tasks.reminders.sweep_reminders",
                                 "schedule": float(reminder_sweep_seconds),
                                 "options": {"expires": float(reminder_sweep_seconds)}},
-            # What a visitor typed with an intent they never finished: erased once its time is up.
-            "forget-unused-sign-in-notes": {"task": "tasks.accounts.forget_unused_sign_in_notes",
-                                            "schedule": 3600.0, "options": {"expires": 3600.0}},
             # Yesterday's and last week's digests of followed groups: once per member and period.
             "queue-follow-digests": {"task": "tasks.follows.queue_digests",
                                      "schedule": 3600.0, "options": {"expires": 3600.0}},
@@ -195,6 +194,10 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
             # Each series' sessions up to SERIES_HORIZON_DAYS ahead: "not made yet", so a late or
             # repeated sweep is harmless. Hourly, so a day's new session is never late by more.
             "materialize-series": {"task": "tasks.series.materialize_series",
+                                   "schedule": 3600.0, "options": {"expires": 3600.0}},
+            # Erase what is past its keeping time (webapp/privacy/retention.py): "due and not yet
+            # erased", so a late or repeated sweep is harmless.
+            "erase-expired-data": {"task": "tasks.privacy.erase_expired_data",
                                    "schedule": 3600.0, "options": {"expires": 3600.0}},
         },
     }

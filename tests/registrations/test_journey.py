@@ -187,7 +187,7 @@ def test_an_expired_link_asks_again_with_the_needs_kept(app, client, session):
 
 
 def forget_unused_sign_in_notes(session) -> int:
-    """What the hourly task (tasks.accounts) does, on the test's session."""
+    """What the hourly retention sweep (tasks.privacy) does for this row, on the test's session."""
     from webapp.accounts.services import forget_unused_intent_notes
 
     erased = forget_unused_intent_notes(session, now=utcnow())

@@ -30,6 +30,7 @@ from webapp.organize.attendees import (
 from webapp.organize.blueprint import bp
 from webapp.organize.models import EventMessage
 from webapp.organize.services import OrganizeError
+from webapp.privacy.sweeps import needs_erased_on
 from webapp.refusals import Refusal, place_on_form
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration
@@ -65,6 +66,7 @@ def _list_page(event: Event, *, query: str, notice: str | None = None, error: st
         event=event, attendees=attendee_list(db.session, event.id, query=query), query=query, now=now,
         over=event_is_over(event, now), open_for_changes=registrations.organizer_change_problem(event, now) is None,
         messages=event_messages(db.session, event.id), notice=notice, error=error,
+        needs_erased_on=needs_erased_on(event), needs_days=current_app.config["ACCESSIBILITY_NEEDS_RETENTION_DAYS"],
     ))
 
 
@@ -111,7 +113,7 @@ def attendees(event: Event, slug: str):
 @event_organizers_only
 def attendees_csv_file(event: Event, slug: str):
     body = attendees_csv(attendee_list(db.session, event.id), format_time=format_datetime,
-                         over=event_is_over(event, utcnow()))
+                         over=event_is_over(event, utcnow()), needs_erased_on=needs_erased_on(event))
     response = current_app.response_class(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{event.slug}-attendees.csv"'
     return _private(response)

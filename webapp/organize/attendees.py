@@ -209,20 +209,30 @@ def set_checked_in(session: Session, event_id: int, registration_id: int, *, che
 CSV_HEADER = [
     "Status", "Place in line", "Name", "Email", "Institution", "Registered at", "Accessibility needs",
     "Reminder", "Joined online", "Checked in at", "Attendance", "Mail problems", "Still coming",
+    "Needs erased on",
 ]
 # What the "Still coming" column says of Registration.still_coming_state (blank: never asked).
 STILL_COMING_LABELS = {"yes": "Yes", "freed": "Freed", "released": "Released", "no_answer": "No answer", None: ""}
 
 
-def attendees_csv(attendees: AttendeeList, *, format_time, over: bool) -> str:
+def attendees_csv(attendees: AttendeeList, *, format_time, over: bool, needs_erased_on: datetime) -> str:
     """The attendee list as CSV (quoted by the csv module, safe against formula injection).
 
     Attendance (attended / no-show) is filled in once the event is `over`, for confirmed attendees.
+    Needs given say when the retention sweep erases (or erased) them: a downloaded copy is the
+    organizer's to delete by then too.
     """
-    return csv_text(CSV_HEADER, _csv_rows(attendees, format_time=format_time, over=over))
+    return csv_text(CSV_HEADER, _csv_rows(attendees, format_time=format_time, over=over,
+                                          needs_erased_on=needs_erased_on))
 
 
-def _csv_rows(attendees: AttendeeList, *, format_time, over: bool):
+def _needs_text(registration: Registration) -> str:
+    if registration.accessibility_needs_erased_at:
+        return "(given; erased)"
+    return registration.accessibility_needs or ""
+
+
+def _csv_rows(attendees: AttendeeList, *, format_time, over: bool, needs_erased_on: datetime):
     for status, place, registration in attendees.rows():
         user = registration.user
         confirmed = registration.status == RegistrationStatus.CONFIRMED
@@ -232,11 +242,13 @@ def _csv_rows(attendees: AttendeeList, *, format_time, over: bool):
                              for mail in attendees.mail_problems.get(registration.id, []))
         yield (
             status, place or "", user.display_name or "", user.email, user.institution or "",
-            format_time(registration.created_at), registration.accessibility_needs or "",
+            format_time(registration.created_at), _needs_text(registration),
             (reminder.label + (f" {format_time(reminder.at)}" if reminder.at else "")) if reminder else "",
             "Yes" if registration.id in attendees.joined else "No",
             format_time(registration.checked_in_at) if registration.checked_in_at and confirmed else "",
             attendance, problems, STILL_COMING_LABELS[registration.still_coming_state],
+            format_time(registration.accessibility_needs_erased_at or needs_erased_on)
+            if registration.accessibility_needs or registration.accessibility_needs_erased_at else "",
         )
 
 

@@ -65,6 +65,9 @@ class OutboxMail(db.Model):
     # may have reached the server, so the mail may have arrived twice (the outbox page says so).
     lease_takeovers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the retention sweep dropped the bodies (webapp/privacy/sweeps.py): the row stays as
+    # the mail's record (kind, recipient, subject, times, state) for the outbox page.
+    body_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<OutboxMail {self.id} {self.kind} {self.state}>"

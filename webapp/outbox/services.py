@@ -753,6 +753,8 @@ def retry_mail(session: Session, mail_id: int, *, actor, now: datetime) -> Outbo
         raise OutboxError("We couldn’t find that mail.", 404)
     if mail.state != MailState.FAILED:
         raise OutboxError("Only a failed mail can be retried; this one is already on its way.")
+    if mail.body_erased_at is not None:
+        raise OutboxError("This mail’s text was erased under the privacy rules, so it can’t be sent again.")
     mail.state = MailState.QUEUED
     mail.attempts = 0
     mail.next_attempt_at = now

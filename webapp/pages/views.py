@@ -12,6 +12,7 @@ from webapp.db import db, utcnow
 from webapp.display import markdown
 from webapp.events.services import upcoming_events
 from webapp.groups.services import list_groups
+from webapp.privacy.retention import RETENTION
 from webapp.rendering import render
 
 bp = Blueprint("pages", __name__)
@@ -38,6 +39,13 @@ def _about_html():
 @bp.get("/about")
 def about():
     return render("pages/about.html", body=_about_html())
+
+
+@bp.get("/privacy")
+def privacy():
+    """What the site keeps and for how long, from the same table the erasing sweeps read."""
+    kept = [(rule, rule.period(current_app.config[rule.setting])) for rule in RETENTION]
+    return render("pages/privacy.html", kept=kept)
 
 
 @bp.get("/healthz")

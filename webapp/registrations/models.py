@@ -45,6 +45,9 @@ class Registration(db.Model):
     accessibility_needs: Mapped[str] = mapped_column(Text, default="")
     # When the member last changed their needs after registering: organizers see "updated <time>".
     accessibility_needs_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the retention sweep erased the needs (webapp/privacy/sweeps.py): "needs were given",
+    # for the organizers' figures, without what they were.
+    accessibility_needs_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
