@@ -92,6 +92,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from webapp.slots.views import bp as slots_bp
 
     app.register_blueprint(slots_bp)
+    from webapp.privacy.views import bp as privacy_bp
+
+    app.register_blueprint(privacy_bp)
     app.extensions["sign_in_intents"]["follow"] = follow_after_sign_in
     app.extensions["sign_in_intent_descriptions"]["follow"] = describe_follow_intent
     app.extensions["sign_in_intents"]["series"] = register_all_after_sign_in
