@@ -9,6 +9,8 @@ import pytest
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.support.outbox import mails
 from webapp.db import utcnow
+from webapp.outbox import services as outbox
+from webapp.outbox.models import MailState, OutboxMail
 from webapp.registrations import services as registrations
 from webapp.slots import services
 from webapp.slots.agenda import agenda, event_slots
@@ -220,10 +222,13 @@ def test_an_approval_mail_is_dropped_if_the_talk_left_the_agenda_before_it_went_
     member = seated(event, now)
     claim = services.claim_slot(session, event.id, offer.id, member=member, title="Mine", now=now)
     services.approve(session, event.id, claim.id, now=now)
+    session.commit()
     (mail,) = mails(session, kind="slot_approved")
     assert services.recheck_approved_mail(session, mail, now) is None
     services.withdraw_claim(session, event.id, claim.id, claim.generation, member=member, now=now)
-    assert services.recheck_approved_mail(session, mail, now) == "the talk is no longer on the agenda"
+    session.commit()
+    assert outbox.send_outbox_mail(session, mail.id, now=now) is MailState.DROPPED
+    assert "no longer on the agenda" in session.get(OutboxMail, mail.id).last_error
 
 
 # --- a member withdraws their own claim --------------------------------------------------------------
