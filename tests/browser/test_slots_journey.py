@@ -97,6 +97,11 @@ def test_a_member_claims_a_slot_the_organizer_approves_and_the_agenda_shows(live
     expect(question).to_contain_text("Withdraw “Zines in the stacks”?")
     expect(question).to_be_focused()  # the question is read first; nothing changed yet
     assert_accessible(page, "(event page, withdraw asked)")
+    page.keyboard.press("Escape")  # "No, keep my talk": the link is back, with the keyboard on it
+    withdraw_link = page.get_by_role("link", name=re.compile(r"^Withdraw my talk"))
+    expect(withdraw_link).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(question).to_be_focused()
     tab_to(page, "Yes, withdraw my talk", role="button")
     assert_focus_visible(page)
     page.keyboard.press("Enter")

@@ -244,6 +244,14 @@ def test_withdrawing_through_htmx_redraws_the_slot_section_alone(signed_in_clien
     html = question.get_data(as_text=True)
     assert 'id="slots-section"' in html and "<html" not in html and "Yes, withdraw my talk" in html
     assert 'id="slot-withdraw-question" tabindex="-1" autofocus' in html
+    # "No, keep my talk" (or Escape) puts the Withdraw link back, and the keyboard on it.
+    kept = client.get("/events/chat-dec/slots/section", headers=HTMX).get_data(as_text=True)
+    assert "<html" not in kept and "Yes, withdraw my talk" not in kept
+    assert "data-focus-after-swap>Withdraw my talk" in kept
+    no_js = client.get("/events/chat-dec/slots/section")
+    assert no_js.status_code == 303 and no_js.headers["Location"].endswith("/events/chat-dec#slots")
+    assert client.get("/events/nowhere/slots/section", headers=HTMX).status_code == 404
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.PENDING
     response = post(client, f"/events/chat-dec/slots/{claim.id}/withdraw", {"generation": "1"}, headers=HTMX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html and "You withdrew your talk" in html

@@ -94,6 +94,17 @@ def withdraw_question(slug: str):
     return no_store(_section(slug, withdraw_question=True))
 
 
+@bp.get("/events/<slug>/slots/section")
+def section(slug: str):
+    """The slot section as it stands ("No, keep my talk" through htmx); the event page without it."""
+    if get_event_by_slug(db.session, slug) is None:
+        abort(404)
+    if not wants_fragment():
+        return redirect(url_for("events.detail", slug=slug, _anchor="slots"), code=303)
+    # The keyboard goes back to the Withdraw link it came from (static/swaps.js).
+    return no_store(_section(slug, back_from_question=True))
+
+
 @bp.post("/events/<slug>/slots/<int:claim_id>/withdraw")
 def withdraw(slug: str, claim_id: int):
     event = get_event_by_slug(db.session, slug)
