@@ -288,3 +288,20 @@ def test_withdrawing_is_refused_once_the_event_started(signed_in_client, session
     assert response.status_code == 409 and "has started" in response.get_data(as_text=True)
     assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.PENDING
     assert "Withdraw my talk" not in client.get("/events/chat-dec").get_data(as_text=True)
+
+
+def test_withdrawals_count_towards_the_members_limit_and_a_refused_one_sends_nothing(app, signed_in_client,
+                                                                                       world):
+    """Each withdrawal mails the organizers: claim, withdraw, claim, withdraw... stops at the limit."""
+    app.config["REGISTRATION_LIMIT_PER_MEMBER"] = "1 per hour"
+    client, claim = claimed(signed_in_client, world)
+    offer_id = db.session.scalar(select(SlotOffer.id))
+    url = f"/events/chat-dec/slots/{claim.id}/withdraw"
+    assert "You withdrew your talk" in post(client, url, {"generation": "1"}).get_data(as_text=True)
+    # A replay counts nothing and is not refused: it changed nothing.
+    assert "nothing changed" in post(client, url, {"generation": "1"}, headers=HTMX).get_data(as_text=True)
+    post(client, "/events/chat-dec/slots/claim", {"offer_id": offer_id, "title": "Again"})
+    refused = post(client, url, {"generation": "2"})
+    assert refused.status_code == 429 and "many times in a short while" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.PENDING
+    assert len(mails(db.session, kind="slot_freed")) == 1

@@ -114,10 +114,13 @@ def withdraw(slug: str, claim_id: int):
         return redirect(url_for("accounts.sign_in", next=url_for("events.detail", slug=slug)), code=303)
     member = current_member()
     try:
-        # Each withdrawal mails the organizers: counted with the member's registration changes.
-        check_limit(REGISTRATION_CHANGES, member.id, count=False)
         outcome = services.withdraw_claim(db.session, event.id, claim_id, request.form.get("generation"),
                                           member=member, now=utcnow())
+        # Each withdrawal mails the organizers: counted with the member's registration changes.
+        # Asked only once it would withdraw (a replay is answered calmly, limit or not); refused,
+        # the rollback below leaves the claim as it was and the mails unqueued.
+        if outcome.is_withdrawn_now:
+            check_limit(REGISTRATION_CHANGES, member.id, count=False)
     except Refusal as refusal:  # a SlotError, or the limit
         db.session.rollback()
         if refusal.status == 404:
