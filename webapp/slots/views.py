@@ -148,7 +148,7 @@ def _admin_page(event: Event, *, status: int = 200, notice: str | None = None, e
 
 
 DONE = {"offered": "The slots are offered: members with a seat can claim them from the event page.",
-        "approved": "Approved: the talk is on the agenda.",
+        "approved": "Approved: the talk is on the agenda. The member was emailed.",
         "released": "Released: the member was emailed, and the slot is free again.",
         "moved": "The agenda’s order changed."}
 
