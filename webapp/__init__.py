@@ -131,6 +131,7 @@ def _send_rechecks_registered() -> None:
     import webapp.events.changes  # noqa: F401
     import webapp.registrations.still_coming  # noqa: F401
     import webapp.reminders.services  # noqa: F401
+    import webapp.slots.services  # noqa: F401
 
 
 def _models_loaded() -> None:

@@ -1,15 +1,19 @@
 """Browser: an organizer offers talk slots, a confirmed member claims one from the event page (a
 missing title refused in place first), the organizer approves it, and the agenda shows on the
-event page and in the reminder. Every state axe-checked."""
+event page and in the reminder; then the member withdraws the talk by keyboard alone (asked first),
+keeping the seat. Every state axe-checked."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, signed_in_cookie
+from tests.browser.keyboard import assert_focus_visible, tab_to
 from tests.factories import create_event, create_group, create_user, organizer_of
+from tests.support.outbox import mails
 from webapp.db import utcnow
 from webapp.registrations import services as registrations
 from webapp.reminders.services import queue_due_reminders
@@ -66,6 +70,8 @@ def test_a_member_claims_a_slot_the_organizer_approves_and_the_agenda_shows(live
     expect(page.get_by_role("status")).to_contain_text("Approved: the talk is on the agenda.")
     expect(page.locator(".agenda-admin")).to_contain_text("Zines in the stacks")
     assert_accessible(page, "(slots page, approved)")
+    (approved,) = mails(session, kind="slot_approved")
+    assert approved.recipient == "ada@example.org" and approved.subject == "Your talk is on the agenda: Community Chat"
 
     # Everyone sees the agenda; the abstract opens on demand.
     page.context.clear_cookies()
@@ -80,3 +86,29 @@ def test_a_member_claims_a_slot_the_organizer_approves_and_the_agenda_shows(live
 
     (reminder,) = queue_due_reminders(session, now=starts - timedelta(hours=12))
     assert "Zines in the stacks (Ada Presenter)" in reminder.body_text
+
+    # Ada can no longer give it: she withdraws it from the event page by keyboard, asked first.
+    switch_to(page, app, live_server, ada)
+    page.goto(live_server.url + "/events/chat-dec")
+    tab_to(page, re.compile(r"^Withdraw my talk “Zines in the stacks”"), role="link")
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    question = page.locator("#slot-withdraw-question")
+    expect(question).to_contain_text("Withdraw “Zines in the stacks”?")
+    expect(question).to_be_focused()  # the question is read first; nothing changed yet
+    assert_accessible(page, "(event page, withdraw asked)")
+    page.keyboard.press("Escape")  # "No, keep my talk": the link is back, with the keyboard on it
+    withdraw_link = page.get_by_role("link", name=re.compile(r"^Withdraw my talk"))
+    expect(withdraw_link).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(question).to_be_focused()
+    tab_to(page, "Yes, withdraw my talk", role="button")
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    notice = page.get_by_role("status").filter(has_text="You withdrew your talk")
+    expect(notice).to_be_focused()
+    expect(page.locator("#slots-section")).to_contain_text("No talks are on the agenda yet.")
+    expect(page.get_by_role("button", name="Claim this slot")).to_be_visible()  # her seat is still hers
+    assert_accessible(page, "(event page, talk withdrawn)")
+    (freed,) = mails(session, kind="slot_freed")
+    assert freed.recipient == "org@example.org" and "withdrew their talk" in freed.body_text

@@ -92,4 +92,4 @@ def test_the_app_registers_the_send_time_rechecks_whatever_a_process_imports():
             "create_app({'TESTING': True, 'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'REDIS_URL': None})\n"
             "print(' '.join(sorted(_RECHECKS)))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert result.stdout.split() == ["event_changed", "reminder", "still_coming"]
+    assert result.stdout.split() == ["event_changed", "reminder", "slot_approved", "still_coming"]

@@ -228,14 +228,17 @@ def _agenda():
                        "Open discussion", "")]
 
 
-def _slot_mail(kind: str, *, removed: bool = False, was_approved: bool = True):
+def _slot_mail(kind: str, *, removed: bool = False, withdrawn: bool = False, was_approved: bool = True):
     from webapp.slots.models import SlotClaim, SlotOffer
     event, member = _event(), _member()
     claim = SlotClaim(title="Zines & <the stacks>", offer=SlotOffer(label="15-minute talk", minutes=15, how_many=3))
     if kind == "slot_released":
         return kind, dict(_links(event, member), claim=claim)
-    return kind, dict(event=event, claim=claim, was_approved=was_approved, removed=removed, presenter="Ada Lovelace",
-                      event_url=f"{SITE}/events/{event.slug}", slots_url=f"{SITE}/events/{event.slug}/slots")
+    if kind == "slot_approved":  # second on the agenda: from 6:15 PM
+        return kind, dict(_links(event, member), claim=claim, item=_agenda()[1])
+    return kind, dict(event=event, claim=claim, was_approved=was_approved, removed=removed, withdrawn=withdrawn,
+                      presenter="Ada Lovelace", event_url=f"{SITE}/events/{event.slug}",
+                      slots_url=f"{SITE}/events/{event.slug}/slots")
 
 
 A = ProposalAction
@@ -312,6 +315,9 @@ CASES = {
     "slot_released": lambda: _slot_mail("slot_released"),
     "slot_freed": lambda: _slot_mail("slot_freed"),
     "slot_freed.removed_while_pending": lambda: _slot_mail("slot_freed", removed=True, was_approved=False),
+    # The organizers approved a claim; the presenter withdrew theirs, keeping the seat.
+    "slot_approved": lambda: _slot_mail("slot_approved"),
+    "slot_freed.withdrawn": lambda: _slot_mail("slot_freed", withdrawn=True),
     # A member who gave no name: "Hello," and never "Hello there,".
     "registration_confirmed.no_name": lambda: ("registration_confirmed", dict(
         _registration_mail("confirmed")[1], member=User(email="new@example.org"))),
@@ -370,7 +376,7 @@ def test_the_member_mails_are_the_ones_about_registrations():
     assert kinds == {"registration_confirmed", "registration_waitlisted", "registration_promoted",
                      "registration_cancelled", "registration_removed", "reminder", "event_changed",
                      "event_cancelled", "event_message", "still_coming", "seat_released", "slot_released",
-                     "series_registration"}
+                     "slot_approved", "series_registration"}
 
 
 @pytest.mark.parametrize("name", MEMBER_MAILS)

@@ -9,6 +9,8 @@ import pytest
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.support.outbox import mails
 from webapp.db import utcnow
+from webapp.outbox import services as outbox
+from webapp.outbox.models import MailState, OutboxMail
 from webapp.registrations import services as registrations
 from webapp.slots import services
 from webapp.slots.agenda import agenda, event_slots
@@ -171,3 +173,140 @@ def test_an_organizer_removing_a_presenter_frees_the_slot_too(session, now):
     assert "Bo was removed from the attendees of" in mail.body_text
     assert "which was awaiting your approval" in mail.body_text
     assert event_slots(session, event.id).free(offer) == 1
+
+
+# --- "Your talk is on the agenda" ------------------------------------------------------------------
+
+
+def test_approving_mails_the_member_once_with_their_talks_time(session, now):
+    group, event, offer = event_with_slots(now)
+    organizer_of(group, email="org@example.org")
+    first, second = seated(event, now, display_name="Ada"), seated(event, now, display_name="Bo")
+    a = services.claim_slot(session, event.id, offer.id, member=first, title="Opening", now=now)
+    b = services.claim_slot(session, event.id, offer.id, member=second, title="Zines & <the stacks>", now=now)
+    services.approve(session, event.id, a.id, now=now)
+    services.approve(session, event.id, b.id, now=now)
+    services.approve(session, event.id, b.id, now=now)  # a replayed approve: no second mail
+    bos = mails(session, kind="slot_approved", recipient=second.email)
+    assert len(bos) == 1 and len(mails(session, kind="slot_approved")) == 2
+    (mail,) = bos
+    from webapp.display import format_time_range
+    second_slot = format_time_range(event.starts_at + timedelta(minutes=15), event.starts_at + timedelta(minutes=30))
+    assert f'"Zines & <the stacks>" (15-minute talk) is on the agenda, at {second_slot}' in mail.body_text
+    assert "Zines &amp; &lt;the stacks&gt;" in mail.body_html
+    assert mail.subject == f"Your talk is on the agenda: {event.title}"
+    assert "org@example.org" in (mail.reply_to or "")
+
+
+def test_a_talk_released_then_claimed_and_approved_again_is_news_again(session, now):
+    """The only way back from APPROVED is a release or a withdrawal, and only a new claim (a new
+    generation) can be approved after it: each approval is one mail, and none is sent twice."""
+    _, event, offer = event_with_slots(now, how_many=1)
+    member = seated(event, now)
+    claim = services.claim_slot(session, event.id, offer.id, member=member, title="Take one", now=now)
+    services.approve(session, event.id, claim.id, now=now)
+    services.release(session, event.id, claim.id, now=now)
+    with pytest.raises(services.SlotError, match="was released"):
+        services.approve(session, event.id, claim.id, now=now)
+    again = services.claim_slot(session, event.id, offer.id, member=member, title="Take two", now=now)
+    assert again.id == claim.id and again.generation == 2
+    services.approve(session, event.id, again.id, now=now)
+    services.approve(session, event.id, again.id, now=now)
+    approved = mails(session, kind="slot_approved")
+    assert [("Take one" in m.body_text, "Take two" in m.body_text) for m in approved] == [(True, False),
+                                                                                         (False, True)]
+
+
+def test_an_approval_mail_is_dropped_if_the_talk_left_the_agenda_before_it_went_out(session, now):
+    _, event, offer = event_with_slots(now)
+    member = seated(event, now)
+    claim = services.claim_slot(session, event.id, offer.id, member=member, title="Mine", now=now)
+    services.approve(session, event.id, claim.id, now=now)
+    session.commit()
+    (mail,) = mails(session, kind="slot_approved")
+    assert services.recheck_approved_mail(session, mail, now) is None
+    services.withdraw_claim(session, event.id, claim.id, claim.generation, member=member, now=now)
+    session.commit()
+    assert outbox.send_outbox_mail(session, mail.id, now=now) is MailState.DROPPED
+    assert "no longer on the agenda" in session.get(OutboxMail, mail.id).last_error
+
+
+# --- a member withdraws their own claim --------------------------------------------------------------
+
+
+def test_a_member_withdraws_their_talk_keeps_their_seat_and_the_organizers_are_mailed(session, now):
+    group, event, offer = event_with_slots(now, how_many=1)
+    organizer = organizer_of(group)
+    member = seated(event, now, display_name="Ada")
+    claim = services.claim_slot(session, event.id, offer.id, member=member, title="Zines", now=now)
+    services.approve(session, event.id, claim.id, now=now)
+    outcome = services.withdraw_claim(session, event.id, claim.id, str(claim.generation), member=member, now=now)
+    assert outcome.is_withdrawn_now and claim.status == ClaimStatus.RELEASED and claim.place is None
+    assert registrations.registration_for(session, event.id, member).status == "confirmed"
+    assert agenda(session, event) == [] and event_slots(session, event.id).free(offer) == 1
+    (mail,) = mails(session, kind="slot_freed")
+    assert mail.recipient == organizer.email
+    assert "Ada withdrew their talk from" in mail.body_text and "which was on the agenda" in mail.body_text
+    # Replayed: nothing changes, nothing is mailed twice.
+    again = services.withdraw_claim(session, event.id, claim.id, str(claim.generation), member=member, now=now)
+    assert not again.is_withdrawn_now and len(mails(session, kind="slot_freed")) == 1
+    # The slot is someone else's to claim now.
+    other = seated(event, now)
+    assert services.claim_slot(session, event.id, offer.id, member=other, title="Next", now=now).place == 1
+
+
+def test_only_the_claimant_withdraws_and_a_stale_form_withdraws_nothing_newer(session, now):
+    _, event, offer = event_with_slots(now)
+    member, other = seated(event, now), seated(event, now)
+    claim = services.claim_slot(session, event.id, offer.id, member=member, title="Mine", now=now)
+    with pytest.raises(services.SlotError, match="Only the member who claimed") as refused:
+        services.withdraw_claim(session, event.id, claim.id, claim.generation, member=other, now=now)
+    assert refused.value.status == 403 and claim.status == ClaimStatus.PENDING
+    services.withdraw_claim(session, event.id, claim.id, "1", member=member, now=now)
+    again = services.claim_slot(session, event.id, offer.id, member=member, title="Mine, again", now=now)
+    # The first form, sent again from a stale tab, names generation 1: the new claim stays.
+    for generation in ("1", "", None, "٢", "2" * 50):
+        outcome = services.withdraw_claim(session, event.id, again.id, generation, member=member, now=now)
+        assert not outcome.is_withdrawn_now and again.status == ClaimStatus.PENDING
+    with pytest.raises(services.SlotError, match="has started"):
+        services.withdraw_claim(session, event.id, again.id, "2", member=member, now=event.starts_at)
+
+
+# --- the calendar's SEQUENCE moves with the agenda ---------------------------------------------------------
+
+
+def test_every_agenda_change_raises_the_calendar_sequence_but_not_the_reminders(session, now):
+    from webapp.reminders.services import queue_due_reminders
+
+    _, event, offer = event_with_slots(now)
+    a_member, b_member = seated(event, now - timedelta(days=2)), seated(event, now - timedelta(days=2))
+    in_window = event.starts_at - timedelta(hours=12)
+    assert len(queue_due_reminders(session, now=in_window)) == 2
+
+    def sequences():
+        session.refresh(event)
+        return event.sequence, event.calendar_sequence
+
+    a = services.claim_slot(session, event.id, offer.id, member=a_member, title="A", now=now)
+    b = services.claim_slot(session, event.id, offer.id, member=b_member, title="B", now=now)
+    assert sequences() == (0, 0)  # pending claims are not on the agenda
+    services.approve(session, event.id, a.id, now=now)
+    assert sequences() == (0, 1)
+    services.approve(session, event.id, a.id, now=now)  # nothing new
+    services.approve(session, event.id, b.id, now=now)
+    assert sequences() == (0, 2)
+    services.reorder(session, event.id, b.id, "up", now=now)
+    assert sequences() == (0, 3)
+    services.reorder(session, event.id, b.id, "up", now=now)  # at the top already
+    assert sequences() == (0, 3)
+    services.release(session, event.id, a.id, now=now)
+    assert sequences() == (0, 4)
+    services.withdraw_claim(session, event.id, b.id, b.generation, member=b_member, now=now)
+    assert sequences() == (0, 5)
+    later = now + timedelta(minutes=5)
+    services.offer_slots(session, event.id, label="Facilitator", minutes="10", how_many="1", now=later)
+    assert sequences() == (0, 5)  # a new offer shows in no calendar
+    from webapp.events.calendar import event_ics
+    assert "SEQUENCE:5" in event_ics(event)
+    # Nothing the reminders are keyed on moved: no second reminder for an agenda change.
+    assert queue_due_reminders(session, now=in_window + timedelta(minutes=10)) == []

@@ -187,3 +187,121 @@ def test_once_the_event_is_cancelled_the_slots_cannot_be_claimed(signed_in_clien
     session.commit()
     page = signed_in_client(world["ada"]).get("/events/chat-dec").get_data(as_text=True)
     assert "This event was cancelled, so its slots can’t change." in page and "Claim this slot" not in page
+
+
+def claimed(signed_in_client, world, title="My talk"):
+    """The organizer offers two slots and Ada claims one: her signed-in client and the claim."""
+    offer(signed_in_client(world["organizer"]))
+    client = signed_in_client(world["ada"])
+    post(client, "/events/chat-dec/slots/claim", {"offer_id": db.session.scalar(select(SlotOffer.id)),
+                                                  "title": title})
+    return client, db.session.scalar(select(SlotClaim))
+
+
+def test_approving_over_http_mails_the_member_once_even_when_the_post_is_replayed(signed_in_client, world):
+    _, claim = claimed(signed_in_client, world, title="Zines <now>")
+    organizer = signed_in_client(world["organizer"])
+    for _ in range(2):  # a double click, a replayed form
+        assert post(organizer, f"/events/chat-dec/slots/{claim.id}/approve").status_code == 303
+    (mail,) = mails(db.session, kind="slot_approved")
+    assert mail.recipient == world["ada"].email and '"Zines <now>" (15-minute talk) is on the agenda' in mail.body_text
+    assert mail.subject == "Your talk is on the agenda: Community Chat"
+
+
+def test_a_member_withdraws_their_talk_without_javascript_asked_first(signed_in_client, world):
+    client, claim = claimed(signed_in_client, world)
+    post(signed_in_client(world["organizer"]), f"/events/chat-dec/slots/{claim.id}/approve")
+    client = signed_in_client(world["ada"])
+    page = client.get("/events/chat-dec").get_data(as_text=True)
+    assert 'href="/events/chat-dec/slots/withdraw#slots"' in page and "Yes, withdraw my talk" not in page
+    # Asked first: the question changes nothing.
+    question = client.get("/events/chat-dec/slots/withdraw")
+    html = question.get_data(as_text=True)
+    assert question.status_code == 200 and "<html" in html and question.headers["Cache-Control"] == "no-store"
+    assert "Withdraw “My talk”?" in html and "Your seat stays yours." in html
+    assert f'name="generation" value="{claim.generation}"' in html
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.APPROVED and not mails(db.session,
+                                                                                             kind="slot_freed")
+    response = post(client, f"/events/chat-dec/slots/{claim.id}/withdraw", {"generation": str(claim.generation)})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "You withdrew your talk" in html and "<html" in html
+    assert "No talks are on the agenda yet." in html and "Claim this slot" in html
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.RELEASED
+    registration = registrations.registration_for(db.session, world["event"].id, world["ada"])
+    assert registration.status == "confirmed"
+    (mail,) = mails(db.session, kind="slot_freed")
+    assert mail.recipient == "org@example.org" and "Ada Presenter withdrew their talk from" in mail.body_text
+    # Replayed (a stale tab, the back button and send again): calm words, nothing changed, nothing mailed.
+    again = post(client, f"/events/chat-dec/slots/{claim.id}/withdraw", {"generation": str(claim.generation)})
+    assert again.status_code == 200 and "already withdrawn or released, so nothing changed" in again.get_data(
+        as_text=True)
+    assert len(mails(db.session, kind="slot_freed")) == 1
+
+
+def test_withdrawing_through_htmx_redraws_the_slot_section_alone(signed_in_client, world):
+    client, claim = claimed(signed_in_client, world)
+    question = client.get("/events/chat-dec/slots/withdraw", headers=HTMX)
+    html = question.get_data(as_text=True)
+    assert 'id="slots-section"' in html and "<html" not in html and "Yes, withdraw my talk" in html
+    assert 'id="slot-withdraw-question" tabindex="-1" autofocus' in html
+    # "No, keep my talk" (or Escape) puts the Withdraw link back, and the keyboard on it.
+    kept = client.get("/events/chat-dec/slots/section", headers=HTMX).get_data(as_text=True)
+    assert "<html" not in kept and "Yes, withdraw my talk" not in kept
+    assert "data-focus-after-swap>Withdraw my talk" in kept
+    no_js = client.get("/events/chat-dec/slots/section")
+    assert no_js.status_code == 303 and no_js.headers["Location"].endswith("/events/chat-dec#slots")
+    assert client.get("/events/nowhere/slots/section", headers=HTMX).status_code == 404
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.PENDING
+    response = post(client, f"/events/chat-dec/slots/{claim.id}/withdraw", {"generation": "1"}, headers=HTMX)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html and "You withdrew your talk" in html
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.RELEASED
+    (mail,) = mails(db.session, kind="slot_freed")
+    assert "which was awaiting your approval" in mail.body_text
+
+
+def test_only_the_claimant_can_withdraw_and_only_with_the_csrf_token(signed_in_client, world, client):
+    _, claim = claimed(signed_in_client, world)
+    url = f"/events/chat-dec/slots/{claim.id}/withdraw"
+    bo = create_user(display_name="Bo")
+    registrations.register(db.session, world["event"].id, member=bo, now=utcnow())
+    db.session.commit()
+    for someone in (signed_in_client(bo), signed_in_client(world["organizer"])):
+        response = post(someone, url, {"generation": "1"})
+        assert response.status_code == 403 and "Only the member who claimed this slot" in response.get_data(
+            as_text=True)
+    ada = signed_in_client(world["ada"])
+    assert ada.post(url, data={"generation": "1"}).status_code == 400  # no CSRF token
+    assert client.post(url, data={"generation": "1"}).status_code in (302, 303, 400)  # signed out
+    assert post(ada, "/events/chat-dec/slots/424242/withdraw", {"generation": "1"}).status_code == 404
+    assert post(ada, "/events/nowhere/slots/1/withdraw", {"generation": "1"}).status_code == 404
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.PENDING and not mails(db.session,
+                                                                                            kind="slot_freed")
+
+
+def test_withdrawing_is_refused_once_the_event_started(signed_in_client, session, world):
+    client, claim = claimed(signed_in_client, world)
+    event = world["event"]
+    event.starts_at = utcnow() - timedelta(minutes=1)
+    session.commit()
+    response = post(client, f"/events/chat-dec/slots/{claim.id}/withdraw", {"generation": "1"})
+    assert response.status_code == 409 and "has started" in response.get_data(as_text=True)
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.PENDING
+    assert "Withdraw my talk" not in client.get("/events/chat-dec").get_data(as_text=True)
+
+
+def test_withdrawals_count_towards_the_members_limit_and_a_refused_one_sends_nothing(app, signed_in_client,
+                                                                                       world):
+    """Each withdrawal mails the organizers: claim, withdraw, claim, withdraw... stops at the limit."""
+    app.config["REGISTRATION_LIMIT_PER_MEMBER"] = "1 per hour"
+    client, claim = claimed(signed_in_client, world)
+    offer_id = db.session.scalar(select(SlotOffer.id))
+    url = f"/events/chat-dec/slots/{claim.id}/withdraw"
+    assert "You withdrew your talk" in post(client, url, {"generation": "1"}).get_data(as_text=True)
+    # A replay counts nothing and is not refused: it changed nothing.
+    assert "nothing changed" in post(client, url, {"generation": "1"}, headers=HTMX).get_data(as_text=True)
+    post(client, "/events/chat-dec/slots/claim", {"offer_id": offer_id, "title": "Again"})
+    refused = post(client, url, {"generation": "2"})
+    assert refused.status_code == 429 and "many times in a short while" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(SlotClaim.status)) == ClaimStatus.PENDING
+    assert len(mails(db.session, kind="slot_freed")) == 1

@@ -17,7 +17,7 @@ from sqlalchemy.orm import object_session
 from webapp.db import db
 from webapp.events.models import Event, EventStatus
 from webapp.events.presentation import full_place
-from webapp.slots.agenda import agenda, agenda_text
+from webapp.slots.agenda import agenda, agenda_text, agendas_of
 from webapp.urls import absolute_url
 
 
@@ -42,6 +42,7 @@ def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int 
                  stamped_at: datetime | None = None, talks: str = "") -> VEvent:
     """The one VEVENT every calendar file is made of: the event's .ics, the mails' and the feeds'.
 
+    `sequence`: the event's calendar_sequence unless given (it moves with agenda changes too).
     `zone`: write the times as that zone's wall time (with TZID) instead of UTC, so a subscribed
     calendar keeps New York time across daylight saving changes. `talks`: the agenda's lines
     (webapp.slots.agenda.agenda_text), after the summary. `cancelled`: STATUS:CANCELLED
@@ -49,7 +50,7 @@ def event_vevent(event: Event, *, meeting_url: str | None = None, sequence: int 
     """
     vevent = VEvent()
     vevent.add("uid", event_uid(event))
-    vevent.add("sequence", event.sequence if sequence is None else sequence)
+    vevent.add("sequence", event.calendar_sequence if sequence is None else sequence)
     vevent.add("dtstamp", (stamped_at or event.updated_at).astimezone(UTC))
     vevent.add("dtstart", event.starts_at.astimezone(zone or UTC))
     vevent.add("dtend", event.ends_at.astimezone(zone or UTC))
@@ -75,7 +76,7 @@ def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int | N
               agenda_items: list | None = None) -> str:
     """One VEVENT; the UID is stable so an updated file replaces the entry in a calendar.
     Its description carries the agenda: `agenda_items` when the caller has it, else one query
-    (the feeds, many events at once, leave it out)."""
+    (the feeds load every event's at once: feed_agendas)."""
     calendar = _calendar()
     if agenda_items is None:
         agenda_items = agenda(object_session(event) or db.session, event) if event.id is not None else []
@@ -84,9 +85,20 @@ def event_ics(event: Event, *, meeting_url: str | None = None, sequence: int | N
     return calendar.to_ical().decode("utf-8")
 
 
+def feed_agendas(events: list[Event]) -> dict[int, str]:
+    """Each event's agenda lines for its description, as its own .ics has them, in one query for all."""
+    if not events:
+        return {}
+    agendas = agendas_of(object_session(events[0]) or db.session, events)
+    return {event_id: agenda_text(items) for event_id, items in agendas.items()}
+
+
 def feed_ics(events: list[Event], *, name: str, zone: ZoneInfo) -> str:
-    """A subscription feed: public entries only (never a meeting link), in `zone` with its VTIMEZONE."""
-    return calendar_feed_ics([(event, event_vevent(event, zone=zone)) for event in events], name=name, zone=zone)
+    """A subscription feed (a group's, the site's, a series'): public entries only (never a meeting
+    link), each with its agenda, in `zone` with its VTIMEZONE."""
+    talks = feed_agendas(events)
+    return calendar_feed_ics([(event, event_vevent(event, zone=zone, talks=talks.get(event.id, "")))
+                              for event in events], name=name, zone=zone)
 
 
 def calendar_feed_ics(entries: list[tuple[Event, VEvent]], *, name: str, zone: ZoneInfo) -> str:

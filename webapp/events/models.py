@@ -86,6 +86,11 @@ class Event(db.Model):
     # iCalendar SEQUENCE: raised on every change attendees are told about (moved, new place, cancelled),
     # so calendars replace the entry with the same UID instead of keeping the old one.
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Raised by every change to the agenda (webapp/slots: a talk approved, released, withdrawn or
+    # moved). The calendar's SEQUENCE is `sequence + agenda_sequence` (calendar_sequence), so calendar
+    # apps refresh the entry's description, while the reminders and change mails, which are keyed
+    # on `sequence` alone, are not sent again for an agenda change.
+    agenda_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # A session of a series (webapp/series): the day its rule gave it (kept when the session is moved),
     # and the fields an organizer edited on this session alone, which the series no longer sets
@@ -96,6 +101,11 @@ class Event(db.Model):
 
     group: Mapped[Group | None] = relationship()
     series = relationship("Series")
+
+    @property
+    def calendar_sequence(self) -> int:
+        """The iCalendar SEQUENCE: up with every change attendees are told of and every agenda change."""
+        return (self.sequence or 0) + (self.agenda_sequence or 0)
 
     @property
     def seats_left(self) -> int | None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from webapp.db import insert_on_conflict
 from webapp.display import site_zone
-from webapp.events.calendar import calendar_feed_ics, event_vevent
+from webapp.events.calendar import calendar_feed_ics, event_vevent, feed_agendas
 from webapp.events.models import Event, EventStatus
 from webapp.feeds.links import private_calendar_url, subscription_links
 from webapp.feeds.models import PrivateCalendar
@@ -200,7 +200,7 @@ def private_feed(session: Session, member_id: int, *, now: datetime) -> PrivateF
     fingerprint = "|".join(str(part) for part in (
         "private-ics", member_id, last_modified, *(
             (e.registration.id, e.registration.status, e.registration.generation, e.is_cancelled,
-             e.join_url, e.event.id, e.event.updated_at.isoformat(), e.event.sequence)
+             e.join_url, e.event.id, e.event.updated_at.isoformat(), e.event.calendar_sequence)
             for e in entries),
         config["FEED_PAST_DAYS"], config["FEED_CANCELLED_DAYS"], config["REMINDER_WINDOW_HOURS"],
         config["SITE_URL"], config["SITE_TIMEZONE"],
@@ -212,10 +212,11 @@ def private_feed(session: Session, member_id: int, *, now: datetime) -> PrivateF
 def private_feed_ics(feed: PrivateFeed) -> str:
     """The member's feed as iCalendar: the same UIDs and SEQUENCEs as their mails' calendar files."""
     zone = site_zone()
+    talks = feed_agendas([entry.event for entry in feed.entries])
     return calendar_feed_ics(
         [(entry.event, event_vevent(
             entry.event, zone=zone, meeting_url=entry.join_url, cancelled=entry.is_cancelled,
-            stamped_at=_stamped_at(entry)))
+            stamped_at=_stamped_at(entry), talks=talks.get(entry.event.id, "")))
          for entry in feed.entries],
         name=PRIVATE_CALENDAR_NAME, zone=zone,
     )

@@ -90,7 +90,9 @@ def feed_state(session: Session, group: Group | None, *, now: datetime, kind: st
                ) -> FeedState:
     """What the feed's ETag and Last-Modified come from, in one aggregate query and no rendering.
 
-    An edit, a publication or a cancellation changes max(updated_at); an event leaving the window
+    An edit, a publication or a cancellation changes max(updated_at), and so does a change to an
+    event's agenda (webapp/slots raises its agenda_sequence too, which the sum keeps in the ETag even
+    when two changes share one updated_at); an event leaving the window
     with the clock alone changes the count, and the moment it left is its Last-Modified, so a client
     that only sends If-Modified-Since sees it go too.
     """
@@ -105,11 +107,12 @@ def feed_state(session: Session, group: Group | None, *, now: datetime, kind: st
         gone_at_end = and_(Event.status == EventStatus.SCHEDULED, Event.ends_at < window.past_since)
         gone_cancelled = and_(Event.status == EventStatus.CANCELLED, Event.updated_at < window.cancelled_since)
         past_delay = window.past_days
-    count, newest, ids, last_ended, last_cancelled = session.execute(
+    count, newest, ids, agendas, last_ended, last_cancelled = session.execute(
         select(
             func.count(case((listed, Event.id))),
             func.max(case((listed, Event.updated_at))),
             func.coalesce(func.sum(case((listed, Event.id))), 0),
+            func.coalesce(func.sum(case((listed, Event.agenda_sequence))), 0),
             func.max(case((gone_at_end, Event.ends_at))),
             func.max(case((gone_cancelled, Event.updated_at))),
         ).where(Event.status.in_((EventStatus.SCHEDULED, EventStatus.CANCELLED)), *_of_group(group))
@@ -124,7 +127,8 @@ def feed_state(session: Session, group: Group | None, *, now: datetime, kind: st
     last_modified = max(moments).replace(microsecond=0)
     config = current_app.config
     fingerprint = "|".join(str(part) for part in (
-        kind, group.id if group else "site", group.name if group else "", count, ids, newest, last_modified,
+        kind, group.id if group else "site", group.name if group else "", count, ids, agendas, newest,
+        last_modified,
         config["FEED_PAST_DAYS"], config["FEED_CANCELLED_DAYS"], config["SITE_URL"], config["SITE_TIMEZONE"],
     ))
     return FeedState(etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_modified=last_modified)
@@ -132,17 +136,19 @@ def feed_state(session: Session, group: Group | None, *, now: datetime, kind: st
 
 def series_feed_state(session: Session, series, *, now: datetime) -> FeedState:
     """The series feed's ETag and Last-Modified: every session it lists (scheduled and cancelled, no
-    window), in one aggregate query. A session edited, added or cancelled changes max(updated_at), the
-    count or the ids; the series' own edit (its title names the calendar) changes its updated_at."""
-    count, newest, ids = session.execute(
-        select(func.count(Event.id), func.max(Event.updated_at), func.coalesce(func.sum(Event.id), 0))
+    window), in one aggregate query. A session edited, added or cancelled, or its agenda changed,
+    changes max(updated_at), the count, the ids or the agendas' sum; the series' own edit (its title
+    names the calendar) changes its updated_at."""
+    count, newest, ids, agendas = session.execute(
+        select(func.count(Event.id), func.max(Event.updated_at), func.coalesce(func.sum(Event.id), 0),
+               func.coalesce(func.sum(Event.agenda_sequence), 0))
         .where(Event.series_id == series.id, Event.status.in_((EventStatus.SCHEDULED, EventStatus.CANCELLED)))
     ).one()
     moments = [EPOCH, *(value for value in (_as_datetime(newest), _aware(series.updated_at)) if value is not None)]
     last_modified = min(max(moments), now).replace(microsecond=0)
     config = current_app.config
     fingerprint = "|".join(str(part) for part in (
-        "series-ics", series.id, series.title, count, ids, newest, series.updated_at, last_modified,
+        "series-ics", series.id, series.title, count, ids, agendas, newest, series.updated_at, last_modified,
         config["SITE_NAME"], config["SITE_URL"], config["SITE_TIMEZONE"],
     ))
     return FeedState(etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32], last_modified=last_modified)

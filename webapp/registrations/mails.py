@@ -76,8 +76,8 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         to=member.email,
         context=context,
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
-        # The event's current SEQUENCE, so this file replaces any earlier one for a moved event.
-        ics=event_ics(event, meeting_url=meeting_url, sequence=event.sequence)
+        # The event's current SEQUENCE (agenda changes included), so this file replaces any earlier one.
+        ics=event_ics(event, meeting_url=meeting_url, sequence=event.calendar_sequence)
         if kind in ("confirmed", "promoted") else None,
         reply_to=reply_to_organizers(session, event.group_id),
         now=now,
@@ -106,7 +106,7 @@ def queue_attendee_mail(session: Session, registration: Registration, *, kind: s
         context=context,
         dedup_key=dedup_key,
         # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
-        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.sequence,
+        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.calendar_sequence,
                       agenda_items=context.get("agenda")) if with_ics else None,
         reply_to=reply_to_organizers(session, event.group_id),
         now=now,

@@ -49,8 +49,7 @@ class EventSlots:
 
     @property
     def approved(self) -> list[SlotClaim]:
-        return sorted((c for c in self.claims if c.status == ClaimStatus.APPROVED),
-                      key=lambda c: (c.agenda_position or 0, c.id))
+        return sorted((c for c in self.claims if c.status == ClaimStatus.APPROVED), key=_agenda_order)
 
     @property
     def pending(self) -> list[SlotClaim]:
@@ -58,13 +57,23 @@ class EventSlots:
 
     def agenda(self, event: Event) -> list[AgendaItem]:
         """The approved talks in order, each timed from the event's start and the lengths before it."""
-        items, at = [], event.starts_at
-        for claim in self.approved:
-            ends = at + timedelta(minutes=claim.offer.minutes)
-            items.append(AgendaItem(at, ends, claim.offer.label, presenter_name(claim.user), claim.title,
-                                    claim.abstract))
-            at = ends
-        return items
+        return timed_agenda(event, self.approved)
+
+
+def _agenda_order(claim: SlotClaim) -> tuple[int, int]:
+    return claim.agenda_position or 0, claim.id
+
+
+def timed_agenda(event: Event, approved: list[SlotClaim]) -> list[AgendaItem]:
+    """The approved claims (in agenda order) as the agenda: each timed from the event's start and
+    the lengths before it. The one rule for the event page, the reminder and every calendar file."""
+    items, at = [], event.starts_at
+    for claim in approved:
+        ends = at + timedelta(minutes=claim.offer.minutes)
+        items.append(AgendaItem(at, ends, claim.offer.label, presenter_name(claim.user), claim.title,
+                                claim.abstract))
+        at = ends
+    return items
 
 
 def event_slots(session: Session, event_id: int) -> EventSlots:
@@ -88,6 +97,24 @@ def event_slots(session: Session, event_id: int) -> EventSlots:
 def agenda(session: Session, event: Event) -> list[AgendaItem]:
     """The event's agenda: time, presenter, title (and abstract) of each approved talk, in order."""
     return event_slots(session, event.id).agenda(event)
+
+
+def agendas_of(session: Session, events: list[Event]) -> dict[int, list[AgendaItem]]:
+    """The agendas of many events (a calendar feed's) in one query, whatever their number: event id ->
+    its agenda, [] for an event without approved talks."""
+    ids = [event.id for event in events if event.id is not None]
+    approved: dict[int, list[SlotClaim]] = {event_id: [] for event_id in ids}
+    if ids:
+        rows = session.execute(
+            select(SlotClaim, SlotOffer, User)
+            .join(SlotOffer, SlotOffer.id == SlotClaim.offer_id)
+            .join(User, User.id == SlotClaim.user_id)
+            .where(SlotClaim.event_id.in_(ids), SlotClaim.status == ClaimStatus.APPROVED)
+        ).all()
+        for claim, _offer, _user in rows:  # the offer and the member come loaded with their claim
+            approved[claim.event_id].append(claim)
+    return {event.id: timed_agenda(event, sorted(approved.get(event.id, []), key=_agenda_order))
+            for event in events}
 
 
 def agenda_text(items: list[AgendaItem]) -> str:

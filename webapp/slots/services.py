@@ -1,16 +1,21 @@
 """Presenter and facilitator slots: offering them, claiming one, the organizers' approve, release
-and reorder, and the agenda they make.
+and reorder, a member withdrawing their own, and the agenda they make.
 
 Every change takes the event's row lock first, the same lock registrations take (see
 webapp/registrations/services.py), so a claim is decided against the member's seat as it is
 right now and two members racing for the last slot queue on that one row: one gets it, the other
 is told it is gone. The table's unique (offer, place) is the last line of defence behind that.
+
+Every change to the agenda (a talk approved, or freed or moved while on it) raises the event's
+`agenda_sequence` (`agenda_changed`), so calendar files and feeds carry a higher SEQUENCE and a
+new ETag, and calendar apps pick up the new description.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +24,8 @@ from webapp.accounts.services import has_control_characters
 from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.groups.services import organizer_addresses, reply_to_organizers
+from webapp.outbox.models import OutboxMail
+from webapp.outbox.services import register_recheck
 from webapp.outbox.templated import queue_templated_mail
 from webapp.refusals import FormRefusal
 from webapp.registrations.mails import event_mail_links
@@ -200,19 +207,80 @@ def _last_position(session: Session, event_id: int) -> int:
                           .where(SlotClaim.event_id == event_id, SlotClaim.status == ClaimStatus.APPROVED))
 
 
+SLOT_APPROVED_KIND = "slot_approved"
+
+
+def agenda_changed(event: Event, now: datetime) -> None:
+    """The agenda a calendar shows changed: raise the calendar SEQUENCE (Event.calendar_sequence)
+    and the revision time, which the feeds' ETags and Last-Modified are made of. `event.sequence`
+    stays: the reminders and change mails are keyed on it, and an agenda change is not a reason
+    to send them again."""
+    event.agenda_sequence = (event.agenda_sequence or 0) + 1
+    # A cancelled event's updated_at dates its cancellation, which the feeds keep it listed by.
+    if event.status != EventStatus.CANCELLED:
+        event.updated_at = max(event.updated_at, now) if event.updated_at else now
+
+
+def _registration_of(session: Session, event_id: int, user_id: int) -> Registration | None:
+    return session.scalar(select(Registration).where(Registration.event_id == event_id,
+                                                     Registration.user_id == user_id))
+
+
 def approve(session: Session, event_id: int, claim_id, *, now: datetime) -> SlotClaim:
-    """Put a pending claim on the agenda, after the talks already there. Approving twice changes nothing."""
+    """Put a pending claim on the agenda, after the talks already there, and mail the member.
+    Approving twice changes nothing and mails nothing."""
     event, claim = _locked_claim(session, event_id, claim_id, now)
     if claim.status == ClaimStatus.RELEASED:
         raise SlotError("This slot was released, so there is nothing to approve.")
     if claim.status == ClaimStatus.PENDING:
         claim.agenda_position = _last_position(session, event.id) + 1
         claim.status, claim.approved_at = ClaimStatus.APPROVED, now
+        agenda_changed(event, now)
         session.flush()
+        _queue_approved_mail(session, event, claim, now=now)
     return claim
 
 
-def _free(claim: SlotClaim, now: datetime) -> None:
+def _queue_approved_mail(session: Session, event: Event, claim: SlotClaim, *, now: datetime) -> None:
+    """"Your talk is on the agenda", with its time as the agenda stands now.
+
+    One mail per approval: the key holds the claim's generation, and a claim leaves APPROVED only
+    by being released or withdrawn, after which only a new claim (a new generation) can be
+    approved. So a replayed approve sends nothing, and a talk released and then claimed and
+    approved again gets a second mail, which is true news."""
+    registration = _registration_of(session, event.id, claim.user_id)
+    if registration is None:
+        return
+    slots = event_slots(session, event.id)
+    item = next((i for c, i in zip(slots.approved, slots.agenda(event), strict=True) if c.id == claim.id), None)
+    queue_templated_mail(
+        session, kind=SLOT_APPROVED_KIND, to=claim.user.email,
+        context=dict(event_mail_links(registration), claim=claim, item=item),
+        dedup_key=f"{SLOT_APPROVED_KIND}:{claim.id}:{claim.generation}",
+        reply_to=reply_to_organizers(session, event.group_id), now=now, event_id=event.id,
+        registration_id=registration.id,
+    )
+
+
+def recheck_approved_mail(session: Session, mail: OutboxMail, now: datetime) -> str | None:
+    """Right before sending: is the member's talk still on the agenda? A talk released or withdrawn
+    before the mail went out would have it announce what is no longer true."""
+    registration = session.get(Registration, mail.registration_id) if mail.registration_id else None
+    if registration is None:
+        return "the registration is gone"
+    if session.scalar(select(SlotClaim.status).where(SlotClaim.event_id == registration.event_id,
+                                                     SlotClaim.user_id == registration.user_id)) \
+            != ClaimStatus.APPROVED:
+        return "the talk is no longer on the agenda"
+    return None
+
+
+register_recheck(SLOT_APPROVED_KIND, recheck_approved_mail)
+
+
+def _free(claim: SlotClaim, event: Event, now: datetime) -> None:
+    if claim.status == ClaimStatus.APPROVED:
+        agenda_changed(event, now)
     claim.status, claim.place, claim.agenda_position, claim.released_at = ClaimStatus.RELEASED, None, None, now
 
 
@@ -221,10 +289,9 @@ def release(session: Session, event_id: int, claim_id, *, now: datetime) -> Slot
     event, claim = _locked_claim(session, event_id, claim_id, now)
     if claim.status == ClaimStatus.RELEASED:
         return claim
-    _free(claim, now)
+    _free(claim, event, now)
     session.flush()
-    registration = session.scalar(select(Registration).where(Registration.event_id == event.id,
-                                                             Registration.user_id == claim.user_id))
+    registration = _registration_of(session, event.id, claim.user_id)
     if registration is not None:
         queue_templated_mail(
             session, kind="slot_released", to=claim.user.email,
@@ -251,17 +318,44 @@ def reorder(session: Session, event_id: int, claim_id, direction: str, *, now: d
         order[at], order[to] = order[to], order[at]
         for position, each in enumerate(order, start=1):
             each.agenda_position = position
+        agenda_changed(event, now)
         session.flush()
     return claim
 
 
-# --- a presenter who cancels -----------------------------------------------------------------------
+# --- a presenter who cancels, or withdraws their talk -----------------------------------------------
 
 
 def held_slot(session: Session, event_id: int, user_id: int) -> SlotClaim | None:
     """The member's active claim (pending or approved) at the event, or None."""
     return session.scalar(select(SlotClaim).where(SlotClaim.event_id == event_id, SlotClaim.user_id == user_id,
                                                   SlotClaim.status != ClaimStatus.RELEASED))
+
+
+class FreedBy(StrEnum):
+    """Why a member's slot is free again: what the organizers' mail (slot_freed) says happened."""
+
+    CANCELLED = "cancelled"  # the member cancelled their registration
+    REMOVED = "removed"  # an organizer removed them from the attendees
+    WITHDRAWN = "withdrawn"  # the member withdrew the talk and kept their seat
+
+
+def _free_and_tell_organizers(session: Session, event: Event, claim: SlotClaim, *, now: datetime,
+                              freed_by: FreedBy) -> None:
+    """Free the claim (the caller holds the event's lock) and mail the group's organizers that the
+    slot is free again: one mail per organizer and claim generation, whatever the reason."""
+    was = claim.status
+    _free(claim, event, now)
+    session.flush()
+    context = dict(event=event, claim=claim, was_approved=was == ClaimStatus.APPROVED,
+                   removed=freed_by == FreedBy.REMOVED, withdrawn=freed_by == FreedBy.WITHDRAWN,
+                   presenter=presenter_name(claim.user),
+                   event_url=absolute_url("events.detail", slug=event.slug),
+                   slots_url=absolute_url("slots.manage", slug=event.slug))
+    for address in organizer_addresses(session, event.group_id):
+        queue_templated_mail(session, kind="slot_freed", to=address, context=context,
+                             dedup_key=f"slot_freed:{claim.id}:{claim.generation}:{address}", now=now,
+                             event_id=event.id)
 
 
 def free_slot_of(session: Session, event: Event, registration: Registration, *, now: datetime,
@@ -272,18 +366,32 @@ def free_slot_of(session: Session, event: Event, registration: Registration, *, 
     claim = held_slot(session, event.id, registration.user_id)
     if claim is None:
         return None
-    was = claim.status
-    _free(claim, now)
-    session.flush()
-    context = dict(event=event, claim=claim, was_approved=was == ClaimStatus.APPROVED, removed=removed,
-                   presenter=presenter_name(claim.user),
-                   event_url=absolute_url("events.detail", slug=event.slug),
-                   slots_url=absolute_url("slots.manage", slug=event.slug))
-    for address in organizer_addresses(session, event.group_id):
-        queue_templated_mail(session, kind="slot_freed", to=address, context=context,
-                             dedup_key=f"slot_freed:{claim.id}:{claim.generation}:{address}", now=now,
-                             event_id=event.id)
+    _free_and_tell_organizers(session, event, claim, now=now,
+                              freed_by=FreedBy.REMOVED if removed else FreedBy.CANCELLED)
     return claim
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    claim: SlotClaim
+    # False for a replay (a second tap, a stale tab): that claim was withdrawn or released already.
+    is_withdrawn_now: bool
+
+
+def withdraw_claim(session: Session, event_id: int, claim_id, generation, *, member, now: datetime) -> Withdrawal:
+    """The member gives back their own slot (pending or approved) and keeps their seat; the slot is
+    free for others and the organizers are mailed as when a presenter cancels.
+
+    `generation` is the claim's as the member's page showed it: a replayed or stale form (the talk
+    withdrawn since, or released, and perhaps claimed again) withdraws nothing. Refused for anyone
+    but the member who claimed it, and once the event started or was cancelled."""
+    event, claim = _locked_claim(session, event_id, claim_id, now)
+    if claim.user_id != member.id:
+        raise SlotError("Only the member who claimed this slot can withdraw it.", status=403)
+    if not claim.is_active or str(generation or "").strip() != str(claim.generation):
+        return Withdrawal(claim, False)
+    _free_and_tell_organizers(session, event, claim, now=now, freed_by=FreedBy.WITHDRAWN)
+    return Withdrawal(claim, True)
 
 
 # --- the event page ------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The slots blueprint: a member claims a slot from the event page; the organizers' page offers
-slots and approves, releases and reorders them.
+"""The slots blueprint: a member claims a slot from the event page, and withdraws it there (asked
+first); the organizers' page offers slots and approves, releases and reorders them.
 
 Every action is a plain form (POST, then a redirect back) and, through htmx, redraws its block in
 place: `slots_section` of the event page, `slot_admin` of the organizers' page.
@@ -14,7 +14,8 @@ from webapp.db import db, utcnow
 from webapp.events.models import Event
 from webapp.events.services import get_event_by_slug
 from webapp.events.views import event_page
-from webapp.guards import current_member, event_organizers_only
+from webapp.guards import REGISTRATION_CHANGES, check_limit, count_towards, current_member, event_organizers_only
+from webapp.refusals import Refusal
 from webapp.rendering import form_status, no_store, render, wants_fragment
 from webapp.slots import services
 from webapp.slots.agenda import event_slots
@@ -69,6 +70,69 @@ def claim(slug: str):
     return redirect(url_for("events.detail", slug=slug, _anchor="slots"), code=303)
 
 
+def _section(slug: str, *, status: int = 200, **state):
+    """The event page's slot section after a member's action: the block alone for htmx, else the page."""
+    event = get_event_by_slug(db.session, slug)
+    if wants_fragment():
+        return render("events/detail.html", "slots_section", status=form_status(status), event=event, **state)
+    return event_page(event, status=status, **state)
+
+
+WITHDRAWN = "You withdrew your talk: the slot is free for others, and your seat is still yours."
+NOTHING_TO_WITHDRAW = "That talk was already withdrawn or released, so nothing changed."
+
+
+@bp.get("/events/<slug>/slots/withdraw")
+def withdraw_question(slug: str):
+    """Asks first: the question in the event page's slot section, with the button that withdraws."""
+    event = get_event_by_slug(db.session, slug)
+    if event is None:
+        abort(404)
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.sign_in", next=url_for("events.detail", slug=slug)), code=303)
+    # Nothing to ask about (withdrawn in another tab): the section says what it holds now.
+    return no_store(_section(slug, withdraw_question=True))
+
+
+@bp.get("/events/<slug>/slots/section")
+def section(slug: str):
+    """The slot section as it stands ("No, keep my talk" through htmx); the event page without it."""
+    if get_event_by_slug(db.session, slug) is None:
+        abort(404)
+    if not wants_fragment():
+        return redirect(url_for("events.detail", slug=slug, _anchor="slots"), code=303)
+    # The keyboard goes back to the Withdraw link it came from (static/swaps.js).
+    return no_store(_section(slug, back_from_question=True))
+
+
+@bp.post("/events/<slug>/slots/<int:claim_id>/withdraw")
+def withdraw(slug: str, claim_id: int):
+    event = get_event_by_slug(db.session, slug)
+    if event is None:
+        abort(404)
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.sign_in", next=url_for("events.detail", slug=slug)), code=303)
+    member = current_member()
+    try:
+        outcome = services.withdraw_claim(db.session, event.id, claim_id, request.form.get("generation"),
+                                          member=member, now=utcnow())
+        # Each withdrawal mails the organizers: counted with the member's registration changes.
+        # Asked only once it would withdraw (a replay is answered calmly, limit or not); refused,
+        # the rollback below leaves the claim as it was and the mails unqueued.
+        if outcome.is_withdrawn_now:
+            check_limit(REGISTRATION_CHANGES, member.id, count=False)
+    except Refusal as refusal:  # a SlotError, or the limit
+        db.session.rollback()
+        if refusal.status == 404:
+            abort(404)
+        return _section(slug, status=refusal.status, slot_error=refusal.message)
+    db.session.commit()
+    if outcome.is_withdrawn_now:
+        count_towards(REGISTRATION_CHANGES, member.id)
+    # A replay (a double tap, a stale tab) changes nothing and says so, calmly: never an error.
+    return no_store(_section(slug, slot_notice=WITHDRAWN if outcome.is_withdrawn_now else NOTHING_TO_WITHDRAW))
+
+
 # --- the organizers' page --------------------------------------------------------------------------
 
 
@@ -84,7 +148,7 @@ def _admin_page(event: Event, *, status: int = 200, notice: str | None = None, e
 
 
 DONE = {"offered": "The slots are offered: members with a seat can claim them from the event page.",
-        "approved": "Approved: the talk is on the agenda.",
+        "approved": "Approved: the talk is on the agenda. The member was emailed.",
         "released": "Released: the member was emailed, and the slot is free again.",
         "moved": "The agenda’s order changed."}
 
