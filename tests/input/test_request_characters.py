@@ -20,7 +20,8 @@ NUL_MESSAGE = "The address or form contained a character we can’t accept (a NU
 
 # Every query argument each GET route reads (a new route must be added here: see the test below).
 GET_ARGS = {
-    "/": [], "/about": [], "/account": ["welcome", "next", "calendar"], "/dev/mail": [], "/dev/mail/<name>": [],
+    "/": [], "/about": [], "/privacy": [], "/account/data": [], "/account/data.json": [],
+    "/account": ["welcome", "next", "calendar"], "/dev/mail": [], "/dev/mail/<name>": [],
     "/events": ["q", "group", "format", "when", "start", "end", "page"],
     "/events/<slug>": ["done"],
     "/events/<slug>/attendees": ["done", "who", "seated", "raised", "q"],
