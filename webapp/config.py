@@ -115,6 +115,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         # A session ends on sign-out, on "sign out everywhere", or this many days after sign-in,
         # checked on the server (README, "Accounts and roles"); the remember-me cookie lasts as long.
         "SESSION_MAX_DAYS": _int("SESSION_MAX_DAYS", 30),
+        # Deleting one's account: the mailed link works this long; so many links per member per hour.
+        "ACCOUNT_DELETION_LINK_MINUTES": _int("ACCOUNT_DELETION_LINK_MINUTES", 60),
+        "ACCOUNT_DELETION_LIMIT": os.environ.get("ACCOUNT_DELETION_LIMIT") or "3 per hour",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         # Flask-Limiter: shared counters in Redis when there is one, per process otherwise.

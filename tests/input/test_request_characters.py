@@ -20,7 +20,8 @@ NUL_MESSAGE = "The address or form contained a character we can’t accept (a NU
 
 # Every query argument each GET route reads (a new route must be added here: see the test below).
 GET_ARGS = {
-    "/": [], "/about": [], "/privacy": [], "/account/data": [], "/account/data.json": [],
+    "/": [], "/about": [], "/privacy": [], "/account/data": [], "/account/data.json": [], "/account/delete": [],
+    "/account/delete/<token>": [],
     "/account": ["welcome", "next", "calendar"], "/dev/mail": [], "/dev/mail/<name>": [],
     "/events": ["q", "group", "format", "when", "start", "end", "page"],
     "/events/<slug>": ["done"],
@@ -50,6 +51,7 @@ GET_ARGS = {
 POST_FIELDS = {
     "/account": ["display_name", "institution", "pronouns"],
     "/account/sign-out-everywhere": ["x"],
+    "/account/delete": ["x"], "/account/delete/<token>": ["x"],
     "/account/calendar/reset": ["x"],
     "/dev/mail/clear": ["x"],
     "/events/<slug>/attendees/<int:registration_id>/check-in": ["checked_in", "q"],

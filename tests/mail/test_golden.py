@@ -291,6 +291,9 @@ CASES = {
     "group_invitation": lambda: _invitation("group_invitation"),
     "sign_in": lambda: ("sign_in", dict(link=f"{SITE}/sign-in/SIGN-IN-TOKEN", minutes=30,
                                          site_name="METRO Meetups")),
+    # The member asked to delete their account (webapp/privacy/deletion.py).
+    "account_deletion": lambda: ("account_deletion", dict(link=f"{SITE}/account/delete/DELETE-TOKEN", minutes=60,
+                                                          name="Ada Lovelace", site_name="METRO Meetups")),
     # Register pressed while signed out: the link finishes it, and the mail says for which event.
     "sign_in.register": lambda: ("sign_in", dict(link=f"{SITE}/sign-in/SIGN-IN-TOKEN", minutes=30,
                                                   site_name="METRO Meetups",
@@ -361,7 +364,7 @@ def test_every_html_mail_extends_the_layout():
 # (the sign-in link, the proposal, the invitation; the sender's copy of a message, to the
 # event's attendee list; a followed group's mails, to the group and its unfollow link). Every
 # other kind, including any new one, must link to My events.
-NOT_ABOUT_MY_EVENTS = {"sign_in", "proposal_submitted", "proposal_reply", "proposal_decision",
+NOT_ABOUT_MY_EVENTS = {"sign_in", "account_deletion", "proposal_submitted", "proposal_reply", "proposal_decision",
                        "proposal_invitation", "group_invitation", "event_message.sender_copy",
                        "followed_group_event", "followed_group_series", "followed_groups_digest",
                        "followers_message",

@@ -45,6 +45,9 @@ class User(UserMixin, db.Model):
     pronouns: Mapped[str | None] = mapped_column(String(PRONOUNS_MAX))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the member deleted their account (webapp/privacy/deletion.py): the row stays, emptied,
+    # so past attendance still counts.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="UserRole.role"
