@@ -479,6 +479,29 @@ def test_a_later_release_waits_behind_an_earlier_one_each_in_registration_order(
     assert fresh(session, fourth).status == RegistrationStatus.CONFIRMED
 
 
+def test_a_released_member_who_leaves_and_registers_again_waits_like_anyone(session, deliver):
+    event, (first, second, third, wait1, wait2) = full_event(session, seats=3, waiting=2, release=True)
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    deliver(ASK)
+    services.release_unconfirmed_seats(session, event.id, now=RELEASE)  # second's and third's seats
+    services.cancel(session, fresh(session, third), now=RELEASE + timedelta(minutes=1))
+    services.register(session, event.id, member=third.user, now=RELEASE + timedelta(minutes=2))
+    newcomer = create_user()
+    services.register(session, event.id, member=newcomer, now=RELEASE + timedelta(minutes=3))
+    session.commit()
+    third = fresh(session, third)
+    assert third.released_at is None and services.waitlist_position(session, third) == 2  # behind second
+
+    # The next release: first's seat goes down the line past second (released, silent) to third,
+    # who registered again and is not among the released; first waits behind second.
+    release = services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(hours=1))
+    session.commit()
+    assert [r.id for r in release.released] == [first.id] and [r.id for r in release.promoted] == [third.id]
+    newcomer = registration_of(session, event, newcomer)
+    assert [services.waitlist_position(session, fresh(session, r)) for r in (second, first, newcomer)] == [1, 2, 3]
+
+
 def test_yes_after_the_release_keeps_first_place_and_takes_no_seat_from_anyone(client, session, freeze, deliver):
     event, (first, second, waiting) = full_event(session, release=True)
     still_coming.queue_due_still_coming(session, now=ASK)

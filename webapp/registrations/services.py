@@ -204,6 +204,9 @@ def take_place(session: Session, event: Event, registration: Registration | None
         registration.cancelled_at = None
         registration.cancelled_by_id = None
         registration.checked_in_at = None
+        # A released seat belongs to the activation that held it: registering again joins the
+        # line like anyone, never among the released at its head.
+        registration.released_at = None
     registration.accessibility_needs = accessibility_needs
     registration.accessibility_needs_updated_at = None
     if _has_free_seat(event):
