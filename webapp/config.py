@@ -97,6 +97,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         # waitlist this many hours before (webapp/registrations/still_coming.py).
         "STILL_COMING_HOURS": _int("STILL_COMING_HOURS", 72),
         "RELEASE_UNCONFIRMED_HOURS": _int("RELEASE_UNCONFIRMED_HOURS", 24),
+        # Only seats whose "Still coming?" mail was delivered (outbox: sent) at least this many hours
+        # before the release deadline are released: a day to read it and answer.
+        "STILL_COMING_NOTICE_HOURS": _int("STILL_COMING_NOTICE_HOURS", 24),
         # A waitlisted member reads how far this group's waitlists moved at its last full events
         # (at most this many), once it has at least the minimum (webapp/registrations/odds.py).
         "WAITLIST_ODDS_EVENTS": _int("WAITLIST_ODDS_EVENTS", 6),

@@ -78,3 +78,39 @@ def test_still_coming_mail_free_my_seat_promotes_the_next_person(live_server, ap
     session.expire_all()
     assert services.registration_for(session, event.id, cy).attendance_answer == AttendanceAnswer.YES
     problems.assert_none()
+
+
+def test_a_released_member_says_yes_from_the_mail_and_reads_that_she_is_first_in_line(
+        live_server, app, session, page, problems, smtp_sink, monkeypatch):
+    # Release on; Dee and Eli asked three days ago, Dee's question delivered; the deadline has passed.
+    now = utcnow()
+    event = create_event(create_group(), slug="zine-night", title="Zine night", capacity=2,
+                         starts_at=now + timedelta(hours=20), is_releasing_unconfirmed_seats=True)
+    dee, eli, fay = (create_user(email=f"{n}@example.org", display_name=n.title()) for n in ("dee", "eli", "fay"))
+    for member in (dee, eli, fay):  # Fay waits
+        services.register(session, event.id, member=member, now=now - timedelta(days=5))
+    session.commit()
+    asked_at = now - timedelta(days=3)
+    [question] = still_coming.queue_still_coming(session, [services.registration_for(session, event.id, dee)],
+                                                 now=asked_at)
+    session.commit()
+    monkeypatch.setattr("webapp.outbox.services.utcnow", lambda: asked_at)
+    assert send_outbox_mail(session, question.id, now=asked_at) == MailState.SENT
+    release = services.release_unconfirmed_seats(session, event.id, now=now)
+    session.commit()
+    assert [r.user_id for r in release.released] == [dee.id]  # Eli was never asked: he keeps his seat
+    [message] = smtp_sink.wait_for(1)
+    yes = re.search(r"Yes, I'll be there:\s+http://meetups\.test(/still-coming/\S+/yes)",
+                    message.get_body(("plain",)).get_content())
+
+    page.goto(live_server.url + yes.group(1))
+    expect(page.get_by_role("status")).to_contain_text("your seat went to someone who was waiting")
+    assert_accessible(page, "(Still coming?, seat released)")
+    page.get_by_role("button", name="Yes, I’ll be there").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Your seat had been released; you are first in line and will get the next free seat.")
+    assert_accessible(page, "(Still coming?, yes after the release)")
+    session.expire_all()
+    assert services.registration_for(session, event.id, dee).status == RegistrationStatus.WAITLISTED
+    assert services.registration_for(session, event.id, fay).status == RegistrationStatus.CONFIRMED
+    problems.assert_none()

@@ -10,13 +10,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import csrf_token_for, post_form
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.support.html import parse
 from tests.support.outbox import mails
+from tests.support.servers import free_port
 from webapp.events.models import Event
+from webapp.outbox.models import MailState
+from webapp.outbox.services import send_outbox_mail
 from webapp.registrations import services, still_coming
 from webapp.registrations.models import AttendanceAnswer, Registration, RegistrationStatus
 
@@ -48,6 +51,33 @@ def full_event(session, *, seats=2, waiting=1, release=False, **fields):
         services.register(session, event.id, member=person, now=T0 + timedelta(minutes=n))
     session.commit()
     return event, [registration_of(session, event, p) for p in people]
+
+
+@pytest.fixture
+def deliver(monkeypatch, session):
+    """deliver(at, *recipients): the outbox really sends the "Still coming?" mails still pending
+    (to all, or to these addresses) into the test's mail folder, the send stamped `at` (its clock)."""
+    def send(at: datetime, *recipients: str) -> list[MailState | None]:
+        monkeypatch.setattr("webapp.outbox.services.utcnow", lambda: at)
+        pending = [m for m in mails(session, kind="still_coming")
+                   if m.state != MailState.SENT and (not recipients or m.recipient in recipients)]
+        return [send_outbox_mail(session, m.id, now=at) for m in pending]
+    return send
+
+
+@pytest.fixture
+def smtp_down(monkeypatch, app):
+    """While it runs: the outbox sends by SMTP to a port where nothing listens (connection refused)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def down():
+        with monkeypatch.context() as m:
+            m.setitem(app.config, "MAIL_BACKEND", "smtp")
+            m.setattr(app.extensions["mail"], "server", "127.0.0.1")
+            m.setattr(app.extensions["mail"], "port", free_port())
+            yield m
+    return down
 
 
 def registration_of(session, event, member) -> Registration:
@@ -143,11 +173,13 @@ def test_the_attendee_list_has_no_still_coming_column_until_someone_was_asked(si
     assert "Still coming" in headers()
 
 
-def test_yes_from_the_mail_is_recorded_once_and_organizers_see_it(client, signed_in_client, session, freeze):
+def test_yes_from_the_mail_is_recorded_once_and_organizers_see_it(client, signed_in_client, session, freeze,
+                                                                   deliver):
     event, (first, second, waiting) = full_event(session)
     organizer = organizer_of(event.group)
     still_coming.queue_due_still_coming(session, now=ASK)
     session.commit()
+    deliver(ASK)
     path = link_in(mails(session, kind="still_coming", recipient=first.user.email)[0], "yes")
     freeze(ASK + timedelta(hours=2))
 
@@ -270,9 +302,11 @@ def test_release_is_off_by_default(session):
     assert fresh(session, first).status == RegistrationStatus.CONFIRMED
 
 
-def test_unanswered_seats_go_to_the_waitlist_and_the_released_wait_first(session):
+def test_unanswered_seats_go_to_the_waitlist_and_the_released_wait_first(session, deliver):
     event, (yes, silent, waiting) = full_event(session, release=True)
     still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    deliver(ASK)
     still_coming.answer_still_coming(session, yes, "yes", now=ASK + timedelta(hours=1))
     session.commit()
     assert services.release_unconfirmed_seats(session, event.id, now=RELEASE - timedelta(minutes=1)) is None
@@ -307,10 +341,11 @@ def test_unanswered_seats_go_to_the_waitlist_and_the_released_wait_first(session
     assert len(mails(session, kind="seat_released")) == 1
 
 
-def test_no_more_seats_are_released_than_people_wait_latest_seats_first(session):
+def test_no_more_seats_are_released_than_people_wait_latest_seats_first(session, deliver):
     event, regs = full_event(session, seats=4, waiting=2, release=True)
     still_coming.queue_due_still_coming(session, now=ASK)
     session.commit()
+    deliver(ASK)
     first, second, third, fourth, wait1, wait2 = regs
 
     release = services.release_unconfirmed_seats(session, event.id, now=RELEASE)
@@ -323,19 +358,155 @@ def test_no_more_seats_are_released_than_people_wait_latest_seats_first(session)
     assert [services.waitlist_position(session, fresh(session, r)) for r in (third, fourth)] == [1, 2]
 
 
-def test_someone_asked_after_the_release_deadline_keeps_their_seat(session):
+def test_someone_asked_after_the_release_deadline_keeps_their_seat(session, deliver):
     event, (first, second, waiting) = full_event(session, release=True)
     still_coming.queue_due_still_coming(session, now=RELEASE + timedelta(minutes=5))  # asked late
     session.commit()
+    deliver(RELEASE + timedelta(minutes=5))
 
     assert services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(minutes=10)) is None
     assert fresh(session, first).status == RegistrationStatus.CONFIRMED
 
 
-def test_a_released_member_reads_what_happened_and_yes_takes_no_seat_back(client, session, freeze):
+def test_a_question_stuck_in_the_outbox_releases_no_seat(signed_in_client, session, deliver, smtp_down,
+                                                         monkeypatch, app):
+    # Five silent seat holders, five waiting. Only one question reached its member in time: the
+    # others are queued (no worker ran), retrying (SMTP down), failed, or came too late to answer.
+    event, regs = full_event(session, seats=5, waiting=5, release=True)
+    delivered, queued, retrying, failed, late = regs[:5]
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    assert deliver(ASK, delivered.user.email) == [MailState.SENT]
+    with smtp_down() as down:
+        assert deliver(ASK + timedelta(hours=1), retrying.user.email) == [MailState.RETRYING]
+        down.setitem(app.config, "OUTBOX_MAX_ATTEMPTS", 1)
+        assert deliver(ASK + timedelta(hours=1), failed.user.email) == [MailState.FAILED]
+    notice = timedelta(hours=app.config["STILL_COMING_NOTICE_HOURS"])
+    assert deliver(RELEASE - notice + timedelta(minutes=1), late.user.email) == [MailState.SENT]
+    assert {m.recipient: m.state for m in mails(session, kind="still_coming")} == {
+        delivered.user.email: MailState.SENT, queued.user.email: MailState.QUEUED,
+        retrying.user.email: MailState.RETRYING, failed.user.email: MailState.FAILED,
+        late.user.email: MailState.SENT}
+
+    assert still_coming.events_due_for_release(session, now=RELEASE) == [event.id]
+    release = services.release_unconfirmed_seats(session, event.id, now=RELEASE)
+    session.commit()
+
+    assert [r.id for r in release.released] == [delivered.id]
+    assert [r.id for r in release.promoted] == [regs[5].id]
+    for kept in (queued, retrying, failed, late):
+        assert fresh(session, kept).status == RegistrationStatus.CONFIRMED, kept.user.email
+    assert [m.recipient for m in mails(session, kind="seat_released")] == [delivered.user.email]
+    # A later sweep (the stuck mails still stuck) releases nobody else.
+    assert services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(hours=1)) is None
+
+    # The organizers read who was never reached.
+    client = signed_in_client(organizer_of(event.group))
+    html = client.get(f"/events/{event.slug}/attendees").get_data(as_text=True)
+    for registration, says in ((queued, "Not asked: mail not delivered"), (retrying, "Not asked: mail not delivered"),
+                               (failed, "Not asked: mail not delivered"), (late, "No answer")):
+        row = re.search(rf'<tr id="registration-{registration.id}".*?</tr>', html, re.S).group(0)
+        assert says in row, registration.user.email
+    rows = {r["Email"]: r for r in csv.DictReader(io.StringIO(
+        client.get(f"/events/{event.slug}/attendees.csv").get_data(as_text=True)))}
+    assert rows[queued.user.email]["Still coming"] == "Not asked: mail not delivered"
+    assert rows[failed.user.email]["Still coming"] == "Not asked: mail not delivered"
+    assert rows[late.user.email]["Still coming"] == "No answer"
+    assert rows[delivered.user.email]["Still coming"] == "Released"
+
+
+def test_a_question_delivered_once_the_smtp_server_is_back_counts_from_then(session, deliver, smtp_down, app):
+    event, (first, second, waiting) = full_event(session, seats=2, waiting=1, release=True)
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    with smtp_down():
+        assert deliver(ASK) == [MailState.RETRYING, MailState.RETRYING]
+    notice = timedelta(hours=app.config["STILL_COMING_NOTICE_HOURS"])
+    deliver(RELEASE - notice, first.user.email)  # back just in time for first: a full day to answer
+
+    release = services.release_unconfirmed_seats(session, event.id, now=RELEASE)
+    session.commit()
+
+    # The latest seat would go first, but second's question is still in the outbox.
+    assert [r.id for r in release.released] == [first.id]
+    assert fresh(session, second).status == RegistrationStatus.CONFIRMED
+
+
+def test_a_later_release_waits_behind_an_earlier_one_each_in_registration_order(session, deliver):
+    event, regs = full_event(session, seats=4, waiting=1, release=True)
+    first, second, third, fourth, wait1 = regs
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    deliver(ASK)
+
+    sweep1 = services.release_unconfirmed_seats(session, event.id, now=RELEASE)
+    session.commit()
+    assert [r.id for r in sweep1.released] == [fourth.id]  # one person waiting: the latest seat
+    wait2, wait3 = create_user(), create_user()
+    for n, member in enumerate((wait2, wait3), start=1):
+        services.register(session, event.id, member=member, now=RELEASE + timedelta(hours=n))
+    session.commit()
+
+    sweep2 = services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(hours=3))
+    session.commit()
+    # Two new people waiting: two more seats, and they go to them, not to the one released before.
+    assert sorted(r.id for r in sweep2.released) == sorted([second.id, third.id])
+    assert [r.user_id for r in sweep2.promoted] == [wait2.id, wait3.id]
+    later = create_user()
+    services.register(session, event.id, member=later, now=RELEASE + timedelta(hours=4))
+    session.commit()
+
+    line = [r.id for r in session.scalars(
+        select(Registration).where(Registration.event_id == event.id,
+                                   Registration.status == RegistrationStatus.WAITLISTED)
+        .order_by(Registration.queue_number))]
+    # The released in release order (each batch in registration order), then the rest of the line.
+    assert line == [fourth.id, second.id, third.id, registration_of(session, event, later).id]
+    assert [services.waitlist_position(session, fresh(session, r)) for r in (fourth, second, third)] == [1, 2, 3]
+    # A third sweep: `later` is the one waiting who is not released, so first's (silent) seat is
+    # theirs, and first queues behind the two earlier batches.
+    sweep3 = services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(hours=5))
+    session.commit()
+    assert [r.id for r in sweep3.released] == [first.id] and [r.id for r in sweep3.promoted] == [
+        registration_of(session, event, later).id]
+    assert line[:3] + [first.id] == [r.id for r in session.scalars(
+        select(Registration).where(Registration.event_id == event.id,
+                                   Registration.status == RegistrationStatus.WAITLISTED)
+        .order_by(Registration.queue_number))]
+    # The next free seat goes to the head of the line: the first released.
+    services.cancel(session, fresh(session, wait1), now=RELEASE + timedelta(hours=6))
+    session.commit()
+    assert fresh(session, fourth).status == RegistrationStatus.CONFIRMED
+
+
+def test_a_released_member_who_leaves_and_registers_again_waits_like_anyone(session, deliver):
+    event, (first, second, third, wait1, wait2) = full_event(session, seats=3, waiting=2, release=True)
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    deliver(ASK)
+    services.release_unconfirmed_seats(session, event.id, now=RELEASE)  # second's and third's seats
+    services.cancel(session, fresh(session, third), now=RELEASE + timedelta(minutes=1))
+    services.register(session, event.id, member=third.user, now=RELEASE + timedelta(minutes=2))
+    newcomer = create_user()
+    services.register(session, event.id, member=newcomer, now=RELEASE + timedelta(minutes=3))
+    session.commit()
+    third = fresh(session, third)
+    assert third.released_at is None and services.waitlist_position(session, third) == 2  # behind second
+
+    # The next release: first's seat goes down the line past second (released, silent) to third,
+    # who registered again and is not among the released; first waits behind second.
+    release = services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(hours=1))
+    session.commit()
+    assert [r.id for r in release.released] == [first.id] and [r.id for r in release.promoted] == [third.id]
+    newcomer = registration_of(session, event, newcomer)
+    assert [services.waitlist_position(session, fresh(session, r)) for r in (second, first, newcomer)] == [1, 2, 3]
+
+
+def test_yes_after_the_release_keeps_first_place_and_takes_no_seat_from_anyone(client, session, freeze, deliver):
     event, (first, second, waiting) = full_event(session, release=True)
     still_coming.queue_due_still_coming(session, now=ASK)
     session.commit()
+    deliver(ASK)
     path = link_in(mails(session, kind="still_coming", recipient=second.user.email)[0], "yes")
     services.release_unconfirmed_seats(session, event.id, now=RELEASE)  # the most recent seat: second's
     session.commit()
@@ -343,10 +514,96 @@ def test_a_released_member_reads_what_happened_and_yes_takes_no_seat_back(client
 
     page = client.get(path).get_data(as_text=True)
     assert "your seat went to someone who was waiting" in page and "number 1 in line" in page
-    assert post_form(client, path).status_code == 200  # "yes" now takes no seat from anyone
+    assert "Still coming after all?" in page and "Yes, I’ll be there" in page
+    done = post_form(client, path)
+    html = done.get_data(as_text=True)
+    assert done.status_code == 200
+    assert "Your seat had been released; you are first in line and will get the next free seat." in html
+    second, waiting = fresh(session, second), fresh(session, waiting)
+    assert second.status == RegistrationStatus.WAITLISTED and second.attendance_answer == AttendanceAnswer.YES
+    assert waiting.status == RegistrationStatus.CONFIRMED  # the seat given stays given
+    assert [m.recipient for m in mails(session, kind="registration_promoted")] == [waiting.user.email]
+    again = post_form(client, path).get_data(as_text=True)
+    assert "You had already told us you’re coming, so nothing changed." in again
+    assert "you are first in line" in client.get(path).get_data(as_text=True)
+
+    # The next free seat is theirs.
+    services.cancel(session, fresh(session, first), now=RELEASE + timedelta(hours=2))
+    session.commit()
+    assert fresh(session, second).status == RegistrationStatus.CONFIRMED
+    assert mails(session, kind="registration_promoted")[-1].recipient == second.user.email
+
+
+def test_yes_after_the_release_takes_a_free_seat_back_at_once_if_nobody_is_ahead(client, session, freeze, deliver):
+    event, (first, second, third, waiting) = full_event(session, seats=3, waiting=1, release=True)
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    deliver(ASK)
+    services.release_unconfirmed_seats(session, event.id, now=RELEASE)  # third's seat, to `waiting`
+    services.register(session, event.id, member=create_user(), now=RELEASE)
+    services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(minutes=1))  # second's
+    # A seat free while the line waits. No path of the app leaves one (every freed seat goes down
+    # the line at once), so the test makes it, to pin the rule for the moment one is.
+    session.execute(update(Event).where(Event.id == event.id).values(capacity=Event.capacity + 1))
+    session.commit()
+    freeze(RELEASE + timedelta(hours=1))
+    assert [services.waitlist_position(session, fresh(session, r)) for r in (third, second)] == [1, 2]
+
+    # Someone ahead of them: second waits, and the free seat is not theirs to take.
+    path = link_in(mails(session, kind="still_coming", recipient=second.user.email)[0], "yes")
+    html = post_form(client, path).get_data(as_text=True)
+    assert ("Your seat had been released; you are number 2 in line, behind one person whose seat was also "
+            "released, and will get a seat as soon as they have one.") in html
     assert fresh(session, second).status == RegistrationStatus.WAITLISTED
-    assert fresh(session, second).attendance_answer is None
+
+    # The head of the line says yes: the free seat is theirs at once, and nobody else's is touched.
+    path = link_in(mails(session, kind="still_coming", recipient=third.user.email)[0], "yes")
+    html = post_form(client, path).get_data(as_text=True)
+    assert "Thank you: your seat is yours again." in html
+    third = fresh(session, third)
+    assert third.status == RegistrationStatus.CONFIRMED and third.attendance_answer == AttendanceAnswer.YES
     assert fresh(session, waiting).status == RegistrationStatus.CONFIRMED
+    event = session.get(Event, event.id)
+    assert (event.confirmed_count, event.waitlist_count) == (event.capacity, 1)
+    assert mails(session, kind="registration_promoted")[-1].recipient == third.user.email
+    # Released once, third keeps the seat they have back; second, who said yes, is no longer
+    # passed over: the next release (first, silent) gives them that seat.
+    release = services.release_unconfirmed_seats(session, event.id, now=RELEASE + timedelta(hours=2))
+    assert [r.id for r in release.released] == [first.id] and [r.id for r in release.promoted] == [second.id]
+    assert fresh(session, third).status == RegistrationStatus.CONFIRMED
+
+
+def test_a_released_member_says_yes_alike_from_the_event_page_and_my_events(signed_in_client, session, freeze,
+                                                                          deliver):
+    event, (first, second, wait1, wait2) = full_event(session, seats=2, waiting=2, release=True)
+    still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    deliver(ASK)
+    services.release_unconfirmed_seats(session, event.id, now=RELEASE)  # both, in registration order
+    session.commit()
+    freeze(RELEASE + timedelta(hours=1))
+
+    answers = {}
+    for registration, back, url in ((first, "event", f"/events/{event.slug}"), (second, "my-events", "/my/events")):
+        client = signed_in_client(registration.user)
+        page = client.get(url).get_data(as_text=True)
+        assert "Still coming after all?" in page and "Yes, I’ll be there" in page, back
+        response = client.post(f"/registrations/{registration.id}/still-coming",
+                               data={"csrf_token": csrf_token_for(client), "back": back},
+                               headers={"HX-Request": "true"})
+        answers[back] = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert fresh(session, registration).attendance_answer == AttendanceAnswer.YES
+        assert fresh(session, registration).status == RegistrationStatus.WAITLISTED
+        # The same sentence on the other page, after a reload.
+        other = "/my/events" if back == "event" else f"/events/{event.slug}"
+        assert "You told the organizers you’re coming. Your seat had been released;" in client.get(other).get_data(
+            as_text=True), back
+    assert answers["event"].lstrip().startswith('<section id="registration-panel"')
+    assert "you are first in line and will get the next free seat." in answers["event"]
+    assert answers["my-events"].lstrip().startswith(f'<li class="group-card" id="registration-{second.id}"')
+    assert "you are number 2 in line, behind one person whose seat was also released" in answers["my-events"]
+    assert [fresh(session, r).status for r in (wait1, wait2)] == [RegistrationStatus.CONFIRMED] * 2
 
 
 def test_the_still_coming_mail_is_dropped_if_they_answered_before_it_went(session):
@@ -390,9 +647,11 @@ def test_the_event_form_turns_release_on_and_the_event_page_says_so(signed_in_cl
     assert 'aria-describedby="release-note"' in page
 
 
-def test_both_mails_link_to_my_events_and_say_the_time(session):
+def test_both_mails_link_to_my_events_and_say_the_time(session, deliver):
     event, _ = full_event(session, release=True)
     still_coming.queue_due_still_coming(session, now=ASK)
+    session.commit()
+    deliver(ASK)
     services.release_unconfirmed_seats(session, event.id, now=RELEASE)
     session.commit()
 
@@ -421,10 +680,11 @@ def test_a_seat_that_came_after_the_release_deadline_is_not_asked_about(session)
 
 
 def test_a_signed_in_member_answers_yes_from_my_events_and_a_released_one_reads_why(
-        signed_in_client, session, freeze):
+        signed_in_client, session, freeze, deliver):
     event, (first, second, waiting) = full_event(session, release=True)
     still_coming.queue_due_still_coming(session, now=ASK)
     session.commit()
+    deliver(ASK)
     freeze(ASK + timedelta(hours=1))
     client = signed_in_client(first.user)
 

@@ -26,7 +26,7 @@ from webapp.organize.services import OrganizeError
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.services import undeliverable_mails
 from webapp.outbox.templated import queue_templated_mail
-from webapp.registrations.mails import event_mail_links
+from webapp.registrations.mails import event_mail_links, still_coming_delivered
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.join_links import join_visits
 from webapp.reminders.models import Reminder
@@ -73,6 +73,9 @@ class AttendeeList:
     reminders: dict[int, ReminderStatus] = field(default_factory=dict)
     joined: set[int] = field(default_factory=set)
     mail_problems: dict[int, list[OutboxMail]] = field(default_factory=dict)
+    # Confirmed, asked "Still coming?", and its mail not delivered (queued, retrying, failed):
+    # "Not asked: mail not delivered", and their seat is never released over it.
+    still_coming_undelivered: set[int] = field(default_factory=set)
     query: str = ""
     # The whole event's numbers, whatever the search shows: confirmed, waitlisted, cancelled, checked_in.
     totals: dict[str, int] = field(default_factory=dict)
@@ -83,6 +86,13 @@ class AttendeeList:
 
     def reminder(self, registration: Registration) -> ReminderStatus:
         return self.reminders.get(registration.id, NO_REMINDER)
+
+    def still_coming(self, registration: Registration) -> str | None:
+        """Registration.still_coming_state, with "not_delivered" for a question that never arrived."""
+        state = registration.still_coming_state
+        if state == "no_answer" and registration.id in self.still_coming_undelivered:
+            return "not_delivered"
+        return state
 
     def rows(self):
         """(status label, place in line or None, registration) in the page's order."""
@@ -130,6 +140,18 @@ def reminder_statuses(session: Session, event_id: int) -> dict[int, ReminderStat
     return statuses
 
 
+def still_coming_undelivered(session: Session, event_id: int) -> set[int]:
+    """Confirmed registrations of this event asked "Still coming?" whose mail has not reached them."""
+    return set(session.scalars(
+        select(Registration.id).where(
+            Registration.event_id == event_id,
+            Registration.status == RegistrationStatus.CONFIRMED,
+            Registration.still_coming_asked_at.is_not(None),
+            ~still_coming_delivered(),
+        )
+    ))
+
+
 def attendee_list(session: Session, event_id: int, *, query: str = "") -> AttendeeList:
     """Everyone who registered: confirmed first, then the waitlist in order, then those who cancelled.
 
@@ -168,6 +190,7 @@ def attendee_list(session: Session, event_id: int, *, query: str = "") -> Attend
         reminders=reminder_statuses(session, event_id),
         joined={visit.registration_id for visit in join_visits(session, event_id) if visit.outcome == "joined"},
         mail_problems=undeliverable_mails(session, event_id),
+        still_coming_undelivered=still_coming_undelivered(session, event_id),
         query=query,
         totals=totals,
     )
@@ -212,7 +235,8 @@ CSV_HEADER = [
     "Needs erased on",
 ]
 # What the "Still coming" column says of Registration.still_coming_state (blank: never asked).
-STILL_COMING_LABELS = {"yes": "Yes", "freed": "Freed", "released": "Released", "no_answer": "No answer", None: ""}
+STILL_COMING_LABELS = {"yes": "Yes", "freed": "Freed", "released": "Released", "no_answer": "No answer",
+                       "not_delivered": "Not asked: mail not delivered", None: ""}
 
 
 def attendees_csv(attendees: AttendeeList, *, format_time, over: bool, needs_erased_on: datetime) -> str:
@@ -246,7 +270,7 @@ def _csv_rows(attendees: AttendeeList, *, format_time, over: bool, needs_erased_
             (reminder.label + (f" {format_time(reminder.at)}" if reminder.at else "")) if reminder else "",
             "Yes" if registration.id in attendees.joined else "No",
             format_time(registration.checked_in_at) if registration.checked_in_at and confirmed else "",
-            attendance, problems, STILL_COMING_LABELS[registration.still_coming_state],
+            attendance, problems, STILL_COMING_LABELS[attendees.still_coming(registration)],
             format_time(registration.accessibility_needs_erased_at or needs_erased_on)
             if registration.accessibility_needs or registration.accessibility_needs_erased_at else "",
         )

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from webapp.display import format_mail_when
 from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
-from webapp.outbox.models import OutboxMail
+from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
@@ -31,6 +31,32 @@ def still_coming_deadline(event: Event) -> datetime:
 def release_deadline(event: Event) -> datetime:
     """From when unanswered seats go to the waitlist, where the organizers turned that on."""
     return event.starts_at - timedelta(hours=current_app.config["RELEASE_UNCONFIRMED_HOURS"])
+
+
+STILL_COMING_KIND = "still_coming"
+
+
+def still_coming_answer_cutoff(event: Event) -> datetime:
+    """The latest a "Still coming?" mail may have been delivered for its unanswered seat to be
+    released: STILL_COMING_NOTICE_HOURS before the release deadline, so everyone released had
+    that long to read the question and answer it."""
+    return release_deadline(event) - timedelta(hours=current_app.config["STILL_COMING_NOTICE_HOURS"])
+
+
+def still_coming_delivered(*, by: datetime | None = None) -> ColumnElement[bool]:
+    """SQL, for a query on Registration: its "Still coming?" mail reached the member (the outbox
+    row is `sent`, not merely queued, retrying or failed) while they held this seat, and by `by`.
+
+    The outbox row is found by its kind and `registration_id` (its dedup key has no generation, so
+    `sent_at >= confirmed_at` keeps a question sent before a cancellation and a new seat from counting).
+    """
+    condition = exists().where(
+        OutboxMail.registration_id == Registration.id,
+        OutboxMail.kind == STILL_COMING_KIND,
+        OutboxMail.state == MailState.SENT,
+        OutboxMail.sent_at >= Registration.confirmed_at,
+    )
+    return condition.where(OutboxMail.sent_at <= by) if by is not None else condition
 
 
 def may_see_meeting_link(registration: Registration | None, *, now: datetime) -> bool:

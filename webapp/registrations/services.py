@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, aliased
 from webapp.db import lock_row
 from webapp.events.models import Event, EventStatus
 from webapp.refusals import Refusal
-from webapp.registrations.mails import queue_registration_mail, queue_seat_released_mail, release_deadline
+from webapp.registrations.mails import (
+    queue_registration_mail,
+    queue_seat_released_mail,
+    release_deadline,
+    still_coming_answer_cutoff,
+    still_coming_delivered,
+)
 from webapp.registrations.models import Registration, RegistrationStatus, WaitlistPromotion
 from webapp.slots.services import free_slot_of
 from webapp.validators import too_long_message
@@ -198,6 +204,9 @@ def take_place(session: Session, event: Event, registration: Registration | None
         registration.cancelled_at = None
         registration.cancelled_by_id = None
         registration.checked_in_at = None
+        # A released seat belongs to the activation that held it: registering again joins the
+        # line like anyone, never among the released at its head.
+        registration.released_at = None
     registration.accessibility_needs = accessibility_needs
     registration.accessibility_needs_updated_at = None
     if _has_free_seat(event):
@@ -366,12 +375,15 @@ def release_unconfirmed_seats(session: Session, event_id: int, *, now: datetime)
     go to the people waiting; None when there is nothing to release.
 
     Only for an event whose organizers turned it on, from RELEASE_UNCONFIRMED_HOURS before the
-    start until it starts, and only those asked before that deadline (nobody loses a seat they
-    were asked about a minute ago). Never more seats than people waiting who were not released
-    (a seat nobody takes stays with its holder), the most recent seats first. The released move to
-    the head of the line, ahead of everyone waiting, in the order they got their seats, then the
-    freed seats go down the line as after any cancellation, passing over the released (who would
-    otherwise get their own seats back). Each released member is mailed once ("seat_released");
+    start until it starts, and only those whose question reached them: its outbox mail `sent`
+    (not queued, retrying or failed) STILL_COMING_NOTICE_HOURS before that deadline, so nobody
+    loses a seat over a mail stuck in the outbox or one that came a minute ago. Never more seats
+    than people waiting who would take them (a seat nobody takes stays with its holder), the most
+    recent seats first. The released move to the head of the line, behind those released before
+    them (the line reads: the released in release order, each batch in registration order, then
+    everyone else in their order). The freed seats go down the line as after any cancellation,
+    passing over the released who have not answered (who would otherwise get their own seats, or
+    each other's, straight back). Each released member is mailed once ("seat_released");
     `released_at` keeps a registration from being released twice.
     """
     event = lock_event(session, event_id)
@@ -379,36 +391,78 @@ def release_unconfirmed_seats(session: Session, event_id: int, *, now: datetime)
     if not (event.is_releasing_unconfirmed_seats and event.status == EventStatus.SCHEDULED
             and event.capacity is not None and deadline <= now < event.starts_at):
         return None
-    waiting = event.waitlist_count
+    # Released earlier and still silent: they wait first in line, but a seat freed by releasing
+    # someone else's would only move a seat between two people who did not answer.
+    silent_released = frozenset(session.scalars(
+        select(Registration.id).where(
+            Registration.event_id == event.id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+            Registration.released_at.is_not(None),
+            Registration.attendance_answer.is_(None),
+        )
+    ))
+    takers = event.waitlist_count - len(silent_released)
     unanswered = list(session.scalars(
         select(Registration).where(
             Registration.event_id == event.id,
             Registration.status == RegistrationStatus.CONFIRMED,
-            Registration.still_coming_asked_at.is_not(None),
-            Registration.still_coming_asked_at < deadline,
             Registration.attendance_answer.is_(None),
             Registration.released_at.is_(None),
-        ).order_by(Registration.confirmed_at.desc(), Registration.id.desc()).limit(waiting)
-    )) if waiting else []
+            still_coming_delivered(by=still_coming_answer_cutoff(event)),
+        ).order_by(Registration.confirmed_at.desc(), Registration.id.desc()).limit(takers)
+    )) if takers > 0 else []
     if not unanswered:
         return None
-    released = sorted(unanswered, key=lambda r: (r.confirmed_at, r.id))
-    # The head of the line: numbers below every number this event handed out (unique per event).
-    lowest = session.scalar(select(func.min(Registration.queue_number)).where(Registration.event_id == event.id))
-    head = min(lowest if lowest is not None else 1, 1)
-    for offset, registration in enumerate(released, start=1):
+    # Each batch in registration order: when they joined the line, or got a seat at once.
+    released = sorted(unanswered, key=lambda r: (r.waitlisted_at or r.confirmed_at, r.id))
+    _put_at_head_of_line(session, event, released)
+    for registration in released:
         registration.status = RegistrationStatus.WAITLISTED
         registration.waitlisted_at = now
         registration.released_at = now
-        registration.queue_number = head - (len(released) - offset + 1)
     event.confirmed_count -= len(released)
     event.waitlist_count += len(released)
     session.flush()
     promoted = promote_from_waitlist(session, event, now=now,
-                                     passing_over=frozenset(r.id for r in released))
+                                     passing_over=silent_released | frozenset(r.id for r in released))
     for registration in released:
         queue_seat_released_mail(session, registration, position=waitlist_position(session, registration), now=now)
     return Release(released, promoted)
+
+
+def _put_at_head_of_line(session: Session, event: Event, released: list[Registration]) -> None:
+    """Number a new release batch into the line behind those released before it and ahead of
+    everyone else. The released still waiting and then this batch get fresh numbers below every
+    number the event handed out (unique per event), so no two rows ever share one, even midway."""
+    earlier = list(session.scalars(
+        select(Registration).where(
+            Registration.event_id == event.id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+            Registration.released_at.is_not(None),
+        ).order_by(Registration.queue_number)
+    ))
+    lowest = session.scalar(select(func.min(Registration.queue_number)).where(Registration.event_id == event.id))
+    head = min(lowest if lowest is not None else 1, 1)
+    front = earlier + released
+    for offset, registration in enumerate(front):
+        registration.queue_number = head - len(front) + offset
+
+
+def reseat_released(session: Session, event: Event, registration: Registration, *, now: datetime) -> bool:
+    """A released member who says they're coming after all gets a seat back at once if one is
+    free and nobody waits ahead of them; never anyone else's. The caller holds the event's lock.
+    Mails them "promoted" when they do; False when they stay in line."""
+    if registration.status != RegistrationStatus.WAITLISTED or registration.released_at is None:
+        return False
+    if event.capacity is not None and event.confirmed_count >= event.capacity:
+        return False
+    if waitlist_position(session, registration) != 1:
+        return False
+    event.waitlist_count -= 1
+    _confirm(event, registration, now)
+    session.flush()
+    queue_registration_mail(session, registration, "promoted", now=now)
+    return True
 
 
 def change_capacity(session: Session, event_id: int, capacity: int | None, *, now: datetime) -> list[Registration]:

@@ -24,14 +24,18 @@ from webapp.events.models import Event, EventStatus
 from webapp.outbox.models import OutboxMail
 from webapp.outbox.services import register_recheck
 from webapp.registrations import services
-from webapp.registrations.mails import queue_attendee_mail, release_deadline
+from webapp.registrations.mails import (
+    STILL_COMING_KIND,
+    queue_attendee_mail,
+    release_deadline,
+    still_coming_delivered,
+)
 from webapp.registrations.models import AttendanceAnswer, Registration, RegistrationStatus
 from webapp.registrations.tokens import still_coming_token
 from webapp.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
-STILL_COMING_KIND = "still_coming"
 ANSWERS = ("yes", "free")
 
 
@@ -110,9 +114,11 @@ def queue_due_still_coming(session: Session, *, now: datetime, limit: int = 500)
 
 
 def events_due_for_release(session: Session, *, now: datetime) -> list[int]:
-    """Events past their release deadline with someone waiting and an unanswered seat to release
-    (looked at without the lock; `release_unconfirmed_seats` checks again under it)."""
+    """Events past their release deadline with someone waiting and an unanswered seat whose
+    question was delivered (looked at without the lock; `release_unconfirmed_seats` checks again
+    under it, with the exact cutoff: here only "sent at least the notice before now")."""
     hours = timedelta(hours=current_app.config["RELEASE_UNCONFIRMED_HOURS"])
+    notice = timedelta(hours=current_app.config["STILL_COMING_NOTICE_HOURS"])
     return list(session.scalars(
         select(Event.id).distinct()
         .join(Registration, Registration.event_id == Event.id)
@@ -127,6 +133,7 @@ def events_due_for_release(session: Session, *, now: datetime) -> list[int]:
             Registration.still_coming_asked_at.is_not(None),
             Registration.attendance_answer.is_(None),
             Registration.released_at.is_(None),
+            still_coming_delivered(by=now - notice),
         )
         .order_by(Event.id)
     ))
@@ -134,7 +141,8 @@ def events_due_for_release(session: Session, *, now: datetime) -> list[int]:
 
 @dataclass
 class Answer:
-    """What an answer did. `cancelled`: the Outcome of "Free my seat" (services.cancel)."""
+    """What an answer did. `cancelled`: the Outcome of "Free my seat" (services.cancel).
+    `seat_back`: a "yes" after their seat was released found a free seat and took it."""
 
     registration: Registration
     answer: str
@@ -142,6 +150,7 @@ class Answer:
     cancelled: services.Outcome | None = None
     status_before: RegistrationStatus | None = None
     promoted: list[Registration] = field(default_factory=list)
+    seat_back: bool = False
 
 
 def answer_still_coming(session: Session, registration: Registration, answer: str, *, now: datetime,
@@ -168,19 +177,26 @@ def answer_still_coming(session: Session, registration: Registration, answer: st
         raise services.RegistrationError(problem)
     if registration.attendance_answer == AttendanceAnswer.YES:
         return Answer(registration, answer, False, status_before=status_before)
-    if registration.status != RegistrationStatus.CONFIRMED:
-        # Released (or waiting): a "yes" now cannot take a seat back from whoever has it.
+    released_waiting = registration.status == RegistrationStatus.WAITLISTED and registration.released_at is not None
+    if registration.status != RegistrationStatus.CONFIRMED and not released_waiting:
+        # Waiting in line without ever being released: there is no seat to be still coming to.
         return Answer(registration, answer, False, status_before=status_before)
     registration.attendance_answer = AttendanceAnswer.YES
     registration.answered_at = now
     session.flush()
-    return Answer(registration, answer, True, status_before=status_before)
+    # Released and coming after all: a free seat is theirs at once (under this lock); otherwise
+    # they stay first in line, and later releases no longer pass over them. Nobody's seat is taken.
+    seat_back = released_waiting and services.reseat_released(session, event, registration, now=now)
+    return Answer(registration, answer, True, status_before=status_before, seat_back=seat_back)
 
 
 def may_answer(registration: Registration | None) -> bool:
-    """Whether the event page and My events offer "Yes, I'll be there": asked, confirmed, no answer."""
-    return (registration is not None and registration.status == RegistrationStatus.CONFIRMED
-            and registration.still_coming_asked_at is not None and registration.attendance_answer is None)
+    """Whether the event page and My events offer "Yes, I'll be there": asked and no answer, and
+    confirmed, or waiting in line because their seat was released."""
+    return (registration is not None and registration.still_coming_asked_at is not None
+            and registration.attendance_answer is None
+            and (registration.status == RegistrationStatus.CONFIRMED
+                 or (registration.status == RegistrationStatus.WAITLISTED and registration.released_at is not None)))
 
 
 def recheck_still_coming(session: Session, mail: OutboxMail, now: datetime) -> str | None:

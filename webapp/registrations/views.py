@@ -28,6 +28,7 @@ from webapp.rendering import form_status, go_to, no_store, render, wants_fragmen
 bp = Blueprint("registrations", __name__)
 # When unanswered seats go to the waitlist: the event page, My events and the mails say it alike.
 bp.add_app_template_global(release_deadline, "release_deadline")
+bp.add_app_template_global(still_coming.may_answer, "may_answer_still_coming")
 # What a refused form shows back of the accessibility needs typed (well over the limit, to copy from).
 TYPED_MAX = 20_000
 
@@ -355,6 +356,10 @@ def _answer_result(result: still_coming.Answer) -> str:
     """The sentence after answering: the cancel sentences for "free", else "coming" or "already"."""
     if result.answer == "free":
         return cancel_result(result.cancelled, result.status_before)
+    if result.seat_back:
+        return "seat_back"
+    if result.changed and result.registration.status == RegistrationStatus.WAITLISTED:
+        return "in_line"  # released, coming after all, and no seat free: first in line
     return "coming" if result.changed else "already_answered"
 
 
