@@ -121,9 +121,11 @@ def _new_session(session: Session, series: Series, starts_at: datetime, *, now: 
     return event
 
 
-def materialize_sessions(session: Session, series_id: int, *, now: datetime) -> list[Event]:
-    """Make the series' sessions that start before the horizon and don't exist yet, and register
-    every whole-series member for each (a full one waitlists them, and mails them which).
+def materialize_sessions(session: Session, series_id: int, *, now: datetime,
+                         until: datetime | None = None) -> list[Event]:
+    """Make the series' sessions that start before the horizon (or `until`, when sooner) and don't
+    exist yet, and register every whole-series member for each (a full one waitlists them, and mails
+    them which).
 
     Idempotent: under the series' lock, a day that has a session (even a cancelled or moved one)
     is never made again; the database's unique (series, day) is the last line of defence.
@@ -132,7 +134,8 @@ def materialize_sessions(session: Session, series_id: int, *, now: datetime) -> 
     made_on = set(session.scalars(select(Event.series_occurrence_on).where(Event.series_id == series.id)))
     zone = ZoneInfo(series.timezone)
     created = []
-    for starts_at in occurrences(series, (now, horizon(now))):
+    end = horizon(now) if until is None else min(until, horizon(now))
+    for starts_at in occurrences(series, (now, end)):
         if starts_at.astimezone(zone).date() not in made_on and len(created) < MATERIALIZE_MAX:
             created.append(_new_session(session, series, starts_at, now=now))
     if not created:
@@ -440,4 +443,4 @@ def update_following(session: Session, event_id: int, fields: EventFields, *, ac
 
 def recurrence_of(series: Series) -> Recurrence:
     return Recurrence(series.rrule, series.first_on, series.local_time, series.timezone, series.end_count,
-                      series.end_on)
+                      series.end_on, series.sessions_before or 0)
