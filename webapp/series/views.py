@@ -257,8 +257,11 @@ def change_schedule(slug: str):
         db.session.rollback()
         series = _series_or_404(slug)
         if error.status == 409:  # changed since the confirm page: show what would happen now
-            plan = schedule.plan_schedule(db.session, series, change, now=now)
-            return _schedule_page(series, form, status=409, plan=plan, notice=error.message)
+            try:
+                plan = schedule.plan_schedule(db.session, series, change, now=now)
+                return _schedule_page(series, form, status=409, plan=plan, notice=error.message)
+            except services.SeriesError as now_refused:
+                error = now_refused
         return _schedule_page(series, form, status=error.status, notice=place_on_form(form, error))
     db.session.commit()
     return _schedule_page(_series_or_404(slug), form, done=done)
