@@ -19,7 +19,7 @@ from webapp.registrations import services as registrations
 from webapp.registrations.models import RegistrationStatus
 from webapp.series import services
 from webapp.series.recurrence import rule_for, session_count
-from webapp.series.schedule import ScheduleChange, change_schedule, plan_schedule, version_token
+from webapp.series.schedule import ScheduleChange, change_schedule, next_session_day, plan_schedule, version_token
 from webapp.slots import services as slots
 
 # A Monday morning; the series meets on Tuesdays at 6 PM from the next day. Clocks go forward on
@@ -235,3 +235,10 @@ def test_today_after_the_sessions_time_is_refused(session, weekly):
     with pytest.raises(services.SeriesError) as refused:
         plan_schedule(session, weekly, ScheduleChange(weekly.rrule, TUESDAY, end_count=10), now=evening)
     assert "6:00 PM has passed" in refused.value.message
+
+
+def test_the_form_starts_the_new_schedule_on_the_next_session_or_the_next_day_the_rule_would_have(session, weekly):
+    assert next_session_day(session, weekly, now=NOW) == TUESDAY
+    change_schedule(session, weekly.id, ScheduleChange(weekly.rrule, TUESDAY, end_count=2), actor=None, now=NOW)
+    # Ended after Mar 2: lengthening it goes on on Tuesdays.
+    assert next_session_day(session, weekly, now=NOW + timedelta(weeks=2)) == date(2027, 3, 9)

@@ -177,10 +177,15 @@ def version_token(series: Series) -> str:
 
 
 def next_session_day(session: Session, series: Series, *, now: datetime) -> date:
-    """The form's default start of the new schedule: the next session's day, or tomorrow."""
+    """The form's default start of the new schedule: the next session's day; for a series that has
+    ended, the next day its rule would have had (so a Tuesday series goes on on Tuesdays); else tomorrow."""
     zone = ZoneInfo(series.timezone)
     for event in sessions_of(session, series.id, upcoming_from=now):
         if event.status == EventStatus.SCHEDULED:
             return event.series_occurrence_on
+    endless = Recurrence(series.rrule, series.first_on, series.local_time, series.timezone,
+                         end_on=horizon(now).astimezone(zone).date())
+    for start in occurrences(endless, (now, horizon(now))):
+        return start.astimezone(zone).date()
     return now.astimezone(zone).date() + timedelta(days=1)
 
