@@ -45,6 +45,7 @@ GET_ARGS = {
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
     "/my/calendar/<secret>.ics": [], "/still-coming/<token>/<answer>": [],
     "/series/<slug>": [], "/series/<slug>/calendar.ics": [], "/groups/<slug>/series/new": [],
+    "/series/<slug>/manage": [], "/series/<slug>/schedule": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
@@ -98,6 +99,10 @@ POST_FIELDS = {
     "/groups/<slug>/series/new": ["title", "description", "custom_rule", "first_on", "start_time", "end_on"],
     "/series/<slug>/register": ["x"],
     "/series/<slug>/cancel": ["x"],
+    "/series/<slug>/schedule": ["recurrence", "custom_rule", "first_on", "end_count", "end_on", "version", "step"],
+    "/series/<slug>/slots": ["label", "minutes", "how_many"],
+    "/series/<slug>/slots/<offer_id>": ["label", "minutes", "how_many"],
+    "/series/<slug>/slots/<offer_id>/remove": ["x"],
 }
 
 
@@ -115,7 +120,7 @@ def world(session):
     proposal = create_proposal(proposer=me)
     session.commit()
     values = {"slug": event.slug, "registration_id": registration.id, "organizer_id": group.organizers[0].id,
-              "invitation_id": 1, "mail_id": 1, "claim_id": 1, "proposal_id": proposal.id, "name": "x",
+              "invitation_id": 1, "mail_id": 1, "claim_id": 1, "offer_id": 1, "proposal_id": proposal.id, "name": "x",
               "token": manage_token(registration), "filename": "site.css", "secret": "A" * 43,
               "answer": "yes"}
     return dict(me=me, values=values, group_slug=group.slug)

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import post_form as post
-from tests.factories import create_cast, create_group
+from tests.factories import create_cast, create_group, create_user
 from tests.series.helpers import NY, series_fields
 from tests.support.html import by_id, text
 from webapp.db import utcnow
+from webapp.registrations import services as registrations
 from webapp.series import services
 from webapp.series.models import Series, SeriesSlotOffer
 from webapp.slots import services as slots
@@ -155,3 +156,90 @@ def test_a_bad_slot_value_is_refused_next_to_its_field_and_no_series_is_made(
     field = by_id(page, f"{field_id}-field")
     assert "field-error" in str(field) and message in text(field)
     assert by_id(page, "series-slot-label")["value"] == data["slot_label"]
+
+
+# --- changing the series' slots after it was made --------------------------------------------------------
+
+def _claim(session, event, now):
+    speaker = create_user()
+    registrations.register(session, event.id, member=speaker, now=now)
+    offer = session.scalars(select(SlotOffer).where(SlotOffer.event_id == event.id)).first()
+    return slots.claim_slot(session, event.id, offer.id, member=speaker, title="A talk", now=now)
+
+
+@pytest.fixture
+def talks(app, session):
+    """A series of 8 sessions (3 made: 40 days) offering two 15-minute talks in each."""
+    app.config["SERIES_HORIZON_DAYS"] = 40
+    now = utcnow()
+    series = services.create_series(session, create_group(), series_fields(now), actor=None, now=now)
+    offer = services.offer_series_slots(session, series.id, label="15-minute talk", minutes="15", how_many="2",
+                                        now=now)
+    return series, offer, now
+
+
+def test_editing_a_series_offer_changes_the_unclaimed_copies_ahead_and_keeps_a_claimed_one_it_would_break(
+        session, talks):
+    series, offer, now = talks
+    first, second, third = _sessions(session, series)
+    _claim(session, first, now)
+    _claim(session, second, now)
+    _claim(session, second, now)  # both of the second session's talks are claimed
+    outcome = services.edit_series_slots(session, series.id, offer.id, label="Lightning talk", minutes="5",
+                                         how_many="1", now=now)
+    assert _offers(session, third) == [("Lightning talk", 5, 1)]
+    assert _offers(session, first) == [("Lightning talk", 5, 1)]  # one claim, on place 1: still there
+    assert _offers(session, second) == [TALKS]  # 2 claimed: can't go down to 1
+    assert [e.id for e in outcome.followed] == [first.id, third.id]
+    assert [(e.id, why) for e, why in outcome.kept] == [(second.id, "2 slots claimed there, so it keeps 2")]
+    services.materialize_all(session, now=now + timedelta(days=20))
+    assert _offers(session, _sessions(session, series)[3]) == [("Lightning talk", 5, 1)]  # made later: the new one
+
+
+def test_editing_gives_the_offer_to_a_session_ahead_with_none_and_leaves_a_session_with_its_own(session, talks):
+    series, offer, now = talks
+    first, second, third = _sessions(session, series)
+    session.delete(session.scalars(select(SlotOffer).where(SlotOffer.event_id == first.id)).one())
+    session.delete(session.scalars(select(SlotOffer).where(SlotOffer.event_id == second.id)).one())
+    slots.offer_slots(session, second.id, label="Facilitator", minutes="30", how_many="1", now=now)
+    services.edit_series_slots(session, series.id, offer.id, label="15-minute talk", minutes="15", how_many="3",
+                               now=now)
+    assert _offers(session, first) == [("15-minute talk", 15, 3)]
+    assert _offers(session, second) == [("Facilitator", 30, 1)]
+    assert _offers(session, third) == [("15-minute talk", 15, 3)]
+
+
+def test_removing_a_series_offer_removes_the_unclaimed_copies_and_keeps_the_claimed_ones(session, talks):
+    series, offer, now = talks
+    first, second, third = _sessions(session, series)
+    claim = _claim(session, second, now)
+    outcome = services.remove_series_slots(session, series.id, offer.id, now=now)
+    assert _offers(session, first) == [] and _offers(session, third) == []
+    assert _offers(session, second) == [TALKS] and slots.held_slot(session, second.id, claim.user_id) is not None
+    assert [e.id for e, _ in outcome.kept] == [second.id]
+    assert services.series_slot_offers(session, series.id) == []
+    services.materialize_all(session, now=now + timedelta(days=20))
+    assert _offers(session, _sessions(session, series)[3]) == []
+
+
+@pytest.mark.parametrize("label, minutes, how_many, match", [
+    ("", "15", "2", "Please name the slots"),
+    ("Talk", "15", "9" * 40, "between 1 and 50"),
+    ("Talk", "45", "2", "run past the end of the session"),
+])
+def test_an_edit_is_checked_by_the_slots_rules_and_changes_nothing_when_refused(session, talks, label, minutes,
+                                                                                how_many, match):
+    series, offer, now = talks
+    with pytest.raises(slots.SlotError, match=match):
+        services.edit_series_slots(session, series.id, offer.id, label=label, minutes=minutes, how_many=how_many,
+                                   now=now)
+    assert all(_offers(session, e) == [TALKS] for e in _sessions(session, series))
+    assert [(o.label, o.minutes, o.how_many) for o in services.series_slot_offers(session, series.id)] == [TALKS]
+
+
+def test_an_offer_of_another_series_is_not_found(session, talks):
+    series, offer, now = talks
+    other = services.create_series(session, create_group(), series_fields(now, title="Other"), actor=None, now=now)
+    with pytest.raises(slots.SlotError) as refused:
+        services.remove_series_slots(session, other.id, offer.id, now=now)
+    assert refused.value.status == 404

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
+from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from webapp.organize.forms import EventForm
 from webapp.series.recurrence import COUNT_MAX, KINDS, YEARS_MAX, RecurrenceError, rule_for
+from webapp.series.schedule import ScheduleChange
 from webapp.series.services import SeriesFields
 from webapp.slots.services import SlotError, check_fits, checked_offer
 from webapp.validators import one_line, strip
@@ -159,3 +161,73 @@ class SeriesForm(EventForm):
 
 def today_in(now: datetime, zone) -> date:
     return now.astimezone(zone).date()
+
+
+def kind_of(rrule: str, first_on: date) -> str:
+    """The New series form's choice a series' rule came from ("custom" when none gives it)."""
+    for kind in ("weekly", "biweekly", "monthly"):
+        if rule_for(kind, first_on) == rrule:
+            return kind
+    return "custom"
+
+
+class ScheduleForm(FlaskForm):
+    """Change schedule: the New series form's recurrence and end, parsed by its own checks, and the
+    day the new schedule starts (the time of day is "this and all following" on a session)."""
+
+    # Made afresh, not SeriesForm's: fields are validated (and errors focused) in the order they're made.
+    recurrence = RadioField("How often", choices=[SelectChoice(k, v) for k, v in KINDS.items()],
+                            validate_choice=False)
+    custom_rule = StringField("Custom rule", filters=[strip], validators=[one_line])
+    first_on = StringField("New schedule starts on", filters=[strip])
+    end_kind = RadioField("Ends", choices=[SelectChoice(k, v) for k, v in ENDS.items()], validate_choice=False)
+    end_count = StringField("Number of sessions in all", filters=[strip])
+    end_on = StringField("Last day", filters=[strip])
+
+    # The New series form's own parsing (one set of rules for both forms).
+    validate_recurrence = SeriesForm.validate_recurrence
+    validate_custom_rule = SeriesForm.validate_custom_rule
+    validate_end_kind = SeriesForm.validate_end_kind
+    validate_end_count = SeriesForm.validate_end_count
+    validate_end_on = SeriesForm.validate_end_on
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.values: dict = {}
+
+    @classmethod
+    def of(cls, series, starts_on: date, *, today: date) -> ScheduleForm:
+        """The form as the series is now, its new schedule starting on `starts_on`."""
+        kind = kind_of(series.rrule, series.first_on)
+        return cls(formdata=None, today=today, data=dict(
+            recurrence=kind, custom_rule=series.rrule if kind == "custom" else "", first_on=starts_on.isoformat(),
+            end_kind="count" if series.end_count else "date", end_count=str(series.end_count or ""),
+            end_on=series.end_on.isoformat() if series.end_on else ""))
+
+    def validate_first_on(self, field) -> None:
+        self.values["first_on"] = None
+        try:
+            day = date.fromisoformat(field.data[:10]) if len(field.data or "") == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise ValidationError("Please enter the day the new schedule starts, like 2027-01-12.")
+        if day < self.today:
+            raise ValidationError("The new schedule must start today or later.")
+        self.values["first_on"] = day
+
+    def schedule_change(self) -> ScheduleChange:
+        first_on = self.values["first_on"]
+        kind = self.recurrence.data
+        rrule = self.values["rrule"] if kind == "custom" else rule_for(kind, first_on)
+        return ScheduleChange(rrule, first_on, end_count=self.values.get("end_count"),
+                              end_on=self.values.get("end_on"))
+
+
+class SlotDefaultForm(FlaskForm):
+    """One of a series' slot defaults, added or edited (checked by the slots' own rule in the service)."""
+
+    label = StringField("Slot label", filters=[strip])
+    minutes = StringField("Minutes per slot", filters=[strip])
+    how_many = StringField("How many slots", filters=[strip])

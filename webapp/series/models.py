@@ -30,7 +30,11 @@ class Series(db.Model):
     # RFC 5545 RRULE text without DTSTART, COUNT or UNTIL ("FREQ=WEEKLY;INTERVAL=2"): the start is
     # first_on at local_time, the end is end_count or end_on (webapp/series/recurrence.py).
     rrule: Mapped[str] = mapped_column(String(500))
+    # The first session, or after a change of schedule the first day of the new schedule.
     first_on: Mapped[date] = mapped_column(Date)
+    # Days of the earlier schedules, before first_on: end_count counts them too (the series' sessions
+    # from its very first), so the rule itself has end_count - sessions_before left.
+    sessions_before: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Wall-clock time in `timezone`: 6 PM stays 6 PM across DST.
     local_time: Mapped[time] = mapped_column(Time)
     timezone: Mapped[str] = mapped_column(String(60), default="America/New_York")

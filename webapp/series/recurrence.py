@@ -126,13 +126,22 @@ class Recurrence:
     timezone: str
     end_count: int | None = None
     end_on: date | None = None
+    # Days of earlier schedules (before first_on) that end_count counts too.
+    sessions_before: int = 0
 
 
-def _rule(series) -> rrule:
+def _rule(series) -> rrule | None:
+    """The rule from first_on to its end; None when a count end was used up by earlier schedules."""
     start = datetime.combine(series.first_on, series.local_time)
     until = datetime.combine(series.end_on, time.max) if series.end_on else None
     rule = rrulestr(series.rrule, dtstart=start)
-    count = min(series.end_count, COUNT_MAX) if series.end_count else (None if until else COUNT_MAX)
+    if series.end_count:
+        left = series.end_count - (getattr(series, "sessions_before", 0) or 0)
+        if left <= 0:
+            return None
+        count = min(left, COUNT_MAX)
+    else:
+        count = None if until else COUNT_MAX
     return rule.replace(count=count, until=until)
 
 
@@ -146,6 +155,8 @@ def occurrences(series, between: tuple[datetime, datetime] | None = None) -> lis
     At most COUNT_MAX, whatever the rule says."""
     zone = ZoneInfo(series.timezone)
     rule = _rule(series)
+    if rule is None:
+        return []
     if between is None:
         naive = list(rule)
     else:
@@ -160,5 +171,5 @@ def occurrences(series, between: tuple[datetime, datetime] | None = None) -> lis
 
 
 def session_count(series) -> int:
-    """How many sessions the series has in all (its rule and its end)."""
-    return len(occurrences(series))
+    """How many sessions the series has in all (its rule and its end), earlier schedules' too."""
+    return (getattr(series, "sessions_before", 0) or 0) + len(occurrences(series))

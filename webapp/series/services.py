@@ -15,10 +15,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.db import lock_row, lock_rows
+from webapp.display import plural
 from webapp.events.models import Event, EventStatus
 from webapp.follows.services import tell_followers_of_new_series
 from webapp.groups.models import Group
@@ -29,7 +30,7 @@ from webapp.series.mails import queue_series_mail
 from webapp.series.models import Series, SeriesRegistration, SeriesSlotOffer
 from webapp.series.recurrence import Recurrence, localize, occurrences
 from webapp.slots import services as slots
-from webapp.slots.models import SlotOffer
+from webapp.slots.models import SlotClaim, SlotOffer
 from webapp.slugs import unique_slug
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,11 @@ def _new_session(session: Session, series: Series, starts_at: datetime, *, now: 
     return event
 
 
-def materialize_sessions(session: Session, series_id: int, *, now: datetime) -> list[Event]:
-    """Make the series' sessions that start before the horizon and don't exist yet, and register
-    every whole-series member for each (a full one waitlists them, and mails them which).
+def materialize_sessions(session: Session, series_id: int, *, now: datetime,
+                         until: datetime | None = None) -> list[Event]:
+    """Make the series' sessions that start before the horizon (or `until`, when sooner) and don't
+    exist yet, and register every whole-series member for each (a full one waitlists them, and mails
+    them which).
 
     Idempotent: under the series' lock, a day that has a session (even a cancelled or moved one)
     is never made again; the database's unique (series, day) is the last line of defence.
@@ -131,7 +134,8 @@ def materialize_sessions(session: Session, series_id: int, *, now: datetime) -> 
     made_on = set(session.scalars(select(Event.series_occurrence_on).where(Event.series_id == series.id)))
     zone = ZoneInfo(series.timezone)
     created = []
-    for starts_at in occurrences(series, (now, horizon(now))):
+    end = horizon(now) if until is None else min(until, horizon(now))
+    for starts_at in occurrences(series, (now, end)):
         if starts_at.astimezone(zone).date() not in made_on and len(created) < MATERIALIZE_MAX:
             created.append(_new_session(session, series, starts_at, now=now))
     if not created:
@@ -210,6 +214,118 @@ def offer_series_slots(session: Session, series_id: int, *, label: str, minutes,
         if event.id not in own:
             _copy_offer(session, offer, event, now=now)
     return offer
+
+
+@dataclass
+class SlotDefaultsOutcome:
+    """What a change of a series' slot default did to the sessions ahead, session by session."""
+
+    offer: SeriesSlotOffer | None
+    followed: list[Event] = field(default_factory=list)  # their copy changed, or was made or removed
+    kept: list[tuple[Event, str]] = field(default_factory=list)  # left as they were, and why
+
+
+def _series_offer(session: Session, series: Series, offer_id) -> SeriesSlotOffer:
+    text = str(offer_id if offer_id is not None else "")
+    row_id = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+    offer = session.get(SeriesSlotOffer, row_id) if row_id else None
+    if offer is None or offer.series_id != series.id:
+        raise slots.SlotError("We couldn’t find those slots in this series.", status=404)
+    return offer
+
+
+def _scheduled_ahead(session: Session, series_id: int, now: datetime) -> list[Event]:
+    return [e for e in sessions_of(session, series_id, upcoming_from=now) if e.status == EventStatus.SCHEDULED]
+
+
+def _copies(session: Session, offer_id: int, events: list[Event]) -> dict[int, SlotOffer]:
+    return {copy.event_id: copy for copy in session.scalars(select(SlotOffer).where(
+        SlotOffer.series_offer_id == offer_id, SlotOffer.event_id.in_([e.id for e in events])))}
+
+
+def _held_places(session: Session, copy: SlotOffer) -> list[int]:
+    return list(session.scalars(select(SlotClaim.place).where(SlotClaim.offer_id == copy.id,
+                                                              SlotClaim.place.is_not(None))))
+
+
+def _session_minutes(event: Event) -> int:
+    return int((event.ends_at - event.starts_at).total_seconds() // 60)
+
+
+def edit_series_slots(session: Session, series_id: int, offer_id, *, label: str, minutes, how_many,
+                      now: datetime) -> SlotDefaultsOutcome:
+    """Change a series' slot default (label, length, how many) and, session by session, the copies
+    ahead: a copy nobody claimed follows; a claimed one follows only while every held place still
+    exists (how_many at least the highest place held), else it is kept as it was; a session with no
+    offers at all gets one. The slots' own rules decide (checked_offer, check_fits), per session too."""
+    label, minutes, how_many = slots.checked_offer(label, minutes, how_many)
+    series = lock_series(session, series_id)
+    offer = _series_offer(session, series, offer_id)
+    others = sum(o.minutes * o.how_many for o in series_slot_offers(session, series.id) if o.id != offer.id)
+    slots.check_fits(others, minutes, how_many, series.duration_minutes, "session")
+    offer.label, offer.minutes, offer.how_many = label, minutes, how_many
+    session.flush()
+    outcome = SlotDefaultsOutcome(offer)
+    upcoming = _scheduled_ahead(session, series.id, now)
+    copies = _copies(session, offer.id, upcoming)
+    offered = _offered_by_event(session, upcoming)
+    for event in upcoming:
+        copy = copies.get(event.id)
+        if copy is None:
+            if event.id not in offered and _copy_offer(session, offer, event, now=now) is not None:
+                outcome.followed.append(event)
+            continue
+        if (copy.label, copy.minutes, copy.how_many) == (label, minutes, how_many):
+            continue
+        slots.lock_event(session, event.id)  # claims are decided under the session's lock
+        held = _held_places(session, copy)
+        if held and max(held) > how_many:
+            outcome.kept.append((event, f"{plural(len(held), 'slot')} claimed there, so it keeps "
+                                        f"{copy.how_many}"))
+            continue
+        try:
+            slots.check_fits(offered[event.id] - copy.minutes * copy.how_many, minutes, how_many,
+                             _session_minutes(event), "session")
+        except slots.SlotError:
+            outcome.kept.append((event, "the new slots would run past the end of this session"))
+            continue
+        copy.label, copy.minutes, copy.how_many = label, minutes, how_many
+        outcome.followed.append(event)
+    session.flush()
+    return outcome
+
+
+def remove_series_slots(session: Session, series_id: int, offer_id, *, now: datetime) -> SlotDefaultsOutcome:
+    """Remove a series' slot default: the sessions made later don't get it, and its copies ahead that
+    nobody claimed go; a copy someone claimed stays, as that session's own."""
+    series = lock_series(session, series_id)
+    offer = _series_offer(session, series, offer_id)
+    outcome = SlotDefaultsOutcome(None)
+    upcoming = _scheduled_ahead(session, series.id, now)
+    for event in upcoming:
+        copy = _copies(session, offer.id, [event]).get(event.id)
+        if copy is None:
+            continue
+        slots.lock_event(session, event.id)
+        held = _held_places(session, copy)
+        if held:
+            outcome.kept.append((event, f"{plural(len(held), 'slot')} claimed there, so it keeps them"))
+            continue
+        session.delete(copy)
+        outcome.followed.append(event)
+    # The copies in sessions past (and the claimed ones) become their sessions' own (ON DELETE SET NULL).
+    session.delete(offer)
+    session.flush()
+    return outcome
+
+
+def _offered_by_event(session: Session, events: list[Event]) -> dict[int, int]:
+    """Minutes of slots each session offers already (every offer, its own and the series' copies)."""
+    if not events:
+        return {}
+    rows = session.execute(select(SlotOffer.event_id, func.sum(SlotOffer.minutes * SlotOffer.how_many))
+                           .where(SlotOffer.event_id.in_([e.id for e in events])).group_by(SlotOffer.event_id))
+    return dict(rows.all())
 
 
 # --- a member and the whole series --------------------------------------------------------------------
@@ -439,4 +555,4 @@ def update_following(session: Session, event_id: int, fields: EventFields, *, ac
 
 def recurrence_of(series: Series) -> Recurrence:
     return Recurrence(series.rrule, series.first_on, series.local_time, series.timezone, series.end_count,
-                      series.end_on)
+                      series.end_on, series.sessions_before or 0)

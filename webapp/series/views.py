@@ -11,13 +11,16 @@ from webapp.display import format_short_date, plural, site_zone
 from webapp.events.calendar import feed_ics
 from webapp.feeds.services import series_feed_state
 from webapp.feeds.views import CALENDAR_TYPE, answer_feed
-from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
-from webapp.refusals import Refusal
+from webapp.groups.services import is_group_organizer
+from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member, require_organizer
+from webapp.refusals import Refusal, place_on_form
 from webapp.registrations.views import TYPED_MAX, register_by_mail
 from webapp.rendering import form_status, no_store, render
-from webapp.series import services
+from webapp.series import schedule, services
+from webapp.series.forms import ENDS, ScheduleForm, SlotDefaultForm, today_in
 from webapp.series.models import Series
-from webapp.series.recurrence import describe_rule, session_count
+from webapp.series.recurrence import KINDS, describe_rule, session_count
+from webapp.slots.services import SlotError
 
 bp = Blueprint("series", __name__)
 ID_MAX = 2**31 - 1  # an id column's range: a larger id in an intent finds nothing
@@ -61,6 +64,7 @@ def _page(series, *, status: int = 200, notice: str | None = None, error: str | 
         later_count=services.later_session_count(db.session, series, now=utcnow()),
         slot_offers=services.series_slot_offers(db.session, series.id),
         has_upcoming_registration=any(row.registration is not None and row.registration.is_active for row in open_rows),
+        is_organizer=member is not None and is_group_organizer(member, series.group),
         **typed,
     )
     return no_store(response) if member else response
@@ -153,3 +157,111 @@ def register_all_after_sign_in(member, argument: str, *, now, note: str | None =
 def describe_register_all_intent(argument: str) -> str | None:
     series = _intent_series(argument)
     return f"finish registering for every session of {series.title}" if series is not None else None
+
+
+# --- the organizers' side: managing a series after it was made ---------------------------------------
+
+def _organized_series_or_404(slug: str):
+    """The series of the URL, for its group's organizers only (sign in first, or 403)."""
+    series = _series_or_404(slug)
+    require_organizer(series.group)
+    return series
+
+
+def _manage_page(series, *, status: int = 200, notice: str | None = None, outcome=None, typed=None):
+    """`typed`: the slot form sent back with its errors, by offer id (None: the Add form)."""
+    typed = typed or {}
+    offers = services.series_slot_offers(db.session, series.id)
+    forms = {str(o.id): typed.get(str(o.id)) or SlotDefaultForm(formdata=None, obj=o) for o in offers}
+    return no_store(render(
+        "series/manage.html", "slot_defaults", status=form_status(status), series=series, notice=notice,
+        outcome=outcome, rule_words=describe_rule(series.rrule, series.first_on),
+        total_sessions=session_count(services.recurrence_of(series)), slot_offers=offers, forms=forms,
+        add_form=typed.get(None) or SlotDefaultForm(formdata=None)))
+
+
+@bp.get("/series/<slug>/manage")
+def manage(slug: str):
+    return _manage_page(_organized_series_or_404(slug))
+
+
+def _slot_change(slug: str, action, form: SlotDefaultForm | None, *, offer_id=None, verb: str):
+    series = _organized_series_or_404(slug)
+    try:
+        fields = dict(label=form.label.data, minutes=form.minutes.data, how_many=form.how_many.data) if form else {}
+        outcome = action(series.id, **fields)
+    except SlotError as error:
+        db.session.rollback()
+        series = _series_or_404(slug)
+        if form is None:
+            return _manage_page(series, status=error.status, notice=error.message)
+        return _manage_page(series, status=error.status, notice=place_on_form(form, error),
+                            typed={offer_id: form})
+    db.session.commit()
+    return _manage_page(_series_or_404(slug), notice=verb, outcome=outcome)
+
+
+@bp.post("/series/<slug>/slots")
+def add_slot_default(slug: str):
+    def add(series_id, **fields):
+        offer = services.offer_series_slots(db.session, series_id, **fields, now=utcnow())
+        return services.SlotDefaultsOutcome(offer)
+    return _slot_change(slug, add, SlotDefaultForm(), verb="Slots added: the sessions ahead with no slots of "
+                                                             "their own offer them too.")
+
+
+@bp.post("/series/<slug>/slots/<offer_id>")
+def edit_slot_default(slug: str, offer_id: str):
+    return _slot_change(slug, lambda series_id, **fields: services.edit_series_slots(
+        db.session, series_id, offer_id, **fields, now=utcnow()), SlotDefaultForm(), offer_id=offer_id,
+        verb="Slots changed.")
+
+
+@bp.post("/series/<slug>/slots/<offer_id>/remove")
+def remove_slot_default(slug: str, offer_id: str):
+    return _slot_change(slug, lambda series_id: services.remove_series_slots(
+        db.session, series_id, offer_id, now=utcnow()), None, verb="Slots removed.")
+
+
+def _schedule_page(series, form: ScheduleForm, *, status: int = 200, plan=None, done=None,
+                   notice: str | None = None):
+    return no_store(render(
+        "series/schedule.html", "schedule_form", status=form_status(status), series=series, form=form, plan=plan,
+        done=done, notice=notice, kinds=KINDS, ends=ENDS, rule_words=describe_rule(series.rrule, series.first_on),
+        total_sessions=session_count(services.recurrence_of(series)),
+        version=schedule.version_token(series), action_url=url_for("series.change_schedule", slug=series.slug)))
+
+
+@bp.route("/series/<slug>/schedule", methods=["GET", "POST"])
+def change_schedule(slug: str):
+    """Change schedule in two steps that work without JavaScript: the form shows what would happen
+    (step "preview"), then the same values come back with step "confirm" and the version seen."""
+    series = _organized_series_or_404(slug)
+    now = utcnow()
+    today = today_in(now, site_zone())
+    if request.method == "GET":
+        form = ScheduleForm.of(series, schedule.next_session_day(db.session, series, now=now), today=today)
+        return _schedule_page(series, form)
+    form = ScheduleForm(today=today)
+    step = request.form.get("step", "preview")
+    if not form.validate():
+        return _schedule_page(series, form, status=422)
+    change = form.schedule_change()
+    try:
+        if step != "confirm":  # "preview", and "edit" coming back to the form
+            plan = schedule.plan_schedule(db.session, series, change, now=now)
+            return _schedule_page(series, form, plan=plan if step == "preview" else None)
+        done = schedule.change_schedule(db.session, series.id, change, actor=current_member(), now=now,
+                                        seen_version=request.form.get("version", "")[:40])
+    except services.SeriesError as error:
+        db.session.rollback()
+        series = _series_or_404(slug)
+        if error.status == 409:  # changed since the confirm page: show what would happen now
+            try:
+                plan = schedule.plan_schedule(db.session, series, change, now=now)
+                return _schedule_page(series, form, status=409, plan=plan, notice=error.message)
+            except services.SeriesError as now_refused:
+                error = now_refused
+        return _schedule_page(series, form, status=error.status, notice=place_on_form(form, error))
+    db.session.commit()
+    return _schedule_page(_series_or_404(slug), form, done=done)
