@@ -12,7 +12,7 @@ from tests.factories import create_user
 from webapp.accounts.models import Role
 from webapp.groups.models import Group, GroupOrganizer
 
-SKIP = re.compile(r"\.(ics|csv|atom)$|/sign-out|/join/|/unsubscribe|/dev/mail")
+SKIP = re.compile(r"\.(ics|csv|atom|json)$|/sign-out|/join/|/unsubscribe|/dev/mail")
 PAGE_LIMIT = 40
 MEMBER_PAGES = ("/", "/my/events", "/my/groups", "/account", "/staff/groups", "/outbox", "/review", "/proposals")
 
