@@ -53,6 +53,7 @@ POST_FIELDS = {
     "/account": ["display_name", "institution", "pronouns"],
     "/account/sign-out-everywhere": ["x"],
     "/account/delete": ["x"], "/account/delete/<token>": ["x"],
+    "/registrations/<int:registration_id>/show-name": ["show_name", "back"],
     "/account/calendar/reset": ["x"],
     "/dev/mail/clear": ["x"],
     "/events/<slug>/attendees/<int:registration_id>/check-in": ["checked_in", "q"],

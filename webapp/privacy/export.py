@@ -69,6 +69,7 @@ def member_data(session: Session, user: User, *, now: datetime) -> dict:
             "confirmed_at": r.confirmed_at, "cancelled_at": r.cancelled_at,
             "accessibility_needs": _needs(r.accessibility_needs, r.accessibility_needs_erased_at),
             "still_coming": r.still_coming_state, "checked_in_at": r.checked_in_at,
+            "name_on_going_list": r.show_name,
             "join_link_uses": visits.get(r.id, []),
         } for r in registrations],
         "series": [{

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.db import UTCDateTime, db, utcnow
@@ -48,6 +48,8 @@ class Registration(db.Model):
     # Set when the retention sweep erased the needs (webapp/privacy/sweeps.py): "needs were given",
     # for the organizers' figures, without what they were.
     accessibility_needs_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "Show my name on the Going list" (webapp/registrations/going.py): off unless the member says so.
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ from flask_login import current_user
 from webapp.db import db
 from webapp.events.models import Event
 from webapp.registrations import services
+from webapp.registrations.going import going
 from webapp.registrations.mails import may_see_meeting_link
 from webapp.registrations.models import RegistrationStatus
 from webapp.registrations.odds import waitlist_history
@@ -71,5 +72,7 @@ def panel_context(event: Event, *, now, registration=None, position=None, error=
         accessibility_needs=accessibility_needs,
         needs_error=needs_error,
         before_you_register=before_you_register_note(event.description),
+        # Names only for signed-in members (this part of the page is never cached for visitors).
+        going=going(db.session, event) if current_user.is_authenticated and event.status == "scheduled" else None,
         **state,
     )

@@ -155,6 +155,7 @@ def register(
     *,
     member,
     accessibility_needs: str = "",
+    show_name: bool = False,
     now: datetime,
     mail: bool = True,
 ) -> Outcome:
@@ -179,6 +180,7 @@ def register(
 
     registration = take_place(session, event, registration, user_id=member.id,
                               accessibility_needs=accessibility_needs, now=now)
+    registration.show_name = show_name
     session.flush()
     if registration.status == RegistrationStatus.WAITLISTED:
         position = event.waitlist_count

@@ -17,7 +17,7 @@ from webapp.events.views import event_page
 from webapp.feeds.private import private_calendar_links
 from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member
 from webapp.refusals import Refusal
-from webapp.registrations import services, still_coming
+from webapp.registrations import going, services, still_coming
 from webapp.registrations.mails import release_deadline
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.odds import waitlist_histories
@@ -56,7 +56,8 @@ def register(slug: str):
                       accessibility_needs=accessibility_needs[:TYPED_MAX])
     try:
         outcome = services.register(db.session, event_id, member=current_member(),
-                                    accessibility_needs=accessibility_needs, now=utcnow())
+                                    accessibility_needs=accessibility_needs,
+                                    show_name=request.form.get("show_name") == "1", now=utcnow())
     except services.RegistrationError as error:
         db.session.rollback()
         event = get_event_by_slug(db.session, slug)
@@ -243,6 +244,20 @@ def change_needs(registration_id: int):
         anchor = f"#registration-{registration.id}" if back == "my-events" else "#registration-panel"
         return redirect(_back_url(back, registration) + anchor, code=303)
     return _registration_block(db.session.get(Registration, registration_id), back, needs_saved=True)
+
+
+@bp.post("/registrations/<int:registration_id>/show-name")
+@login_required
+def show_name(registration_id: int):
+    """The member shows or hides their name on the event's Going list (other signed-in members see it)."""
+    registration = _own_registration(registration_id)
+    back = _back()
+    going.set_show_name(db.session, registration, request.form.get("show_name") == "1")
+    db.session.commit()
+    if not wants_fragment():
+        anchor = f"#registration-{registration.id}" if back == "my-events" else "#registration-panel"
+        return redirect(_back_url(back, registration) + anchor, code=303)
+    return _registration_block(db.session.get(Registration, registration_id), back, name_saved=True)
 
 
 def _registration_from_token(token: str) -> tuple[Registration, int]:

@@ -1,0 +1,45 @@
+"""Who is going: the confirmed attendees who chose to show their name (Registration.show_name, off
+by default) are named to other signed-in members, like Meetup's "Going" list; everyone else is
+counted, never named. Organizers see everyone on the attendee list as before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.accounts.models import User
+from webapp.events.models import Event
+from webapp.registrations.models import Registration, RegistrationStatus
+
+SHOWN_MAX = 50  # a long list is a wall of names: the rest are counted
+
+
+@dataclass(frozen=True)
+class Going:
+    names: list[str]   # in the order they registered
+    others: int        # confirmed attendees not named
+
+    @property
+    def total(self) -> int:
+        return len(self.names) + self.others
+
+
+def going(session: Session, event: Event) -> Going:
+    """The names shown on `event`'s Going list and how many others are going (one query)."""
+    names = list(session.scalars(
+        select(User.display_name).join(Registration, Registration.user_id == User.id)
+        .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.CONFIRMED,
+               Registration.show_name.is_(True), User.display_name.is_not(None), User.deleted_at.is_(None))
+        .order_by(Registration.confirmed_at, Registration.id).limit(SHOWN_MAX)))
+    return Going(names=names, others=max(event.confirmed_count - len(names), 0))
+
+
+def set_show_name(session: Session, registration: Registration, show: bool) -> bool:
+    """The member's choice for this registration; True when it changed (a replayed POST changes nothing)."""
+    if registration.show_name == show:
+        return False
+    registration.show_name = show
+    session.flush()
+    return True
