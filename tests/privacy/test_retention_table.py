@@ -72,3 +72,21 @@ def test_attendee_list_and_csv_say_when_needs_are_erased_then_that_they_were(sig
     assert "Live captions" not in text and "Given; erased" in text
     row = next(csv.DictReader(io.StringIO(client.get("/events/captions/attendees.csv").get_data(as_text=True))))
     assert row["Accessibility needs"] == "(given; erased)" and row["Needs erased on"]
+
+
+def test_every_form_that_asks_for_personal_data_links_to_the_privacy_page(signed_in_client, client, session):
+    from tests.factories import create_event, create_group, create_user
+
+    group = create_group()
+    create_event(group, slug="open-event", capacity=None)
+    session.commit()
+
+    def note(html):
+        return [a for form in BeautifulSoup(html, "html.parser").select("main form")
+                for a in form.select(".privacy-note a[href='/privacy']")]
+
+    for url in ("/sign-in", "/events/open-event"):  # signed out: sign-in and Register (needs, address, name)
+        assert note(client.get(url).get_data(as_text=True)), url
+    signed = signed_in_client(create_user())
+    for url in ("/account", "/proposals/new", "/events/open-event"):
+        assert note(signed.get(url).get_data(as_text=True)), url
