@@ -70,6 +70,10 @@ class Registration(db.Model):
     )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A Zoom meeting's registrant for this attendee (webapp/zoom): Zoom's id and the personal join
+    # URL /join/ forwards to. Set by the worker while confirmed, cleared once cancelled at Zoom.
+    zoom_registrant_id: Mapped[str | None] = mapped_column(String(100))
+    zoom_join_url: Mapped[str | None] = mapped_column(String(1000))
 
     event: Mapped[Event] = relationship()
     user = relationship("User", foreign_keys=[user_id])
