@@ -67,6 +67,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(outbox_bp)
     app.register_blueprint(reminders_bp)
+    from webapp.zoom.views import bp as zoom_bp
+
+    app.register_blueprint(zoom_bp)
     app.extensions["sign_in_intents"] = {"register": register_after_sign_in}
     # What each intent's sign-in link finishes, in words, for its mail and "Check your inbox".
     app.extensions["sign_in_intent_descriptions"] = {"register": describe_registration_intent}
