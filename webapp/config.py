@@ -95,6 +95,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "ZOOM_CLIENT_SECRET": os.environ.get("ZOOM_CLIENT_SECRET") or None,
         "ZOOM_API_BASE": (os.environ.get("ZOOM_API_BASE") or "https://api.zoom.us/v2").rstrip("/"),
         "ZOOM_OAUTH_URL": os.environ.get("ZOOM_OAUTH_URL") or "https://zoom.us/oauth/token",
+        # The app's event subscription's Secret Token: signs the webhooks (/zoom/webhook). Unset: no webhook.
+        "ZOOM_WEBHOOK_SECRET": os.environ.get("ZOOM_WEBHOOK_SECRET") or None,
         # Seconds a single call to Zoom may take before it counts as a (retryable) failure.
         "ZOOM_TIMEOUT_SECONDS": _int("ZOOM_TIMEOUT_SECONDS", 10),
         # The intents' delivery: like the outbox's (a lease longer than the task's time limit, backoff).

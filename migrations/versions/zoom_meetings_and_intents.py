@@ -1,5 +1,5 @@
-"""Zoom meetings made by the site: the event's choice and meeting id, each attendee's registrant
-and join URL, and the intents that carry every Zoom call out once.
+"""Zoom meetings made by the site: the event's choice and meeting id, each attendee's registrant,
+join URL and attendance from Zoom, and the intents that carry every Zoom call out once.
 
 Revision ID: zoom_meetings_and_intents
 Revises: series_registration_needs
@@ -15,7 +15,8 @@ down_revision = 'series_registration_needs'
 branch_labels = None
 depends_on = None
 
-KINDS = ('create_meeting', 'update_meeting', 'delete_meeting', 'add_registrant', 'cancel_registrant')
+KINDS = ('create_meeting', 'update_meeting', 'delete_meeting', 'add_registrant', 'cancel_registrant',
+         'import_attendance')
 STATES = ('queued', 'working', 'retry', 'done', 'failed')
 
 
@@ -56,10 +57,14 @@ def upgrade():
     with op.batch_alter_table('registrations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('zoom_registrant_id', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('zoom_join_url', sa.String(length=1000), nullable=True))
+        batch_op.add_column(sa.Column('zoom_joined_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('zoom_seconds', sa.Integer(), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('registrations', schema=None) as batch_op:
+        batch_op.drop_column('zoom_seconds')
+        batch_op.drop_column('zoom_joined_at')
         batch_op.drop_column('zoom_join_url')
         batch_op.drop_column('zoom_registrant_id')
     with op.batch_alter_table('events', schema=None) as batch_op:

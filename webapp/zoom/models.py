@@ -17,6 +17,8 @@ class IntentKind(StrEnum):
     DELETE_MEETING = "delete_meeting"
     ADD_REGISTRANT = "add_registrant"
     CANCEL_REGISTRANT = "cancel_registrant"
+    # After the event: Zoom's participant report fills check-in (webapp/zoom/attendance.py).
+    IMPORT_ATTENDANCE = "import_attendance"
 
 
 MEETING_KINDS = (IntentKind.CREATE_MEETING, IntentKind.UPDATE_MEETING, IntentKind.DELETE_MEETING)

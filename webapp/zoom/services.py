@@ -347,6 +347,26 @@ def _sync_registrant(session: Session, client: ZoomClient, intent: ZoomIntent, n
             return
 
 
+def _import_attendance(session: Session, client: ZoomClient, intent: ZoomIntent) -> None:
+    """The meeting's participant report fills check-in (webapp/zoom/attendance.py)."""
+    from webapp.zoom.attendance import import_report
+
+    event_id = intent.event_id
+    session.commit()
+    event = _fresh(session, Event, event_id)
+    if event is None or not event.zoom_meeting_id:
+        return
+    participants = client.meeting_participants(event.zoom_meeting_id)
+    found = import_report(session, event, participants)
+    session.commit()
+    log.info("zoom attendance of event %s: %d attendees in the report", event_id, found)
+
+
+# The report is ready a little after the meeting ends; events older than this are not looked at.
+REPORT_AFTER = timedelta(minutes=15)
+REPORT_WITHIN = timedelta(days=3)
+
+
 def _record(session: Session, intent_id: int, **values) -> None:
     session.execute(update(ZoomIntent).where(ZoomIntent.id == intent_id).values(claim_token=None, **values)
                     .execution_options(synchronize_session=False))
@@ -361,6 +381,8 @@ def carry_out(session: Session, intent_id: int, *, now: datetime, client: ZoomCl
         client = client or ZoomClient()
         if intent.kind in MEETING_KINDS:
             _sync_meeting(session, client, intent)
+        elif intent.kind == IntentKind.IMPORT_ATTENDANCE:
+            _import_attendance(session, client, intent)
         else:
             _sync_registrant(session, client, intent, now)
     except NotYet as wait:
@@ -403,8 +425,9 @@ def run_intent(session: Session, intent_id: int, *, now: datetime | None = None,
 
 def queue_missing_intents(session: Session, *, now: datetime, limit: int = 500) -> int:
     """What no cause queued: a registrant for each confirmed attendee without one (a seat given by a
-    path with no hook, a series' Register for all), and a cancellation for each registrant that
-    should not be one any more (its event ended, its seat went). Keys as the causes' own."""
+    path with no hook, a series' Register for all), a cancellation for each registrant that
+    should not be one any more (its event ended, its seat went), and, once a meeting is over, the
+    import of its attendance. Keys as the causes' own."""
     queued = 0
     zoom_events = select(Event.id).where(Event.is_zoom_meeting.is_(True))
     missing = session.scalars(
@@ -430,6 +453,13 @@ def queue_missing_intents(session: Session, *, now: datetime, limit: int = 500) 
             session, IntentKind.CANCEL_REGISTRANT,
             dedup_key=f"cancel_registrant:{registration.id}:{registration.generation}:{reason}",
             now=now, event_id=registration.event_id, registration_id=registration.id) is not None
+    ended = session.scalars(select(Event.id).where(
+        Event.is_zoom_meeting.is_(True), Event.zoom_meeting_id.is_not(None), Event.status == EventStatus.SCHEDULED,
+        Event.ends_at <= now - REPORT_AFTER, Event.ends_at > now - REPORT_WITHIN,
+    ).order_by(Event.id).limit(limit)).all()
+    for event_id in ended:  # once per event: its key is unique
+        queued += queue_intent(session, IntentKind.IMPORT_ATTENDANCE, dedup_key=f"import_attendance:{event_id}",
+                               now=now, event_id=event_id) is not None
     return queued
 
 
