@@ -183,6 +183,9 @@ def test_confirmed_attendees_become_registrants_and_the_waitlisted_never(app, se
     registrations.register(session, event.id, member=seated, now=utcnow())
     registrations.register(session, event.id, member=waiting, now=utcnow())
     session.commit()
+    # Queued by the registration itself, in its transaction (not left for the sweep to find).
+    [queued] = intents(session, IntentKind.ADD_REGISTRANT)
+    assert queued.state == IntentState.QUEUED
     run_all(session)
     [registrant] = fake_zoom.approved(event.zoom_meeting_id)
     assert registrant["email"] == seated.email and registrant["first_name"] == "Ada"
@@ -207,6 +210,10 @@ def test_cancelling_cancels_the_registrant_and_the_old_url_is_refused_while_the_
     registration_id = registrations.registration_for_id(session, event.id, seated.id).id
     response = post_form(signed_in_client(seated), f"/registrations/{registration_id}/cancel")
     assert response.status_code in (200, 303)
+    # The cancellation queued its Zoom cancel, and the promotion its registrant, in that same request.
+    assert [i.registration_id for i in intents(session, IntentKind.CANCEL_REGISTRANT)] == [registration_id]
+    promoted_id = registrations.registration_for_id(session, event.id, waiting.id).id
+    assert promoted_id in [i.registration_id for i in intents(session, IntentKind.ADD_REGISTRANT)]
     run_all(session)
     assert join_status(old_link) == 403  # the copied Zoom URL is dead at Zoom's side
     assert registrations.registration_for_id(session, event.id, seated.id).zoom_join_url is None
@@ -223,6 +230,7 @@ def test_an_organizer_removing_someone_cancels_their_registrant(app, session, fa
     link = registrations.registration_for_id(session, event.id, member.id).zoom_join_url
     registrations.remove(session, event.id, outcome.registration.id, actor=create_user(), now=utcnow())
     session.commit()
+    assert len(intents(session, IntentKind.CANCEL_REGISTRANT)) == 1
     run_all(session)
     assert join_status(link) == 403 and fake_zoom.approved(event.zoom_meeting_id) == []
 
@@ -357,3 +365,26 @@ def test_fifty_simultaneous_registrations_on_twenty_seats_make_twenty_registrant
     assert len(confirmed) == 20 and len(fake_zoom.approved(meeting_id)) == 20
     assert {r["email"] for r in fake_zoom.approved(meeting_id)} == {r.user.email for r in confirmed}
     assert len(intents(session, IntentKind.ADD_REGISTRANT)) == 20
+
+
+def test_a_released_seat_cancels_the_registrant_and_the_promoted_member_is_registered(app, session, fake_zoom):
+    event = published_zoom_event(session, capacity=1)
+    seated, waiting = create_user(), create_user()
+    registrations.register(session, event.id, member=seated, now=utcnow())
+    registrations.register(session, event.id, member=waiting, now=utcnow())
+    session.commit()
+    run_all(session)
+    held = registrations.registration_for_id(session, event.id, seated.id)
+    link = held.zoom_join_url
+    event = session.get(Event, event.id)
+    event.is_releasing_unconfirmed_seats = True
+    held.still_coming_asked_at = event.starts_at - timedelta(hours=30)  # asked, never answered
+    session.commit()
+    now = event.starts_at - timedelta(hours=20)
+    release = registrations.release_unconfirmed_seats(session, event.id, now=now)
+    session.commit()
+    assert [r.user_id for r in release.released] == [seated.id]
+    assert [i.registration_id for i in intents(session, IntentKind.CANCEL_REGISTRANT)] == [held.id]
+    run_all(session, now=now)
+    assert join_status(link) == 403
+    assert [r["email"] for r in fake_zoom.approved(event.zoom_meeting_id)] == [waiting.email]

@@ -414,6 +414,8 @@ def run_intent(session: Session, intent_id: int, *, now: datetime | None = None,
                token: str | None = None) -> IntentState | None:
     """Claim one intent and carry it out; None when it was not ours (done, or another worker's)."""
     now = now or utcnow()
+    if not is_configured(current_app.config):
+        return None  # Zoom was disconnected: the intent waits, queued, until it is connected again
     won = claim(session, [intent_id], now=now, token=token)
     session.commit()  # the claim is visible to other workers before Zoom is called
     if not won:
