@@ -42,6 +42,7 @@ GET_ARGS = {
     "/calendar.ics": [], "/groups/<slug>/calendar.ics": [], "/events.atom": [], "/groups/<slug>/events.atom": [],
     "/my/calendar/<secret>.ics": [], "/still-coming/<token>/<answer>": [],
     "/series/<slug>": [], "/series/<slug>/calendar.ics": [], "/groups/<slug>/series/new": [],
+    "/outbox/zoom": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
@@ -66,7 +67,7 @@ POST_FIELDS = {
     "/events/<slug>/slots/<int:claim_id>/move": ["direction"],
     "/events/<slug>/register": ["accessibility_needs", "email", "display_name"],
     "/groups/<slug>/edit": ["description", "external_url"],
-    "/groups/<slug>/events/new": ["title", "description"],
+    "/groups/<slug>/events/new": ["title", "description", "meeting_source"],
     "/groups/<slug>/invitations/<int:invitation_id>/withdraw": ["x"],
     "/groups/<slug>/organizers": ["name", "email"],
     "/groups/<slug>/organizers/<int:organizer_id>/remove": ["x"],
@@ -93,6 +94,8 @@ POST_FIELDS = {
     "/groups/<slug>/series/new": ["title", "description", "custom_rule", "first_on", "start_time", "end_on"],
     "/series/<slug>/register": ["x"],
     "/series/<slug>/cancel": ["x"],
+    "/outbox/zoom/<int:intent_id>/retry": ["x"],
+    "/zoom/webhook": ["x"],
 }
 
 
@@ -110,7 +113,7 @@ def world(session):
     proposal = create_proposal(proposer=me)
     session.commit()
     values = {"slug": event.slug, "registration_id": registration.id, "organizer_id": group.organizers[0].id,
-              "invitation_id": 1, "mail_id": 1, "claim_id": 1, "proposal_id": proposal.id, "name": "x",
+              "invitation_id": 1, "mail_id": 1, "claim_id": 1, "intent_id": 1, "proposal_id": proposal.id, "name": "x",
               "token": manage_token(registration), "filename": "site.css", "secret": "A" * 43,
               "answer": "yes"}
     return dict(me=me, values=values, group_slug=group.slug)
