@@ -52,6 +52,9 @@ class FakeZoom:
         self._fail: list[tuple[int, dict]] = []  # answers to give before serving, in order
         self.delay = 0.0
         self.down = False
+        # As Zoom may: a cancelled registrant stays (listed as denied) and adding the address again is
+        # refused as existing, instead of making a new registrant.
+        self.keep_cancelled = False
         self._ids = itertools.count(81_000_000_001)
         self.server: ThreadingHTTPServer | None = None
         self.url = ""
@@ -168,7 +171,11 @@ class FakeZoom:
 
         from tests.support.servers import free_port
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that gave up (the slow-Zoom tests) is not the fake's problem
+
+        self.server = Server(("127.0.0.1", free_port()), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -214,7 +221,8 @@ class FakeZoom:
                     for registrant in self.registrants[meeting["id"]]:
                         if registrant["id"] == wanted.get("id") or (
                                 not wanted.get("id") and registrant["email"] == wanted.get("email")):
-                            registrant["status"] = {"cancel": "cancelled", "approve": "approved",
+                            cancelled = "denied" if self.keep_cancelled else "cancelled"
+                            registrant["status"] = {"cancel": cancelled, "approve": "approved",
                                                     "deny": "denied"}.get(action, registrant["status"])
                 return 204, None
         if segments[:2] == ["report", "meetings"] and len(segments) == 4 and segments[3] == "participants":
@@ -241,7 +249,8 @@ class FakeZoom:
         if not email or not body.get("first_name"):
             return 400, {"code": 300, "message": "Validation Failed."}
         for registrant in self.registrants[meeting["id"]]:
-            if registrant["email"] == email and registrant["status"] == "approved":
+            if registrant["email"] == email and (registrant["status"] == "approved" or (
+                    self.keep_cancelled and registrant["status"] == "denied")):
                 return 409, {"code": 3027, "message": "Registrant already exists."}
         token = secrets.token_urlsafe(12)
         registrant = {"id": secrets.token_urlsafe(9), "email": email, "first_name": body["first_name"],

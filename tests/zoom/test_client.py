@@ -120,3 +120,18 @@ def test_a_cancelled_registrants_join_url_is_refused_by_the_fake(app, fake_zoom)
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(registrant.join_url)
     assert refused.value.code == 403
+
+
+def test_an_address_cancelled_before_and_registered_again_is_approved_again(app, fake_zoom):
+    import urllib.error
+    import urllib.request
+
+    fake_zoom.keep_cancelled = True  # Zoom keeps the cancelled registrant and refuses a second one
+    client = ZoomClient()
+    meeting_id = str(client.create_meeting({"topic": "One"})["id"])
+    first = client.add_registrant(meeting_id, email="ada@example.org", first_name="Ada")
+    client.cancel_registrant(meeting_id, registrant_id=first.id, email="ada@example.org")
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(first.join_url)
+    again = client.add_registrant(meeting_id, email="ada@example.org", first_name="Ada")
+    assert again.id == first.id and urllib.request.urlopen(again.join_url).status == 200

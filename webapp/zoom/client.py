@@ -251,11 +251,11 @@ class ZoomClient:
 
     # Registrants
 
-    def find_registrant(self, meeting_id: str, email: str) -> Registrant | None:
-        """The approved registrant with this address, or None."""
+    def find_registrant(self, meeting_id: str, email: str, status: str = "approved") -> Registrant | None:
+        """The registrant with this address and status (approved, pending, denied), or None."""
         token = ""
         for _ in range(50):
-            query = {"status": "approved", "page_size": 300}
+            query = {"status": status, "page_size": 300}
             if token:
                 query["next_page_token"] = token
             data = self.call("GET", f"/meetings/{meeting_id}/registrants", query=query) or {}
@@ -278,7 +278,12 @@ class ZoomClient:
                 raise
             found = self.find_registrant(meeting_id, email)
             if found is None:
-                raise
+                # Cancelled earlier (Zoom lists cancelled registrants as denied) and back now: approve it again.
+                found = self.find_registrant(meeting_id, email, status="denied")
+                if found is None:
+                    raise
+                self.call("PUT", f"/meetings/{meeting_id}/registrants/status",
+                          json_body={"action": "approve", "registrants": [{"id": found.id, "email": email}]})
             return found
         return Registrant(str(data.get("registrant_id") or data["id"]), data["join_url"])
 
