@@ -187,3 +187,31 @@ def test_the_zoom_page_is_for_staff_only(client, session, signed_in_client):
     session.commit()
     assert client.get("/outbox/zoom").status_code == 404
     assert signed_in_client(member).get("/outbox/zoom").status_code == 404
+
+
+def test_organizers_read_how_the_zoom_meeting_is_doing_and_members_do_not(session, signed_in_client, organizer,
+                                                                          fake_zoom):
+    from webapp.groups.models import Group
+    from webapp.organize.services import publish_event
+
+    group = session.scalar(select(Group).where(Group.slug == "metadata"))
+    event = create_event(group, slug="zoomed", meeting_url=None, is_zoom_meeting=True, status=EventStatus.DRAFT)
+    member = create_user()
+    session.commit()
+    organizer_client = signed_in_client(organizer)
+
+    def status() -> str:
+        found = soup(organizer_client.get("/events/zoomed").get_data(as_text=True)).select_one("#zoom-meeting-status")
+        return found.get_text() if found else ""
+
+    assert "made when you publish" in status()
+    publish_event(session, event.id, actor=None, now=utcnow())
+    session.commit()
+    fake_zoom.down = True
+    zoom.sweep(session)
+    assert "Zoom isn’t answering yet" in status() and "503" in status()
+    fake_zoom.down = False
+    zoom.sweep(session, now=utcnow() + timedelta(hours=2))
+    assert "The Zoom meeting is made" in status()
+    member_page = signed_in_client(member).get("/events/zoomed").get_data(as_text=True)
+    assert 'id="zoom-meeting-status"' not in member_page

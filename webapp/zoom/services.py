@@ -535,3 +535,26 @@ def registrant_pending(session: Session, registration: Registration) -> IntentSt
             ZoomIntent.state != IntentState.DONE)
         .order_by(ZoomIntent.id.desc()).limit(1))
 
+
+
+def meeting_status(session: Session, event: Event) -> str | None:
+    """What the event's organizers read about its Zoom meeting, or None when it has none."""
+    if not event.is_zoom_meeting:
+        return None
+    if event.status == EventStatus.DRAFT:
+        return "A Zoom meeting is made when you publish (waiting room on, registration required)."
+    if event.status == EventStatus.CANCELLED:
+        return "The event was cancelled, so its Zoom meeting is deleted."
+    if event.zoom_meeting_id:
+        return ("The Zoom meeting is made; each confirmed attendee gets a Zoom link of their own, "
+                "which stops working at Zoom when they give up their seat.")
+    creating = session.execute(
+        select(ZoomIntent.state, ZoomIntent.last_error).where(
+            ZoomIntent.event_id == event.id, ZoomIntent.kind == IntentKind.CREATE_MEETING)
+        .order_by(ZoomIntent.id.desc()).limit(1)).first()
+    if creating is not None and creating.state == IntentState.FAILED:
+        return (f"The Zoom meeting couldn’t be made (Zoom said: {creating.last_error}). "
+                "The METRO team can try again from its Zoom tasks page.")
+    if creating is not None and creating.last_error:
+        return f"The Zoom meeting is being made; Zoom isn’t answering yet ({creating.last_error}), so we keep trying."
+    return "The Zoom meeting is being made; it takes a moment."

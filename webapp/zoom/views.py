@@ -20,6 +20,12 @@ from webapp.zoom.attendance import record_participant_event
 bp = Blueprint("zoom", __name__)
 
 
+@bp.app_context_processor
+def _zoom_meeting_status():
+    """`zoom_meeting_status(event)` for the event page's organizer tools: asked only for organizers."""
+    return {"zoom_meeting_status": lambda event: services.meeting_status(db.session, event)}
+
+
 def _staff_only() -> None:
     require_staff(sign_in_first=False)  # nobody else learns the page exists
 
