@@ -71,3 +71,25 @@ def test_drill_zoom_down_then_rate_limiting_then_everything_applied_once(app, se
     assert {r.zoom_join_url for r in confirmed} == {r["join_url"] for r in approved}
     assert session.scalar(select(func.count()).select_from(ZoomIntent).where(
         ZoomIntent.state == IntentState.FAILED)) == 0
+
+
+def test_drill_worker_killed_after_zoom_made_the_meeting_the_next_one_finds_it(app, session, fake_zoom,
+                                                                              start_worker):
+    # Zoom makes the meeting but its answer is held back; the worker dies waiting for it, so the id is
+    # never written down. The next worker, once the lease runs out, must find that meeting, not make another.
+    fake_zoom.hold_answer = ("POST", "/v2/users/me/meetings", 30)
+    worker = start_worker("zoom-killed", beat=True, **zoom_env(fake_zoom), **FAST, ZOOM_CLAIM_LEASE_SECONDS="3")
+    event = create_event(create_group(), meeting_url=None, is_zoom_meeting=True, status=EventStatus.DRAFT,
+                         capacity=3, starts_at=utcnow() + timedelta(days=2))
+    publish_event(session, event.id, actor=None, now=utcnow())
+    session.commit()
+    assert fake_zoom.held.wait(20), worker.log()[-3000:]
+    worker.kill()
+    assert intent_states(session) == {"working": 1} and fake_zoom.meeting_creates() == 1
+    fake_zoom.hold_answer = None
+
+    start_worker("zoom-again", beat=True, **zoom_env(fake_zoom), **FAST, ZOOM_CLAIM_LEASE_SECONDS="3")
+    assert wait_until(lambda: intent_states(session) == {"done": 1}, timeout=30), intent_states(session)
+    session.expire_all()
+    assert fake_zoom.meeting_creates() == 1  # found by its marker, not made twice
+    assert session.get(Event, event.id).zoom_meeting_id in fake_zoom.meetings

@@ -55,6 +55,10 @@ class FakeZoom:
         # As Zoom may: a cancelled registrant stays (listed as denied) and adding the address again is
         # refused as existing, instead of making a new registrant.
         self.keep_cancelled = False
+        # (method, path prefix, seconds): such a call is carried out at once and answered only after
+        # the pause (a worker killed meanwhile never learns what Zoom did). `held` is set meanwhile.
+        self.hold_answer: tuple[str, str, float] | None = None
+        self.held = threading.Event()
         self._ids = itertools.count(81_000_000_001)
         self.server: ThreadingHTTPServer | None = None
         self.url = ""
@@ -127,6 +131,10 @@ class FakeZoom:
                     fake.calls.append((method, path))
                     body = self._body() if method in ("POST", "PATCH", "PUT") else {}
                     status, answer = fake.handle(method, path, query, body)
+                    hold = fake.hold_answer
+                if hold and method == hold[0] and path.startswith(hold[1]):
+                    fake.held.set()
+                    time.sleep(hold[2])
                 return self._answer(status, answer)
 
             def _token(self, query: dict) -> None:
