@@ -388,3 +388,25 @@ def test_a_released_seat_cancels_the_registrant_and_the_promoted_member_is_regis
     run_all(session, now=now)
     assert join_status(link) == 403
     assert [r["email"] for r in fake_zoom.approved(event.zoom_meeting_id)] == [waiting.email]
+
+
+def test_a_cancellation_zoom_refuses_for_good_is_not_queued_again_by_every_sweep(app, session, fake_zoom):
+    event = published_zoom_event(session, capacity=3)
+    member = create_user()
+    outcome = registrations.register(session, event.id, member=member, now=utcnow())
+    session.commit()
+    run_all(session)
+    fake_zoom.fail_next(2, status=400)  # Zoom refuses the cancel: a failure retrying can't mend
+    registrations.cancel(session, outcome.registration, now=utcnow())
+    session.commit()
+    for minute in range(4):
+        run_all(session, now=utcnow() + timedelta(minutes=minute))
+    cancels = intents(session, IntentKind.CANCEL_REGISTRANT)
+    # The cause's own intent failed; the sweep queued its fallback once, which failed too: no more.
+    assert [i.state for i in cancels] == [IntentState.FAILED, IntentState.FAILED]
+    assert "HTTP 400" in cancels[-1].last_error
+    # Staff retry it from the Zoom tasks page once Zoom takes it: then it goes through.
+    zoom.retry_intent(session, cancels[-1].id, actor=SimpleNamespace(email="staff@example.org"), now=utcnow())
+    session.commit()
+    run_all(session)
+    assert fake_zoom.approved(event.zoom_meeting_id) == []

@@ -449,8 +449,9 @@ def queue_missing_intents(session: Session, *, now: datetime, limit: int = 500) 
                 Event.ends_at <= now, Event.is_zoom_meeting.is_(False)),
         ).order_by(Registration.id).limit(limit)).all()
     for registration in stale:
-        # The end of the event is a cause of its own: once per registration and generation.
-        reason = "end" if registration.status == RegistrationStatus.CONFIRMED else _stamp(now)
+        # Keys that stay the same from sweep to sweep, so one that failed for good is not queued again
+        # every minute: the end of the event once per registration and generation, the rest once per status.
+        reason = "end" if registration.status == RegistrationStatus.CONFIRMED else f"sweep-{registration.status}"
         queued += queue_intent(
             session, IntentKind.CANCEL_REGISTRANT,
             dedup_key=f"cancel_registrant:{registration.id}:{registration.generation}:{reason}",
