@@ -427,7 +427,7 @@ def run_intent(session: Session, intent_id: int, *, now: datetime | None = None,
 
 def queue_missing_intents(session: Session, *, now: datetime, limit: int = 500) -> int:
     """What no cause queued: a registrant for each confirmed attendee without one (a seat given by a
-    path with no hook, a series' Register for all), a cancellation for each registrant that
+    path with no hook of its own), a cancellation for each registrant that
     should not be one any more (its event ended, its seat went), and, once a meeting is over, the
     import of its attendance. Keys as the causes' own."""
     queued = 0
