@@ -96,6 +96,7 @@ class ZoomClient:
         self.timeout = config.get("ZOOM_TIMEOUT_SECONDS", 10)
         self.redis_url = config.get("REDIS_URL")
         self._cache_key = f"zoom:token:{self.oauth_url}:{self.account_id}:{self.client_id}"
+        self._store = None
 
     # --- HTTP --------------------------------------------------------------------------------
 
@@ -132,9 +133,11 @@ class ZoomClient:
     def _redis(self):
         if not self.redis_url:
             return None
-        import redis
+        if self._store is None:  # one connection pool per client, made when first needed
+            import redis
 
-        return redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            self._store = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
+        return self._store
 
     def _cached_token(self) -> str | None:
         store = self._redis()
