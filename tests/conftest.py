@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from tests.support.apps import BuiltApps, make_test_app
+from tests.support.fake_zoom import fake_zoom  # noqa: F401 (a fixture: the fake Zoom API, tests/support)
 from tests.support.html import csrf_token_in
 from tests.support.servers import OwnRedis, PrivatePostgres, free_port
 from webapp.db import db

@@ -67,6 +67,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(outbox_bp)
     app.register_blueprint(reminders_bp)
+    from webapp.zoom.views import bp as zoom_bp
+
+    app.register_blueprint(zoom_bp)
     app.extensions["sign_in_intents"] = {"register": register_after_sign_in}
     # What each intent's sign-in link finishes, in words, for its mail and "Check your inbox".
     app.extensions["sign_in_intent_descriptions"] = {"register": describe_registration_intent}
@@ -150,6 +153,7 @@ def _models_loaded() -> None:
     import webapp.reminders.models  # noqa: F401
     import webapp.series.models  # noqa: F401
     import webapp.slots.models  # noqa: F401
+    import webapp.zoom.models  # noqa: F401
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -176,6 +180,10 @@ def _after_commit(session: Session) -> None:
 
     if session.info.get("outbox_pending_ids"):
         dispatch_after_commit(session)
+    if session.info.get("zoom_pending_ids"):
+        from webapp.zoom.services import dispatch_after_commit as dispatch_zoom_intents
+
+        dispatch_zoom_intents(session)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -183,6 +191,7 @@ def _after_rollback(session: Session) -> None:
     from webapp.outbox.services import forget_pending
 
     forget_pending(session)
+    session.info.pop("zoom_pending_ids", None)  # webapp.zoom.services.PENDING_KEY: nothing to carry out
 
 
 __all__ = ["create_app", "db"]

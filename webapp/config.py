@@ -90,6 +90,30 @@ def load_settings(overrides: dict | None = None) -> dict:
         # The outbox page and the worker's log raise the alarm past this wait.
         "OUTBOX_ALERT_MINUTES": _int("OUTBOX_ALERT_MINUTES", 10),
         "REMINDER_SWEEP_SECONDS": _int("REMINDER_SWEEP_SECONDS", 300),
+        # Zoom (README, "Zoom meetings made by the site"): a Server-to-Server OAuth app's credentials.
+        # Without all three the site works as before: organizers paste a meeting link.
+        "ZOOM_ACCOUNT_ID": os.environ.get("ZOOM_ACCOUNT_ID") or None,
+        "ZOOM_CLIENT_ID": os.environ.get("ZOOM_CLIENT_ID") or None,
+        "ZOOM_CLIENT_SECRET": os.environ.get("ZOOM_CLIENT_SECRET") or None,
+        "ZOOM_API_BASE": (os.environ.get("ZOOM_API_BASE") or "https://api.zoom.us/v2").rstrip("/"),
+        "ZOOM_OAUTH_URL": os.environ.get("ZOOM_OAUTH_URL") or "https://zoom.us/oauth/token",
+        # The app's event subscription's Secret Token: signs the webhooks (/zoom/webhook). Unset: no webhook.
+        "ZOOM_WEBHOOK_SECRET": os.environ.get("ZOOM_WEBHOOK_SECRET") or None,
+        # Seconds a single call to Zoom may take before it counts as a (retryable) failure.
+        "ZOOM_TIMEOUT_SECONDS": _int("ZOOM_TIMEOUT_SECONDS", 10),
+        # The intents' delivery: like the outbox's (a lease longer than the task's time limit, backoff).
+        "ZOOM_SWEEP_SECONDS": _int("ZOOM_SWEEP_SECONDS", 60),
+        "ZOOM_CLAIM_LEASE_SECONDS": _int("ZOOM_CLAIM_LEASE_SECONDS", 600),
+        "ZOOM_RETRY_BASE_SECONDS": _int("ZOOM_RETRY_BASE_SECONDS", 30),
+        "ZOOM_RETRY_MAX_SECONDS": _int("ZOOM_RETRY_MAX_SECONDS", 3600),
+        # 12 attempts at up to an hour apart: Zoom down for several hours still loses nothing.
+        "ZOOM_MAX_ATTEMPTS": _int("ZOOM_MAX_ATTEMPTS", 12),
+        # A registrant waits this long between looks for its meeting to be made (not an attempt).
+        "ZOOM_WAIT_SECONDS": _int("ZOOM_WAIT_SECONDS", 15),
+        # A reminder waits for the attendee's Zoom link this many times, this long each, then goes
+        # with the /join/ link and a note.
+        "ZOOM_REMINDER_WAITS": _int("ZOOM_REMINDER_WAITS", 3),
+        "ZOOM_REMINDER_WAIT_SECONDS": _int("ZOOM_REMINDER_WAIT_SECONDS", 300),
         # Confirmed attendees see and get the meeting link from this many hours before the start.
         "REMINDER_WINDOW_HOURS": _int("REMINDER_WINDOW_HOURS", 24),
         # "Still coming?": confirmed attendees of a capped event with a waitlist are asked this many
@@ -157,12 +181,13 @@ def load_settings(overrides: dict | None = None) -> dict:
         settings["REDIS_URL"], broker_folder,
         outbox_sweep_seconds=settings["OUTBOX_SWEEP_SECONDS"],
         reminder_sweep_seconds=settings["REMINDER_SWEEP_SECONDS"],
+        zoom_sweep_seconds=settings["ZOOM_SWEEP_SECONDS"],
     ))
     return settings
 
 
 def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_seconds: int = 60,
-                    reminder_sweep_seconds: int = 300) -> dict:
+                    reminder_sweep_seconds: int = 300, zoom_sweep_seconds: int = 60) -> dict:
     """Celery on Redis in production; kombu's filesystem transport when there is no Redis.
 
     The filesystem transport needs no server and survives restarts of the worker, which is
@@ -171,7 +196,8 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
     common = {
         "task_ignore_result": True,
         "include": ["tasks.mail", "tasks.reminders", "tasks.follows", "tasks.still_coming",
-                    "tasks.series", "tasks.privacy"],
+                    "tasks.series", "tasks.privacy",
+                    "tasks.zoom"],
         # A task is acknowledged only after it ran, and re-queued if its worker dies.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -205,6 +231,10 @@ def celery_settings(redis_url: str | None, broker_folder: Path, *, outbox_sweep_
             # erased", so a late or repeated sweep is harmless.
             "erase-expired-data": {"task": "tasks.privacy.erase_expired_data",
                                    "schedule": 3600.0, "options": {"expires": 3600.0}},
+            # Zoom intents left behind (a broker down at commit, a worker that died, a retry due), the
+            # registrants a cause without a hook left out, and the end of events: "due and not done".
+            "sweep-zoom": {"task": "tasks.zoom.sweep_zoom_intents", "schedule": float(zoom_sweep_seconds),
+                           "options": {"expires": float(zoom_sweep_seconds)}},
         },
     }
     if redis_url:

@@ -46,6 +46,7 @@ GET_ARGS = {
     "/my/calendar/<secret>.ics": [], "/still-coming/<token>/<answer>": [],
     "/series/<slug>": [], "/series/<slug>/calendar.ics": [], "/groups/<slug>/series/new": [],
     "/series/<slug>/manage": [], "/series/<slug>/schedule": [],
+    "/outbox/zoom": [],
 }
 
 # The fields each POST route's form sends (one gets the NUL in turn).
@@ -73,7 +74,7 @@ POST_FIELDS = {
     "/events/<slug>/slots/<int:claim_id>/withdraw": ["generation"],
     "/events/<slug>/register": ["accessibility_needs", "email", "display_name"],
     "/groups/<slug>/edit": ["description", "external_url"],
-    "/groups/<slug>/events/new": ["title", "description"],
+    "/groups/<slug>/events/new": ["title", "description", "meeting_source"],
     "/groups/<slug>/invitations/<int:invitation_id>/withdraw": ["x"],
     "/groups/<slug>/organizers": ["name", "email"],
     "/groups/<slug>/organizers/<int:organizer_id>/remove": ["x"],
@@ -104,6 +105,8 @@ POST_FIELDS = {
     "/series/<slug>/slots": ["label", "minutes", "how_many"],
     "/series/<slug>/slots/<offer_id>": ["label", "minutes", "how_many"],
     "/series/<slug>/slots/<offer_id>/remove": ["x"],
+    "/outbox/zoom/<int:intent_id>/retry": ["x"],
+    "/zoom/webhook": ["x"],
 }
 
 
@@ -121,7 +124,8 @@ def world(session):
     proposal = create_proposal(proposer=me)
     session.commit()
     values = {"slug": event.slug, "registration_id": registration.id, "organizer_id": group.organizers[0].id,
-              "invitation_id": 1, "mail_id": 1, "claim_id": 1, "offer_id": 1, "proposal_id": proposal.id, "name": "x",
+              "invitation_id": 1, "mail_id": 1, "claim_id": 1, "offer_id": 1, "intent_id": 1,
+              "proposal_id": proposal.id, "name": "x",
               "token": manage_token(registration), "filename": "site.css", "secret": "A" * 43,
               "answer": "yes"}
     return dict(me=me, values=values, group_slug=group.slug)

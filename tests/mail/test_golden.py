@@ -256,6 +256,9 @@ CASES = {
     "reminder.with_link": lambda: _reminder(join_url=JOIN),
     "reminder.no_link_yet": lambda: _reminder(),
     "reminder.in_person": lambda: _reminder(online=False),
+    # A Zoom meeting the site made (webapp/zoom): the attendee's own Zoom link, or /join/ with a note.
+    "reminder.zoom_link": lambda: _reminder(join_url=JOIN, zoom_url="https://zoom.example/w/81000000001?tk=TOKEN"),
+    "reminder.zoom_link_pending": lambda: _reminder(join_url=JOIN, zoom_link_pending=True),
     "event_changed.time": lambda: _changed({"time"}, "the time", f"New time: {TITLE}", in_window=False),
     "event_changed.link_in_window": lambda: _changed({"link"}, "the meeting link", f"New meeting link: {TITLE}",
                                                      in_window=True, join_url=JOIN),

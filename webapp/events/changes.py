@@ -21,6 +21,7 @@ from webapp.registrations.mails import queue_attendee_mail, record_registration_
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.services import RegistrationError, lock_event
 from webapp.reminders.models import Reminder
+from webapp.zoom import services as zoom
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,8 @@ def change_event(session: Session, event_id: int, *, starts_at: datetime | None 
     event.sequence += 1
     event.updated_at = now
     session.flush()
+    if TIME in changes:
+        zoom.meeting_changed(session, event, now=now)
     registrations = _active_registrations(session, event.id)
     earlier = _superseded_changes(session, event.id)
     mails = []
@@ -248,6 +251,7 @@ def cancel_event(session: Session, event_id: int, *, now: datetime, actor=None) 
     event.sequence += 1
     event.updated_at = now
     session.flush()
+    zoom.meeting_withdrawn(session, event, now=now)
     mails = []
     for registration in _active_registrations(session, event.id):
         mail = queue_attendee_mail(

@@ -81,6 +81,11 @@ class Event(db.Model):
     # The organizer's choice (off by default): at RELEASE_UNCONFIRMED_HOURS before the start, seats
     # of confirmed attendees who did not answer "Still coming?" go to the waitlist.
     is_releasing_unconfirmed_seats: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The organizer chose "Create a Zoom meeting" (webapp/zoom): the site makes the meeting when the
+    # event is published and registers each confirmed attendee with Zoom; `meeting_url` stays empty.
+    is_zoom_meeting: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Zoom's id of that meeting once made (the worker writes it; looked up before any second create).
+    zoom_meeting_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # iCalendar SEQUENCE: raised on every change attendees are told about (moved, new place, cancelled),
@@ -117,6 +122,11 @@ class Event(db.Model):
     @property
     def is_full(self) -> bool:
         return self.capacity is not None and (self.seats_left == 0 or self.waitlist_count > 0)
+
+    @property
+    def has_meeting_link(self) -> bool:
+        """An online event attendees can join: a pasted link, or a Zoom meeting the site makes."""
+        return bool(self.meeting_url) or bool(self.is_online and self.is_zoom_meeting)
 
     def registration_closes(self) -> datetime:
         return self.registration_closes_at or self.starts_at

@@ -14,6 +14,7 @@ from wtforms.validators import ValidationError
 
 from webapp.organize.services import EventFields
 from webapp.validators import at_most, clean_text, no_markup, no_raw_html, normalize_newlines, one_line, required, strip
+from webapp.zoom.services import zoom_available
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000
@@ -24,6 +25,10 @@ VENUE_ACCESSIBILITY_MAX = 1000
 CAPACITY_MAX = 100_000
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 FORMATS = {"online": "Online", "in_person": "In person"}
+# How an online event's attendees join: a link the organizer pastes, or a Zoom meeting the site makes
+# (only when the site has a Zoom connection: webapp/zoom).
+MEETING_SOURCES = {"paste": "Paste a meeting link",
+                   "zoom": "Create a Zoom meeting: each confirmed attendee gets a Zoom link of their own"}
 
 
 def to_local_input(dt: datetime | None, zone: ZoneInfo) -> str:
@@ -53,6 +58,8 @@ class EventForm(FlaskForm):
     ends_at = StringField("Ends", filters=[strip], validators=[required("Please enter when the event ends.")])
     meeting_format = RadioField("Format", choices=[SelectChoice(k, v) for k, v in FORMATS.items()],
                                 default="online", validate_choice=False)
+    meeting_source = RadioField("How attendees join", choices=[SelectChoice(k, v) for k, v in MEETING_SOURCES.items()],
+                                default="paste", validate_choice=False)
     meeting_url = StringField("Meeting link", filters=[strip], validators=[
         at_most(URL_MAX, "The meeting link"), one_line])
     venue_name = StringField("Venue", filters=[strip], validators=[
@@ -83,6 +90,7 @@ class EventForm(FlaskForm):
             title=fields.title, description=fields.description,
             starts_at=to_local_input(fields.starts_at, zone), ends_at=to_local_input(fields.ends_at, zone),
             meeting_format="online" if fields.is_online else "in_person", meeting_url=fields.meeting_url or "",
+            meeting_source="zoom" if fields.is_zoom_meeting else "paste",
             venue_name=fields.venue_name or "", venue_address=fields.venue_address or "",
             venue_accessibility=fields.venue_accessibility or "",
             capacity="" if fields.capacity is None else str(fields.capacity),
@@ -94,6 +102,10 @@ class EventForm(FlaskForm):
     @property
     def is_online(self) -> bool:
         return self.meeting_format.data != "in_person"
+
+    @property
+    def is_zoom_meeting(self) -> bool:
+        return self.is_online and self.meeting_source.data == "zoom"
 
     def _time(self, field) -> datetime | None:
         if not field.data:
@@ -130,8 +142,19 @@ class EventForm(FlaskForm):
             field.data = "online"
             raise ValidationError("Please choose online or in person.")
 
+    def validate_meeting_source(self, field) -> None:
+        if not field.data:  # not offered (a published event keeps its choice): a pasted link
+            field.data = "paste"
+        if field.data not in MEETING_SOURCES:
+            field.data = "paste"
+            raise ValidationError("Please choose how attendees join.")
+        if field.data == "zoom" and self.is_online and not zoom_available():
+            field.data = "paste"
+            raise ValidationError("This site can’t create Zoom meetings: its Zoom connection isn’t set up. "
+                                  "Please paste a meeting link instead.")
+
     def validate_meeting_url(self, field) -> None:
-        if not self.is_online or not field.data:
+        if not self.is_online or not field.data or self.is_zoom_meeting:
             return
         parts = urlsplit(field.data)
         if parts.scheme != "https" or not parts.netloc or " " in field.data:
@@ -155,7 +178,9 @@ class EventForm(FlaskForm):
         return EventFields(
             title=self.title.data, description=self.description.data or "",
             starts_at=self.times["starts_at"], ends_at=self.times["ends_at"], is_online=self.is_online,
-            meeting_url=self.meeting_url.data or None, venue_name=self.venue_name.data or None,
+            # Kept as typed: EventFields.place drops it for a Zoom meeting the site makes.
+            meeting_url=self.meeting_url.data or None,
+            is_zoom_meeting=self.is_zoom_meeting, venue_name=self.venue_name.data or None,
             venue_address=self.venue_address.data or None,
             venue_accessibility=self.venue_accessibility.data or None, capacity=self.capacity_value,
             registration_opens_at=self.times.get("registration_opens_at"),

@@ -23,6 +23,7 @@ from webapp.refusals import FormRefusal
 from webapp.registrations.models import Registration
 from webapp.registrations.services import RegistrationError, change_capacity, lock_event
 from webapp.slugs import unique_slug
+from webapp.zoom import services as zoom
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class EventFields:
     registration_closes_at: datetime | None = None
     # Seats of confirmed attendees who didn't answer "Still coming?" go to the waitlist (off by default).
     is_releasing_unconfirmed_seats: bool = False
+    # "Create a Zoom meeting" instead of a pasted link (webapp/zoom); chosen while a draft, kept after.
+    is_zoom_meeting: bool = False
 
     @classmethod
     def of(cls, event: Event) -> EventFields:
@@ -61,12 +64,14 @@ class EventFields:
             capacity=event.capacity, registration_opens_at=event.registration_opens_at,
             registration_closes_at=event.registration_closes_at,
             is_releasing_unconfirmed_seats=event.is_releasing_unconfirmed_seats,
+            is_zoom_meeting=event.is_zoom_meeting,
         )
 
     @property
     def place(self) -> EventPlace:
-        return EventPlace(self.is_online, self.meeting_url, self.venue_name, self.venue_address,
-                          self.venue_accessibility).normalized()
+        # A Zoom meeting the site makes has no pasted link: its attendees get links of their own.
+        return EventPlace(self.is_online, None if self.is_zoom_meeting else self.meeting_url, self.venue_name,
+                          self.venue_address, self.venue_accessibility).normalized()
 
 
 def _apply_plain_fields(event: Event, fields: EventFields) -> None:
@@ -84,15 +89,25 @@ def _check_future_start(fields: EventFields, now: datetime) -> None:
         raise OrganizeError("The event must start in the future.", field="starts_at")
 
 
+def _check_zoom_choice(fields: EventFields) -> None:
+    """A Zoom meeting made by the site needs the site's Zoom connection, and an online event."""
+    if fields.is_zoom_meeting and not zoom.zoom_available():
+        raise OrganizeError("This site can’t make Zoom meetings (its Zoom connection isn’t set up). "
+                            "Please paste a meeting link instead.", field="meeting_source")
+    if fields.is_zoom_meeting and not fields.is_online:
+        raise OrganizeError("Only an online event can have a Zoom meeting.", field="meeting_source")
+
+
 def create_event(session: Session, group: Group | None, fields: EventFields, *, actor, now: datetime) -> Event:
     """A new draft event of `group`, with a unique slug made from its title: only the group's
     organizers see it until it is published."""
     _check_future_start(fields, now)
+    _check_zoom_choice(fields)
     event = Event(
         group_id=group.id if group else None, summary="",
         slug=unique_slug(session, Event.slug, fields.title, max_length=100, fallback="event"),
         starts_at=fields.starts_at, ends_at=fields.ends_at, capacity=fields.capacity,
-        status=EventStatus.DRAFT, created_at=now, updated_at=now,
+        status=EventStatus.DRAFT, created_at=now, updated_at=now, is_zoom_meeting=fields.is_zoom_meeting,
     )
     _apply_plain_fields(event, fields)
     session.add(event)
@@ -116,6 +131,7 @@ def publish_event(session: Session, event_id: int, *, actor, now: datetime) -> E
     log.info("event %s published by %s", event.id, getattr(actor, "email", "system"))
     # In this transaction: if the publish rolls back, no follower hears of the event.
     tell_followers_of_new_event(session, event, actor=actor, now=now)
+    zoom.meeting_published(session, event, now=now)
     return event
 
 
@@ -124,6 +140,7 @@ def discard_draft(session: Session, event_id: int, *, actor, now: datetime) -> N
     event = lock_event(session, event_id)
     if event.status != EventStatus.DRAFT:
         raise OrganizeError("Only a draft can be deleted; a published event is cancelled instead.", status=409)
+    zoom.meeting_withdrawn(session, event, now=now)
     session.delete(event)
     session.flush()
     log.info("draft event %s deleted by %s", event_id, getattr(actor, "email", "system"))
@@ -216,7 +233,9 @@ class EventUpdated:
 def _update_draft(session: Session, event: Event, fields: EventFields, *, now: datetime) -> EventUpdated:
     """A draft has no attendees: every field is set as typed, and nobody is told."""
     _check_future_start(fields, now)
+    _check_zoom_choice(fields)
     event.starts_at, event.ends_at, event.capacity = fields.starts_at, fields.ends_at, fields.capacity
+    event.is_zoom_meeting = fields.is_zoom_meeting
     _apply_plain_fields(event, fields)
     event.updated_at = now
     session.flush()
@@ -232,6 +251,11 @@ def update_event(session: Session, event_id: int, fields: EventFields, *, actor,
         return _update_draft(session, event, fields, now=now)
     if event is None or event.status != EventStatus.SCHEDULED:
         raise OrganizeError("Only a scheduled event can be edited.", status=409)
+    # Published, the choice stays as it was: attendees may hold Zoom links of their own already.
+    fields.is_zoom_meeting = event.is_zoom_meeting
+    if event.is_zoom_meeting and not fields.is_online:
+        raise OrganizeError("This event’s Zoom meeting was made by the site, so it stays online. To meet in "
+                            "person, cancel it and make a new event.", field="meeting_format", status=422)
     result = EventUpdated(event)
     # The capacity and change services take the event's lock and reload it, so they run before the
     # plain fields are set (a reload would drop unflushed edits).
@@ -251,8 +275,11 @@ def update_event(session: Session, event_id: int, fields: EventFields, *, actor,
     except EventChangeError as error:
         raise OrganizeError(error.message, field="starts_at" if moving else None, status=error.status) from error
     event = session.get(Event, event_id)
+    retitled = fields.title != event.title
     _apply_plain_fields(event, fields)
     event.updated_at = now
     session.flush()
+    if retitled:  # a new time told Zoom already (change_event); this `now` makes it the same intent
+        zoom.meeting_changed(session, event, now=now)
     result.event = event
     return result

@@ -23,12 +23,13 @@ from webapp.organize import (
     services,
 )
 from webapp.organize.blueprint import bp
-from webapp.organize.forms import FORMATS, EventForm
+from webapp.organize.forms import FORMATS, MEETING_SOURCES, EventForm
 from webapp.organize.services import OrganizeError
 from webapp.refusals import place_on_form
 from webapp.rendering import form_status, go_to, render
 from webapp.rendering import no_store as _private
 from webapp.series import services as series_services
+from webapp.zoom.services import zoom_available
 
 
 @bp.app_context_processor
@@ -60,6 +61,7 @@ def _form_page(form: EventForm, *, group, event=None, copied_from=None, status=2
     drafts = services.group_drafts(db.session, group) if group and not event else []
     return _private(render("organize/event_form.html", "event_form", status=form_status(status), form=form,
                            group=group, event=event, copied_from=copied_from, drafts=drafts, formats=FORMATS,
+                           meeting_sources=MEETING_SOURCES, zoom_available=zoom_available(),
                            notice=notice, saved=saved, action_url=action_url, back_url=back_url))
 
 

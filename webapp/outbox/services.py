@@ -58,8 +58,18 @@ _RECHECKS: dict[str, Recheck] = {}
 
 
 def register_recheck(kind: str, recheck: Recheck) -> None:
-    """Re-check a kind of mail right before sending it; the function says why to drop it, or None."""
+    """Re-check a kind of mail right before sending it; the function says why to drop it, or None.
+    It may also change the mail (its bodies) before it goes, or raise SendLater."""
     _RECHECKS[kind] = recheck
+
+
+class SendLater(Exception):
+    """Raised by a re-check: not yet (the reminder waits for the attendee's Zoom link). The mail goes
+    back to `retrying` for `delay`; the claim counted as an attempt, so the re-check can bound its waits."""
+
+    def __init__(self, reason: str, delay: timedelta) -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 def _setting(name: str, default):
@@ -529,6 +539,13 @@ def _prepare(session: Session, mail: OutboxMail, now: datetime, result: BatchRes
             result.dropped.append(mail.id)
             return None
         outgoing.message = build_message(mail)
+    except SendLater as later:
+        mail.state = MailState.RETRYING
+        mail.next_attempt_at = now + later.delay
+        mail.last_error = f"waiting: {later}"[:2000]
+        mail.claim_token = None
+        result.retrying.append(mail.id)
+        return None
     except (DBAPIError, SoftTimeLimitExceeded):
         raise  # the database, not this row: the whole batch goes back
     except Exception as exc:  # this row's data: it fails alone, the others go on
@@ -566,6 +583,7 @@ def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: 
     prepared = [p for p in (_prepare(session, mail, now, result) for mail in mails) if p]
     session.commit()  # the drops and the Message-IDs, before anything leaves
     unsettled.difference_update(result.dropped)
+    unsettled.difference_update(result.retrying)  # those a re-check sent back for later
     unsettled.difference_update(set(mail_ids) - {mail.id for mail in mails})  # gone meanwhile
     outgoing = []
     for mail in prepared:

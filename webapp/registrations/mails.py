@@ -64,7 +64,7 @@ def may_see_meeting_link(registration: Registration | None, *, now: datetime) ->
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
         return False
     event = registration.event
-    return bool(event.meeting_url) and event.starts_at - reminder_window() <= now < event.ends_at
+    return event.has_meeting_link and event.starts_at - reminder_window() <= now < event.ends_at
 
 
 def event_mail_links(registration: Registration) -> dict:
@@ -112,10 +112,16 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
     )
 
 
-def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
+def attendee_mail_context(registration: Registration, *, with_link: bool) -> dict:
+    """What `queue_attendee_mail` renders with (before its `extra`): also for a mail written again
+    right before it goes (a reminder that carries the attendee's Zoom link, webapp/reminders)."""
     event = registration.event
-    link = join_url(registration) if with_link and event.meeting_url else None
+    link = join_url(registration) if with_link and event.has_meeting_link else None
     return dict(event_mail_links(registration), registration=registration, join_url=link)
+
+
+def _mail_context(registration: Registration, *, now: datetime, with_link: bool) -> dict:
+    return attendee_mail_context(registration, with_link=with_link)
 
 
 def queue_attendee_mail(session: Session, registration: Registration, *, kind: str, dedup_key: str,

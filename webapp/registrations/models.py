@@ -75,6 +75,15 @@ class Registration(db.Model):
     )
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A Zoom meeting's registrant for this attendee (webapp/zoom): Zoom's id and the personal join
+    # URL /join/ forwards to. Set by the worker while confirmed, cleared once cancelled at Zoom.
+    zoom_registrant_id: Mapped[str | None] = mapped_column(String(100))
+    zoom_join_url: Mapped[str | None] = mapped_column(String(1000))
+    # What Zoom says of their attendance (its participant report, or its webhook while it runs): when
+    # they first joined and for how long in all. The first such news checks them in; organizers
+    # can still correct the check-in, and later news never overrides them.
+    zoom_joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    zoom_seconds: Mapped[int | None] = mapped_column(Integer)
 
     event: Mapped[Event] = relationship()
     user = relationship("User", foreign_keys=[user_id])

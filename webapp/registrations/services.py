@@ -28,6 +28,7 @@ from webapp.registrations.mails import (
 from webapp.registrations.models import Registration, RegistrationStatus, WaitlistPromotion
 from webapp.slots.services import free_slot_of
 from webapp.validators import too_long_message
+from webapp.zoom import services as zoom
 
 ACCESSIBILITY_NEEDS_MAX = 1000
 
@@ -190,6 +191,7 @@ def register(
         position = None
         if mail:
             queue_registration_mail(session, registration, "confirmed", now=now)
+        zoom.seats_taken(session, event, [registration], now=now)
     return Outcome(registration, [], position=position, event=event)
 
 
@@ -248,7 +250,8 @@ def _give_up(session: Session, event: Event, registration: Registration, *, now:
              by=None) -> Outcome:
     """Cancel an active registration (the caller holds the lock), send the member the `mail` kind
     ("cancelled" or "removed"), and fill the freed seat."""
-    if registration.status == RegistrationStatus.CONFIRMED:
+    had_seat = registration.status == RegistrationStatus.CONFIRMED
+    if had_seat:
         event.confirmed_count -= 1
     else:
         event.waitlist_count -= 1
@@ -258,6 +261,8 @@ def _give_up(session: Session, event: Event, registration: Registration, *, now:
     session.flush()
     if mail:
         queue_registration_mail(session, registration, mail, now=now)
+    if had_seat:  # the waitlisted were never Zoom registrants
+        zoom.seats_given_up(session, event, [registration], now=now)
     # A presenter without a seat holds no slot: it is free again, and the organizers are told.
     free_slot_of(session, event, registration, now=now, removed=by is not None)
     promoted = promote_from_waitlist(session, event, now=now)
@@ -329,6 +334,7 @@ def promote_by_hand(session: Session, event_id: int, registration_id: int, *, ex
     _confirm(event, registration, now)
     session.flush()
     queue_registration_mail(session, registration, "promoted", now=now)
+    zoom.seats_taken(session, event, [registration], now=now)
     return Outcome(registration, [registration], capacity_raised=raised)
 
 
@@ -361,6 +367,7 @@ def promote_from_waitlist(session: Session, event: Event, *, now: datetime,
     session.flush()
     for registration in promoted:
         queue_registration_mail(session, registration, "promoted", now=now)
+    zoom.seats_taken(session, event, promoted, now=now)
     return promoted
 
 
@@ -425,6 +432,7 @@ def release_unconfirmed_seats(session: Session, event_id: int, *, now: datetime)
     event.confirmed_count -= len(released)
     event.waitlist_count += len(released)
     session.flush()
+    zoom.seats_given_up(session, event, released, now=now)
     promoted = promote_from_waitlist(session, event, now=now,
                                      passing_over=silent_released | frozenset(r.id for r in released))
     for registration in released:

@@ -36,7 +36,18 @@ JOIN_REFUSALS = {
     "too_early": "The meeting link opens the day before the event. Please come back then.",
     "ended": "This event has ended.",
     "no_link": "The organizers haven’t added a meeting link yet. Please check the event page.",
+    "zoom_pending": "Your personal Zoom link isn’t ready yet: Zoom is still registering you. "
+                    "Please try again in a few minutes.",
 }
+
+
+def meeting_url_for(registration: Registration) -> str | None:
+    """Where the link lets its owner through: their own Zoom join URL when the site made the
+    meeting (webapp/zoom; None until Zoom registered them), else the pasted meeting link."""
+    event = registration.event
+    if event.is_zoom_meeting:
+        return registration.zoom_join_url
+    return event.meeting_url
 
 
 def use_join_link(session: Session, token: str, *, now: datetime) -> JoinAttempt:
@@ -54,13 +65,15 @@ def use_join_link(session: Session, token: str, *, now: datetime) -> JoinAttempt
         outcome = "too_early"
     elif now >= event.ends_at:
         outcome = "ended"
-    elif not event.meeting_url:
+    elif not event.has_meeting_link:
         outcome = "no_link"
+    elif not meeting_url_for(registration):
+        outcome = "zoom_pending"
     else:
         outcome = "joined"
     session.add(JoinVisit(registration_id=registration.id, used_at=now, outcome=outcome))
     session.flush()
-    return JoinAttempt(outcome, registration, event.meeting_url if outcome == "joined" else None)
+    return JoinAttempt(outcome, registration, meeting_url_for(registration) if outcome == "joined" else None)
 
 
 def join_visits(session: Session, event_id: int) -> list[JoinVisit]:

@@ -10,8 +10,9 @@ unique. Every reminder is re-checked right before it is sent (see `recheck_remin
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -19,11 +20,19 @@ from webapp.db import insert_on_conflict
 from webapp.display import format_start_from_now
 from webapp.events.models import Event, EventStatus
 from webapp.outbox.models import OutboxMail
-from webapp.outbox.services import PENDING_KEY, register_recheck
-from webapp.registrations.mails import queue_attendee_mail, record_registration_and_event, reminder_window
+from webapp.outbox.services import PENDING_KEY, SendLater, register_recheck
+from webapp.outbox.templated import render_mail
+from webapp.registrations.mails import (
+    attendee_mail_context,
+    queue_attendee_mail,
+    record_registration_and_event,
+    reminder_window,
+)
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.reminders.models import Reminder
 from webapp.slots.agenda import agenda
+from webapp.zoom.models import IntentState
+from webapp.zoom.services import registrant_pending
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +155,29 @@ def recheck_reminder(session: Session, mail: OutboxMail, now: datetime) -> str |
         return "the event moved; the reminder follows the new time"
     if now >= event.ends_at:
         return "the event is over"
+    if event.is_zoom_meeting:
+        with_zoom_link(session, mail, registration, now)
     return None
+
+
+def with_zoom_link(session: Session, mail: OutboxMail, registration: Registration, now: datetime) -> None:
+    """A reminder for a Zoom meeting the site made carries the attendee's own Zoom link, written in
+    right before it goes. While Zoom has not registered them yet it waits (SendLater), at most
+    ZOOM_REMINDER_WAITS times; then it goes with the /join/ link, which forwards once the Zoom link
+    is there, and a note saying so."""
+    zoom_url = registration.zoom_join_url
+    if not zoom_url:
+        waiting = registrant_pending(session, registration) in (IntentState.QUEUED, IntentState.RETRY,
+                                                                 IntentState.WORKING)
+        if waiting and mail.attempts <= current_app.config["ZOOM_REMINDER_WAITS"]:
+            raise SendLater("the attendee’s Zoom link is not ready yet",
+                            timedelta(seconds=current_app.config["ZOOM_REMINDER_WAIT_SECONDS"]))
+    event = registration.event
+    context = attendee_mail_context(registration, with_link=True)
+    context.update(starts_from_now=format_start_from_now(event.starts_at, now=now), agenda=agenda(session, event),
+                   zoom_url=zoom_url, zoom_link_pending=not zoom_url)
+    rendered = render_mail(REMINDER_KIND, context)
+    mail.subject, mail.body_text, mail.body_html = rendered.subject, rendered.text, rendered.html
 
 
 register_recheck(REMINDER_KIND, recheck_reminder)
