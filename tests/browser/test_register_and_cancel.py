@@ -122,8 +122,8 @@ def test_cancel_asks_first_in_place_by_keyboard_and_escape_keeps_the_seat(
         area = page.locator("#registration-panel")
         cancel_name = "Cancel my registration for Zine Fair"
 
-    # Keyboard only: from the needs' Save button, Tab reaches Cancel; Enter asks the question.
-    area.get_by_role("button", name="Save my needs").focus()
+    # Keyboard only: from the Going list's button (after the needs' Save), Tab reaches Cancel; Enter asks.
+    area.get_by_role("button", name="Show my name for Zine Fair").focus()
     page.keyboard.press("Tab")
     expect(area.get_by_role("button", name=cancel_name)).to_be_focused()
     page.keyboard.press("Enter")

@@ -17,7 +17,10 @@ from webapp.db import db, utcnow
 from webapp.events.changes import cancel_event
 from webapp.events.models import Event, EventStatus
 from webapp.organize import services as organize
+from webapp.outbox.models import OutboxMail
+from webapp.outbox.services import send_outbox_mail
 from webapp.registrations import services as registrations
+from webapp.registrations import still_coming
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.zoom import services as zoom
 from webapp.zoom.models import IntentKind, IntentState, ZoomIntent
@@ -378,8 +381,13 @@ def test_a_released_seat_cancels_the_registrant_and_the_promoted_member_is_regis
     link = held.zoom_join_url
     event = session.get(Event, event.id)
     event.is_releasing_unconfirmed_seats = True
-    held.still_coming_asked_at = event.starts_at - timedelta(hours=30)  # asked, never answered
     session.commit()
+    # Asked "Still coming?" (the question really delivered, as the release requires), never answered.
+    asked = event.starts_at - timedelta(hours=72)
+    still_coming.queue_due_still_coming(session, now=asked)
+    session.commit()
+    for mail in session.scalars(select(OutboxMail).where(OutboxMail.kind == "still_coming")).all():
+        send_outbox_mail(session, mail.id, now=asked)
     now = event.starts_at - timedelta(hours=20)
     release = registrations.release_unconfirmed_seats(session, event.id, now=now)
     session.commit()
