@@ -764,6 +764,15 @@ class OutboxError(Refusal):
     """An outbox action refused (e.g. retrying a mail that is not failed)."""
 
 
+def queue_again_by_staff(row, queued_state, *, actor, now: datetime) -> None:
+    """A failed row (a mail, a Zoom intent) queued afresh by staff: attempts from zero, due now, and
+    who did it noted after the last error, which stays readable."""
+    row.state = queued_state
+    row.attempts = 0
+    row.next_attempt_at = now
+    row.last_error = f"{row.last_error or ''} (retried by {actor.email} at {now:%Y-%m-%d %H:%M} UTC)".strip()
+
+
 def retry_mail(session: Session, mail_id: int, *, actor, now: datetime) -> OutboxMail:
     """Staff send a failed mail again: it is queued afresh and handed to a worker after commit."""
     mail = session.get(OutboxMail, mail_id, with_for_update=True)
@@ -773,10 +782,7 @@ def retry_mail(session: Session, mail_id: int, *, actor, now: datetime) -> Outbo
         raise OutboxError("Only a failed mail can be retried; this one is already on its way.")
     if mail.body_erased_at is not None:
         raise OutboxError("This mail’s text was erased under the privacy rules, so it can’t be sent again.")
-    mail.state = MailState.QUEUED
-    mail.attempts = 0
-    mail.next_attempt_at = now
-    mail.last_error = f"{mail.last_error or ''} (retried by {actor.email} at {now:%Y-%m-%d %H:%M} UTC)".strip()
+    queue_again_by_staff(mail, MailState.QUEUED, actor=actor, now=now)
     session.flush()
     session.info.setdefault(PENDING_KEY, []).append(mail.id)
     log.info("outbox mail %s queued again by %s", mail.id, actor.email)

@@ -27,6 +27,7 @@ from webapp.groups.invitations import OrganizerInvitation
 from webapp.groups.models import Group, GroupOrganizer
 from webapp.outbox.models import MailState, OutboxMail
 from webapp.outbox.templated import queue_templated_mail
+from webapp.privacy.sweeps import erased_body
 from webapp.proposals.models import ProposalCoorganizer
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
@@ -134,7 +135,7 @@ def delete_account(session: Session, user: User, *, now: datetime) -> Deleted:
                     .values(state=MailState.DROPPED, last_error="account deleted"))
     session.execute(update(OutboxMail).where(OutboxMail.recipient == email, OutboxMail.body_erased_at.is_(None),
                                              OutboxMail.state != MailState.SENDING)
-                    .values(body_text="", body_html=None, ics=None, headers=None, body_erased_at=now))
+                    .values(**erased_body(now)))
     session.execute(update(OutboxMail).where(OutboxMail.reply_to == email).values(reply_to=None))
     user.email = f"deleted-{user.id}@{DELETED_DOMAIN}"
     user.display_name = user.institution = user.pronouns = None

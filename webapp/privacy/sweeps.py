@@ -36,6 +36,12 @@ def needs_erased_on(event: Event) -> datetime:
     return event.ends_at + kept_for("ACCESSIBILITY_NEEDS_RETENTION_DAYS")
 
 
+def erased_body(now: datetime) -> dict:
+    """What an outbox row keeps of a mail once its text is erased: nothing of the text, its
+    calendar attachment or its headers (an unsubscribe link is a personal token), and when."""
+    return dict(body_text="", body_html=None, ics=None, headers=None, body_erased_at=now)
+
+
 def _count(result) -> int:
     return result.rowcount or 0
 
@@ -104,7 +110,7 @@ def erase_mail_bodies(session: Session, *, now: datetime) -> int:
     return _count(session.execute(
         update(OutboxMail)
         .where(OutboxMail.body_erased_at.is_(None), done)
-        .values(body_text="", body_html=None, ics=None, headers=None, body_erased_at=now)
+        .values(**erased_body(now))
         .execution_options(synchronize_session=False)
     ))
 

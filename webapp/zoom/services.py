@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from webapp.db import insert_on_conflict, utcnow
 from webapp.events.models import Event, EventStatus
+from webapp.outbox.services import queue_again_by_staff
 from webapp.refusals import Refusal
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.zoom.client import ZoomClient, ZoomError, is_configured
@@ -518,10 +519,7 @@ def retry_intent(session: Session, intent_id: int, *, actor, now: datetime) -> Z
         raise IntentError("We couldn’t find that Zoom task.", 404)
     if intent.state != IntentState.FAILED:
         raise IntentError("Only a failed Zoom task can be retried; this one is already on its way or done.")
-    intent.state = IntentState.QUEUED
-    intent.attempts = 0
-    intent.next_attempt_at = now
-    intent.last_error = f"{intent.last_error or ''} (retried by {actor.email} at {now:%Y-%m-%d %H:%M} UTC)".strip()
+    queue_again_by_staff(intent, IntentState.QUEUED, actor=actor, now=now)
     session.flush()
     session.info.setdefault(PENDING_KEY, []).append(intent.id)
     return intent
