@@ -144,3 +144,22 @@ def test_the_request_is_rate_limited_and_needs_csrf(app, signed_in_client, sessi
     assert client.post("/account/delete").status_code == 400  # no CSRF token
     app.config["ACCOUNT_DELETION_LIMIT"] = "2 per hour"
     assert [post_form(client, "/account/delete").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_deleted_members_zoom_link_dies_at_zoom_too(app, signed_in_client, session, fake_zoom):
+    from tests.zoom.test_intents import join_status, published_zoom_event, run_all
+
+    event = published_zoom_event(session, capacity=5)
+    member = create_user(email=ADDRESS)
+    registrations.register(session, event.id, member=member, now=utcnow())
+    session.commit()
+    run_all(session)
+    session.expire_all()
+    link = session.scalar(select(Registration.zoom_join_url).where(Registration.user_id == member.id))
+    assert link and join_status(link) == 200
+    client = signed_in_client(member)
+    post_form(client, "/account/delete")
+    post_form(client, _deletion_link(session))
+    run_all(session)
+    assert join_status(link) == 403  # cancelled at Zoom: a copied link is dead
+    assert _cells_holding(session, ADDRESS) == ["outbox_mails.recipient"]

@@ -35,6 +35,7 @@ from webapp.series.models import SeriesRegistration
 from webapp.series.services import cancel_series_registration
 from webapp.slots.models import SlotClaim
 from webapp.urls import absolute_url
+from webapp.zoom.models import ZoomIntent
 
 DELETED_DOMAIN = "deleted.invalid"  # RFC 2606: never a real mailbox
 
@@ -121,6 +122,14 @@ def delete_account(session: Session, user: User, *, now: datetime) -> Deleted:
     session.execute(update(SeriesRegistration).where(SeriesRegistration.user_id == user.id)
                     .values(accessibility_needs=""))
     session.execute(delete(SlotClaim).where(SlotClaim.user_id == user.id))
+    # Zoom's answers about their registrant (an error may quote the address) go with it.
+    session.execute(update(ZoomIntent).where(ZoomIntent.registration_id.in_(
+        select(Registration.id).where(Registration.user_id == user.id))).values(last_error=None))
+    # Past events' Zoom links die with the event; an upcoming one's registrant id is what the cancel
+    # intent just queued needs to cancel it at Zoom, so it stays until that is done.
+    session.execute(update(Registration).where(
+        Registration.user_id == user.id,
+        Registration.event_id.in_(select(Event.id).where(Event.ends_at <= now))).values(zoom_join_url=None))
     for table in (GroupFollow, FollowMailChoice, PrivateCalendar, UserRole, UserSession):
         session.execute(delete(table).where(table.user_id == user.id))
     session.execute(delete(GroupOrganizer).where(

@@ -70,6 +70,7 @@ def member_data(session: Session, user: User, *, now: datetime) -> dict:
             "accessibility_needs": _needs(r.accessibility_needs, r.accessibility_needs_erased_at),
             "still_coming": r.still_coming_state, "checked_in_at": r.checked_in_at,
             "name_on_going_list": r.show_name,
+            "zoom_joined_at": r.zoom_joined_at, "zoom_minutes": (r.zoom_seconds or 0) // 60 or None,
             "join_link_uses": visits.get(r.id, []),
         } for r in registrations],
         "series": [{
