@@ -12,17 +12,20 @@ from webapp.groups.services import get_group_by_slug
 from webapp.guards import current_member, group_organizers_only
 from webapp.organize.blueprint import bp
 from webapp.organize.forms import FORMATS
+from webapp.organize.services import OrganizeError
 from webapp.refusals import place_on_form
 from webapp.rendering import form_status, go_to, no_store, render
 from webapp.series import services
-from webapp.series.forms import ENDS, SeriesForm, today_in
+from webapp.series.forms import ENDS, SERIES_MEETING_SOURCES, SeriesForm, today_in
 from webapp.series.recurrence import KINDS
 from webapp.slots.services import SlotError
+from webapp.zoom.services import zoom_available
 
 
 def _form_page(form: SeriesForm, group: Group, *, status: int = 200, notice: str | None = None):
     return no_store(render("organize/series_form.html", "series_form", status=form_status(status), form=form,
                            group=group, formats=FORMATS, kinds=KINDS, ends=ENDS, notice=notice,
+                           meeting_sources=SERIES_MEETING_SOURCES, zoom_available=zoom_available(),
                            action_url=url_for("organize.new_series", slug=group.slug),
                            back_url=url_for("groups.detail", slug=group.slug)))
 
@@ -41,7 +44,7 @@ def new_series(group: Group, slug: str):
         if offer := form.slot_offer():
             # After the sessions are made: the one rule that also reaches the sessions already made.
             services.offer_series_slots(db.session, series.id, **offer, now=now)
-    except (services.SeriesError, SlotError) as error:
+    except (OrganizeError, SlotError) as error:  # a series' refusals, and the event form's (the Zoom choice)
         db.session.rollback()
         return _form_page(form, get_group_by_slug(db.session, slug), status=error.status,
                           notice=place_on_form(form, error))

@@ -89,8 +89,9 @@ def _check_future_start(fields: EventFields, now: datetime) -> None:
         raise OrganizeError("The event must start in the future.", field="starts_at")
 
 
-def _check_zoom_choice(fields: EventFields) -> None:
-    """A Zoom meeting made by the site needs the site's Zoom connection, and an online event."""
+def check_zoom_choice(fields) -> None:
+    """A Zoom meeting made by the site needs the site's Zoom connection, and an online event (or
+    series: `fields` is an EventFields or a SeriesFields, webapp/series)."""
     if fields.is_zoom_meeting and not zoom.zoom_available():
         raise OrganizeError("This site can’t make Zoom meetings (its Zoom connection isn’t set up). "
                             "Please paste a meeting link instead.", field="meeting_source")
@@ -102,7 +103,7 @@ def create_event(session: Session, group: Group | None, fields: EventFields, *, 
     """A new draft event of `group`, with a unique slug made from its title: only the group's
     organizers see it until it is published."""
     _check_future_start(fields, now)
-    _check_zoom_choice(fields)
+    check_zoom_choice(fields)
     event = Event(
         group_id=group.id if group else None, summary="",
         slug=unique_slug(session, Event.slug, fields.title, max_length=100, fallback="event"),
@@ -233,7 +234,7 @@ class EventUpdated:
 def _update_draft(session: Session, event: Event, fields: EventFields, *, now: datetime) -> EventUpdated:
     """A draft has no attendees: every field is set as typed, and nobody is told."""
     _check_future_start(fields, now)
-    _check_zoom_choice(fields)
+    check_zoom_choice(fields)
     event.starts_at, event.ends_at, event.capacity = fields.starts_at, fields.ends_at, fields.capacity
     event.is_zoom_meeting = fields.is_zoom_meeting
     _apply_plain_fields(event, fields)

@@ -11,7 +11,7 @@ from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from webapp.organize.forms import EventForm
+from webapp.organize.forms import MEETING_SOURCES, EventForm
 from webapp.series.recurrence import COUNT_MAX, KINDS, YEARS_MAX, RecurrenceError, rule_for
 from webapp.series.schedule import ScheduleChange
 from webapp.series.services import SeriesFields
@@ -20,6 +20,9 @@ from webapp.validators import one_line, strip
 
 ENDS = {"count": "After a number of sessions", "date": "On a date"}
 LENGTH_MAX = 12 * 60
+# The event form's choice (its field and checks, inherited below), said of each session.
+SERIES_MEETING_SOURCES = {**MEETING_SOURCES, "zoom": "Create a Zoom meeting for each session: each confirmed "
+                                                     "attendee gets a Zoom link of their own"}
 
 
 class SeriesForm(EventForm):
@@ -152,7 +155,8 @@ class SeriesForm(EventForm):
             title=self.title.data, description=self.description.data or "", rrule=rrule, first_on=first_on,
             local_time=self.values["local_time"], duration_minutes=self.values["duration_minutes"],
             end_count=self.values.get("end_count"), end_on=self.values.get("end_on"), is_online=self.is_online,
-            capacity=self.capacity_value, meeting_url=(self.meeting_url.data or None) if self.is_online else None,
+            capacity=self.capacity_value, is_zoom_meeting=self.is_zoom_meeting,
+            meeting_url=(self.meeting_url.data or None) if self.is_online and not self.is_zoom_meeting else None,
             venue_name=None if self.is_online else self.venue_name.data or None,
             venue_address=None if self.is_online else self.venue_address.data or None,
             venue_accessibility=None if self.is_online else self.venue_accessibility.data or None,

@@ -23,7 +23,7 @@ from webapp.display import plural
 from webapp.events.models import Event, EventStatus
 from webapp.follows.services import tell_followers_of_new_series
 from webapp.groups.models import Group
-from webapp.organize.services import EventFields, EventUpdated, OrganizeError, update_event
+from webapp.organize.services import EventFields, EventUpdated, OrganizeError, check_zoom_choice, update_event
 from webapp.registrations import services as registrations
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.series.mails import queue_series_mail
@@ -32,6 +32,7 @@ from webapp.series.recurrence import Recurrence, localize, occurrences
 from webapp.slots import services as slots
 from webapp.slots.models import SlotClaim, SlotOffer
 from webapp.slugs import unique_slug
+from webapp.zoom import services as zoom
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class SeriesFields:
     venue_name: str | None = None
     venue_address: str | None = None
     venue_accessibility: str | None = None
+    # "Create a Zoom meeting for each session" instead of a pasted link (webapp/zoom).
+    is_zoom_meeting: bool = False
 
 
 def horizon(now: datetime) -> datetime:
@@ -83,9 +86,11 @@ def create_series(session: Session, group: Group, fields: SeriesFields, *, actor
     first = localize(datetime.combine(fields.first_on, fields.local_time), zone)
     if first <= now:
         raise SeriesError("The first session must be in the future.", field="first_on")
+    check_zoom_choice(fields)  # the event form's rule: the site's Zoom connection, and online
+    values = vars(fields) | ({"meeting_url": None} if fields.is_zoom_meeting else {})  # each attendee gets their own
     series = Series(group_id=group.id, timezone=zone.key, created_at=now, updated_at=now,
                     slug=unique_slug(session, Series.slug, fields.title, max_length=100, fallback="series"),
-                    **vars(fields))
+                    **values)
     session.add(series)
     session.flush()
     log.info("series %s created by %s", series.id, getattr(actor, "email", "system"))
@@ -113,6 +118,7 @@ def _new_session(session: Session, series: Series, starts_at: datetime, *, now: 
         title=series.title, summary="", description=series.description,
         starts_at=starts_at, ends_at=starts_at + timedelta(minutes=series.duration_minutes),
         capacity=series.capacity, is_online=series.is_online, meeting_url=series.meeting_url,
+        is_zoom_meeting=series.is_zoom_meeting,
         venue_name=series.venue_name, venue_address=series.venue_address,
         venue_accessibility=series.venue_accessibility,
         status=EventStatus.SCHEDULED, created_at=now, updated_at=now,
@@ -141,6 +147,10 @@ def materialize_sessions(session: Session, series_id: int, *, now: datetime,
     if not created:
         return []
     session.flush()
+    for event in created:
+        # Published at once, so its Zoom meeting is queued as publishing an event queues it (before
+        # the members' registrants below, which wait for it).
+        zoom.meeting_published(session, event, now=now)
     for offer in series_slot_offers(session, series.id):
         for event in created:
             _copy_offer(session, offer, event, now=now)
@@ -375,6 +385,7 @@ def register_for_series(session: Session, series_id: int, *, member, now: dateti
     events = sorted(lock_rows(session, Event, upcoming, Event.confirmed_count), key=lambda e: (e.starts_at, e.id))
     mine = {r.event_id: r for r in session.scalars(select(Registration).where(
         Registration.user_id == member.id, Registration.event_id.in_(upcoming)))} if upcoming else {}
+    taken = []
     for event in events:
         registration = mine.get(event.id)
         if registration is None or not registration.is_active:
@@ -382,9 +393,12 @@ def register_for_series(session: Session, series_id: int, *, member, now: dateti
                 continue  # this session's registration is closed; the others go on
             registration = registrations.take_place(session, event, registration, user_id=member.id,
                                                      accessibility_needs=accessibility_needs, now=now)
+            taken.append((event, registration))
         status = registration.status
         (outcome.confirmed if status == RegistrationStatus.CONFIRMED else outcome.waitlisted).append(event)
     session.flush()
+    for event, registration in taken:  # a seat taken here is one as `register` gives: a Zoom registrant
+        zoom.seats_taken(session, event, [registration], now=now)
     queue_series_mail(session, record, "registered", confirmed=outcome.confirmed, waitlisted=outcome.waitlisted,
                       now=now)
     return outcome
