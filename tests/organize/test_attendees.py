@@ -466,7 +466,8 @@ def test_csv_has_every_column_of_the_list(signed_in_client, world, session):
     header, *rows = list(csv.reader(io.StringIO(body)))
     assert header == ["Status", "Place in line", "Name", "Email", "Institution", "Registered at",
                       "Accessibility needs", "Reminder", "Joined online", "Checked in at", "Attendance",
-                      "Mail problems", "Still coming", "Needs erased on"]
+                      "Mail problems", "Still coming", "Needs erased on",
+                      "On Zoom from", "Minutes on Zoom"]
     assert [(r[0], r[1], r[2]) for r in rows] == [
         ("Confirmed", "", "Ada"), ("Confirmed", "", "Ben"),
         ("Waitlisted", "1", "Cy"), ("Waitlisted", "2", "Dee"), ("Waitlisted", "3", "Eve")]

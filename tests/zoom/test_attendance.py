@@ -3,6 +3,8 @@ fill check-in for the right people; organizers can still correct it; a bad signa
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from datetime import UTC, timedelta
@@ -85,6 +87,11 @@ def test_the_participant_report_after_the_event_checks_in_the_right_people(sessi
     page = parse(signed_in_client(held["organizer"]).get("/events/zoomed/attendees").get_data(as_text=True))
     row = page.select_one(f"#registration-{first.id}")
     assert "On Zoom from" in row.get_text() and "55 minutes" in row.get_text()
+    # The CSV carries the same: when they joined and the minutes, for the organizers' records.
+    csv_rows = {r["Email"]: r for r in csv.DictReader(io.StringIO(
+        signed_in_client(held["organizer"]).get("/events/zoomed/attendees.csv").get_data(as_text=True)))}
+    assert csv_rows["p0@example.org"]["Minutes on Zoom"] == "55" and csv_rows["p0@example.org"]["On Zoom from"]
+    assert csv_rows["p1@example.org"]["Minutes on Zoom"] == ""
 
 
 def test_an_organizers_correction_stands_against_later_news_from_zoom(session, held, fake_zoom, signed_in_client):

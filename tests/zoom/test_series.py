@@ -88,6 +88,8 @@ def test_register_for_all_makes_the_member_a_registrant_in_each_session(signed_i
                                                                         fake_zoom):
     series = zoom_series(session, world["group"], end_count=3)
     run_all(session)
+    page = signed_in_client(world["member"]).get(f"/series/{series.slug}").get_data(as_text=True)
+    assert "Each session is a Zoom meeting" in page  # said before anyone registers
     response = post(signed_in_client(world["member"]), f"/series/{series.slug}/register", {})
     assert response.status_code == 200
     made = scheduled(session, series)

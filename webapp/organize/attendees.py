@@ -232,7 +232,7 @@ def set_checked_in(session: Session, event_id: int, registration_id: int, *, che
 CSV_HEADER = [
     "Status", "Place in line", "Name", "Email", "Institution", "Registered at", "Accessibility needs",
     "Reminder", "Joined online", "Checked in at", "Attendance", "Mail problems", "Still coming",
-    "Needs erased on",
+    "Needs erased on", "On Zoom from", "Minutes on Zoom",
 ]
 # What the "Still coming" column says of Registration.still_coming_state (blank: never asked).
 STILL_COMING_LABELS = {"yes": "Yes", "freed": "Freed", "released": "Released", "no_answer": "No answer",
@@ -273,6 +273,9 @@ def _csv_rows(attendees: AttendeeList, *, format_time, over: bool, needs_erased_
             attendance, problems, STILL_COMING_LABELS[attendees.still_coming(registration)],
             format_time(registration.accessibility_needs_erased_at or needs_erased_on)
             if registration.accessibility_needs or registration.accessibility_needs_erased_at else "",
+            format_time(registration.zoom_joined_at) if registration.zoom_joined_at else "",
+            # Rounded up, as the list says it: 30 seconds on Zoom is "1 minute", not none.
+            (registration.zoom_seconds + 59) // 60 if registration.zoom_seconds else "",
         )
 
 
