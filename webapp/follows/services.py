@@ -165,15 +165,23 @@ def tell_followers_of_new_event(session: Session, event, *, actor, now: datetime
                    event_url=absolute_url("events.detail", slug=event.slug),
                    group_url=absolute_url("groups.detail", slug=group.slug),
                    account_url=absolute_url("accounts.account"))
+    return _mail_each_event_followers(session, group, NEW_EVENT_MAIL, context, f"follow-new-event:{event.id}",
+                                      actor=actor, event_id=event.id, now=now)
+
+
+def _mail_each_event_followers(session: Session, group: Group, kind: str, context: dict, key: str, *, actor,
+                               event_id: int, now: datetime) -> int:
+    """One `kind` mail to each follower of `group` who wants each event (never to `actor`), with their
+    own unfollow link and RFC 8058 headers, keyed `<key>:<follower>`; how many were queued."""
     queued = 0
     for follower in _followers_for_each_event(session, group.id):
         if actor is not None and follower.id == getattr(actor, "id", None):
             continue
         mail = queue_templated_mail(
-            session, NEW_EVENT_MAIL, follower.email,
+            session, kind, follower.email,
             dict(context, member=follower, unsubscribe_url=unsubscribe_url(group.id, follower.id)),
-            dedup_key=f"follow-new-event:{event.id}:{follower.id}",
-            headers=unsubscribe_headers(unsubscribe_url(group.id, follower.id)), event_id=event.id, now=now,
+            dedup_key=f"{key}:{follower.id}",
+            headers=unsubscribe_headers(unsubscribe_url(group.id, follower.id)), event_id=event_id, now=now,
         )
         queued += mail is not None
     return queued
@@ -218,20 +226,9 @@ def tell_followers_of_new_series(session: Session, series: Series, sessions: lis
         more_sessions=session_count(series) - len(shown),
         series_url=absolute_url("series.detail", slug=series.slug),
         group_url=absolute_url("groups.detail", slug=group.slug), account_url=absolute_url("accounts.account"))
-    queued = 0
-    for follower in _followers_for_each_event(session, group.id):
-        if actor is not None and follower.id == getattr(actor, "id", None):
-            continue
-        mail = queue_templated_mail(
-            session, NEW_SERIES_MAIL, follower.email,
-            dict(context, member=follower, unsubscribe_url=unsubscribe_url(group.id, follower.id)),
-            dedup_key=f"follow-new-series:{series.id}:{follower.id}",
-            headers=unsubscribe_headers(unsubscribe_url(group.id, follower.id)),
-            # The row's event is the first session: its organizers' undelivered-mail list shows it.
-            event_id=sessions[0].id, now=now,
-        )
-        queued += mail is not None
-    return queued
+    # The rows' event is the first session: its organizers' undelivered-mail list shows them.
+    return _mail_each_event_followers(session, group, NEW_SERIES_MAIL, context, f"follow-new-series:{series.id}",
+                                      actor=actor, event_id=sessions[0].id, now=now)
 
 
 # --- daily and weekly digests ------------------------------------------------------------------------

@@ -58,15 +58,11 @@ def claim(slug: str):
         db.session.rollback()
         if refusal.status == 404:
             abort(404)
-        event = get_event_by_slug(db.session, slug)
-        state = dict(slot_form=form, slot_error=refusal.message, slot_error_field=refusal.field)
-        if wants_fragment():
-            return render("events/detail.html", "slots_section", event=event, **state)
-        return event_page(event, status=refusal.status, **state)
+        return _section(slug, status=refusal.status, slot_form=form, slot_error=refusal.message,
+                        slot_error_field=refusal.field)
     db.session.commit()
     if wants_fragment():
-        return render("events/detail.html", "slots_section", event=get_event_by_slug(db.session, slug),
-                      slot_notice="Thank you: your slot is awaiting the organizers’ approval.")
+        return _section(slug, slot_notice="Thank you: your slot is awaiting the organizers’ approval.")
     return redirect(url_for("events.detail", slug=slug, _anchor="slots"), code=303)
 
 
