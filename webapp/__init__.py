@@ -28,7 +28,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     security.refuse_unsafe_settings(app.config)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = "dev-only-not-secret"  # debug on localhost, or tests
-    security.trust_proxy(app)
     if app.debug:
         security.keep_developers_on_the_site_address(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -124,7 +123,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.context_processor(lambda: {"site_name": app.config["SITE_NAME"]})
     from webapp import pagecache
 
-    pagecache.init_app(app)  # last: its after_request hook must see the view's response first
+    pagecache.init_app(app)  # last but the proxy fix: it wraps the WSGI app that the proxy fix feeds
+    security.trust_proxy(app)
     return app
 
 

@@ -19,19 +19,27 @@ Correctness: "a registration or an edit shows on the very next request".
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request, session
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import Markup
 from sqlalchemy import BigInteger, Delete, Insert, Update, event, insert, select, update
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.sql.elements import TextClause
+from werkzeug.http import parse_cookie
 
 from webapp.db import db
+from webapp.requests import HTMX_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +65,7 @@ MAX_BODY_BYTES = 512 * 1024
 CHANGED = "pagecache_content_changed"
 COMMITTED = "pagecache_committed"
 ENVIRON_KEY = "webapp.pagecache"
+VERSION_READ = "webapp.pagecache.version"  # what the WSGI fast path read before it missed: not read twice
 REDIS_KEY = "meetups:content-version"
 
 
@@ -139,12 +148,13 @@ def bump_content_version(connection) -> None:
         connection.execute(insert(ContentVersion).values(id=1, n=1))
 
 
-def _redis():
+def _redis(app: Flask | None = None):
     """The Redis client for the version, when the app has Redis; made once per app."""
-    try:
-        app = current_app._get_current_object()
-    except RuntimeError:  # a session used outside the app (scripts): the database holds the number
-        return None
+    if app is None:
+        try:
+            app = current_app._get_current_object()
+        except RuntimeError:  # a session used outside the app (scripts): the database holds the number
+            return None
     if not app.config.get("REDIS_URL"):
         return None
     client = app.extensions.get("pagecache_redis")
@@ -167,20 +177,40 @@ def _bump_in_redis(client) -> None:
     pipe.execute()
 
 
-def read_content_version() -> int | None:
-    """The current number: from Redis when there is one, else one SELECT in autocommit."""
-    client = _redis()
+def read_content_version(app: Flask | None = None) -> int | None:
+    """The current number: from Redis when there is one, else one SELECT in autocommit.
+
+    `app` when called before Flask has a context for the request (the WSGI fast path).
+    """
+    client = _redis(app)
     if client is not None:
         value = client.get(REDIS_KEY)
         if value is None:
             client.set(REDIS_KEY, _random_start(), nx=True)
             return None  # nothing can have been stored under a number that did not exist
         return int(value)
+    if app is not None:
+        with app.app_context():
+            return read_content_version()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         return connection.scalar(select(ContentVersion.n).where(ContentVersion.id == 1))
 
 
 # --- The cache -----------------------------------------------------------------------------------
+
+VISITOR, MEMBER = "visitor", "member"
+# A signed-in member's copy of these pages is stored with its personal parts cut out ("holes"): the
+# rest is the same for every member, so it is rendered once per content version, and each request
+# renders only its member's parts (webapp.pagecache.fill). Feeds are the same for everyone: visitors'.
+MEMBER_ENDPOINTS = frozenset(
+    {"pages.home", "pages.about", "events.index", "events.detail", "groups.index", "groups.detail"}
+)
+HOLE_MARK = "\x00pagecache-hole:{}\x00"  # a NUL never comes from the database or a request
+_HOLE = re.compile(b"\x00pagecache-hole:([a-z_]+)\x00")
+# The environ names of KEY_HEADERS, read by the WSGI fast path and by Flask alike.
+_KEY_ENVIRON = tuple("HTTP_" + name.upper().replace("-", "_") for name in KEY_HEADERS)
+_HTMX_ENVIRON = tuple("HTTP_" + name.upper().replace("-", "_") for name in HTMX_HEADERS)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -189,8 +219,9 @@ class Entry:
     stored_at: float
     status: int
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes  # a visitor's page; for members the page with HOLE_MARKs where its personal parts go
     has_csrf: bool
+    holes: tuple[str, ...] = ()
 
 
 class PageCache:
@@ -204,6 +235,10 @@ class PageCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def has(self, key: tuple) -> bool:
+        """Whether anything is stored under `key` (maybe stale): a miss then needs no version read."""
+        return key in self._entries
 
     def get(self, key: tuple, version: int) -> Entry | None:
         with self._lock:
@@ -234,16 +269,38 @@ class PageCache:
 
 
 def init_app(app: Flask) -> None:
-    """Call last in create_app: the after_request hook must run before the others (they run in reverse)."""
+    """Call last in create_app, before trust_proxy: the WSGI fast path must see the request as
+    the proxy fix leaves it, and the store must see the response with the security headers."""
     app.extensions["pagecache"] = PageCache(
         app.config["PAGECACHE_ENTRIES"], app.config["PAGECACHE_SECONDS"]
     )
     app.before_request(_serve_from_cache)
-    app.after_request(_store_in_cache)
+    # after_request hooks run last-registered first: this one runs after add_security_headers (so a
+    # stored page keeps them) and before the others (Cache-Control: no-store for members, which
+    # belongs to the member's answer, not to the stored copy).
+    hooks = app.after_request_funcs.setdefault(None, [])
+    from webapp.security import add_security_headers
+
+    hooks.insert(hooks.index(add_security_headers), _store_in_cache)
+    app.jinja_env.globals.update(hole=hole, in_skeleton=in_skeleton)
+    app.wsgi_app = ServeVisitorsFromCache(app, app.wsgi_app)
 
 
 def _cache() -> PageCache:
     return current_app.extensions["pagecache"]
+
+
+def _environ_key(environ: dict, audience: str) -> tuple:
+    """What a stored page is found by: the same raw request fields for the WSGI fast path and Flask."""
+    return (
+        audience,
+        environ.get("wsgi.url_scheme"),
+        environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}",
+        environ.get("SCRIPT_NAME", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+        *(environ.get(name) for name in _KEY_ENVIRON),
+    )
 
 
 def _is_anonymous() -> bool:
@@ -253,20 +310,14 @@ def _is_anonymous() -> bool:
 
 
 def _cache_key() -> tuple | None:
-    if (
-        request.method != "GET"
-        or request.endpoint not in CACHEABLE_ENDPOINTS
-        or not current_app.config["PAGECACHE_ENABLED"]
-        or not _is_anonymous()
-    ):
+    if request.method != "GET" or not current_app.config["PAGECACHE_ENABLED"]:
         return None
-    return (
-        request.scheme,
-        request.host,
-        request.path,
-        request.query_string,
-        tuple(request.headers.get(name) for name in KEY_HEADERS),
-    )
+    if _is_anonymous():
+        return _environ_key(request.environ, VISITOR) if request.endpoint in CACHEABLE_ENDPOINTS else None
+    # A member's page with a query (a filter aside) may carry a notice meant for them alone ("done=").
+    if request.endpoint in MEMBER_ENDPOINTS and (request.endpoint == "events.index" or not request.query_string):
+        return _environ_key(request.environ, MEMBER)
+    return None
 
 
 def _csrf_field() -> str:
@@ -274,25 +325,36 @@ def _csrf_field() -> str:
 
 
 def _serve_from_cache():
+    """Flask's side: remember a visitor's miss for the store; serve a member's page from its skeleton.
+
+    (A visitor's hit never gets here: ServeVisitorsFromCache answered it before Flask ran.)
+    """
     key = _cache_key()
     if key is None:
         return None
     try:
-        version = read_content_version()
+        version = request.environ[VERSION_READ] if VERSION_READ in request.environ else read_content_version()
     except Exception:  # no version, no cache: render as if there were none
         log.exception("could not read the content version; serving uncached")
         return None
+    if key[0] == MEMBER:
+        return _serve_member(key, version)
     if version is None:
         return None
     entry = _cache().get(key, version)
     if entry is None:
         request.environ[ENVIRON_KEY] = (key, version)
         return None
-    body = entry.body
-    if entry.has_csrf:
-        from flask_wtf.csrf import generate_csrf
+    return _response_from(entry, entry.body.replace(CSRF_PLACEHOLDER.encode(), _csrf_token().encode()))
 
-        body = body.replace(CSRF_PLACEHOLDER.encode(), generate_csrf().encode())
+
+def _csrf_token() -> str:
+    from flask_wtf.csrf import generate_csrf
+
+    return generate_csrf()
+
+
+def _response_from(entry: Entry, body: bytes):
     response = current_app.response_class(body, status=entry.status, headers=entry.headers)
     if "ETag" in response.headers:  # a feed: the client's copy may be this one (304)
         response.make_conditional(request)
@@ -301,19 +363,218 @@ def _serve_from_cache():
 
 def _store_in_cache(response):
     pending = request.environ.pop(ENVIRON_KEY, None)
-    if pending is None or response.status_code != 200 or response.is_streamed or response.direct_passthrough:
+    if pending is None:
         return response
+    entry = _entry_for(response, pending[1])
+    if entry is not None:
+        _cache().put(pending[0], entry)
+    return response
+
+
+def _entry_for(response, version: int | None, *, holes: tuple[str, ...] = ()) -> Entry | None:
+    """What to keep of `response` (a 200 of at most MAX_BODY_BYTES that allows it), or None."""
+    if version is None or response.status_code != 200 or response.is_streamed or response.direct_passthrough:
+        return None
     if "no-store" in (response.headers.get("Cache-Control") or ""):
-        return response  # a page that says so (an organizer's draft preview) is never kept
+        return None  # a page that says so (an organizer's draft preview) is never kept
     body = response.get_data()
     if len(body) > MAX_BODY_BYTES:
-        return response
-    key, version = pending
+        return None
     # The token the template put in this page (Flask-WTF keeps it on g for the request), if any.
     token = g.get(_csrf_field())
     has_csrf = bool(token) and token.encode() in body
     if has_csrf:
         body = body.replace(token.encode(), CSRF_PLACEHOLDER.encode())
     headers = [(name, value) for name, value in response.headers.items() if name.lower() not in UNSTORED_HEADERS]
-    _cache().put(key, Entry(version, _cache().clock(), response.status_code, headers, body, has_csrf))
-    return response
+    return Entry(version, _cache().clock(), response.status_code, headers, body, has_csrf, holes)
+
+
+# --- Members: one skeleton per page, their own parts rendered per request ---------------------------
+
+# hole name -> fill(**view_args) -> {hole name: HTML}; one call renders every hole it registered.
+_FILLERS: dict[str, Callable[..., dict[str, str]]] = {}
+
+
+def personal_parts(*names: str):
+    """Register the function that renders these holes of a member's page, from the page's view args.
+
+    It returns {name: HTML} for every name, or None when the page is not what its skeleton showed
+    (the event is gone): the view then renders the whole page as without a cache.
+    """
+    def register(fill):
+        for name in names:
+            _FILLERS[name] = fill
+        return fill
+    return register
+
+
+def in_skeleton() -> bool:
+    """True while a member's page is rendered to be kept: its personal parts become holes."""
+    return g.get("pagecache_skeleton", False)
+
+
+def hole(name: str) -> Markup:
+    if name not in _FILLERS:
+        raise KeyError(f"no personal_parts() fill for the hole {name!r}")
+    return Markup(HOLE_MARK.format(name))
+
+
+def render_parts(template: str, names: tuple[str, ...], **context) -> dict[str, str]:
+    """Blocks of `template` rendered alone with one context (the context processors run once)."""
+    from jinja2_fragments import render_block
+
+    current_app.update_template_context(context)
+    return {name: render_block(current_app.jinja_env, template, name, **context) for name in names}
+
+
+@personal_parts("member_nav")
+def _member_nav(**_view_args) -> dict[str, str]:
+    return render_parts("base.html", ("member_nav",))
+
+
+def _serve_member(key: tuple, version: int | None):
+    entry = _cache().get(key, version) if version is not None else None
+    if entry is None:
+        # Render the page once as its skeleton, keep it, and fill it like a hit: the fill path is the
+        # only one a member's page takes, so what a hit shows is what every member's page is tested with.
+        g.pagecache_skeleton = True
+        try:
+            response = current_app.make_response(
+                current_app.ensure_sync(current_app.view_functions[request.endpoint])(**request.view_args)
+            )
+        finally:
+            g.pagecache_skeleton = False
+        if response.is_streamed or response.direct_passthrough:
+            return response
+        holes = tuple(dict.fromkeys(name.decode() for name in _HOLE.findall(response.get_data())))
+        entry = _entry_for(response, version, holes=holes)
+        if entry is not None:
+            _cache().put(key, entry)
+        else:  # not kept (a 404, a draft's no-store preview): still this member's page, so filled
+            entry = Entry(-1, 0.0, response.status_code, list(response.headers.items()), response.get_data(),
+                          False, holes)
+    body = fill(entry)
+    if body is None:
+        return None  # the page changed under its skeleton: the view renders it whole
+    return _response_from(entry, body)
+
+
+def fill(entry: Entry) -> bytes | None:
+    """The entry's page with this member's parts and CSRF token put in its holes."""
+    parts: dict[str, str] = {}
+    for name in entry.holes:
+        if name not in parts:
+            rendered = _FILLERS[name](**(request.view_args or {}))
+            if rendered is None:
+                return None
+            parts.update(rendered)
+    body = entry.body
+    if entry.has_csrf:
+        body = body.replace(CSRF_PLACEHOLDER.encode(), _csrf_token().encode())
+    if entry.holes:
+        pieces = _HOLE.split(body)  # text, name, text, name, ..., text
+        pieces[1::2] = [parts[name.decode()].encode() for name in pieces[1::2]]
+        body = b"".join(pieces)
+    return body
+
+
+# --- Visitors: a stored page straight from WSGI ------------------------------------------------------
+
+
+class ServeVisitorsFromCache:
+    """An anonymous GET of a stored page is answered here, before Flask, its extensions and hooks.
+
+    What a hit still does, and why: read the content version (the "very next request" promise), and
+    give the visitor their own CSRF token in the page, in their session cookie, as Flask-WTF would.
+    Anything this cannot decide (a member, a remember-me cookie, a cookie it cannot read, a bad
+    character in an htmx header, a version it cannot read) goes to Flask, which serves it as before.
+    """
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self._serializers: tuple | None = None
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "GET" and self.app.config["PAGECACHE_ENABLED"]:
+            response = self._hit(environ)
+            if response is not None:
+                return response(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    def _hit(self, environ):
+        cache = self.app.extensions.get("pagecache")
+        key = _environ_key(environ, VISITOR)
+        if cache is None or not cache.has(key):
+            return None
+        session_data = self._visitor_session(environ)
+        if session_data is None or any(
+            _CONTROL.search(environ[name]) for name in _HTMX_ENVIRON if name in environ
+        ):
+            return None
+        try:
+            version = read_content_version(self.app)
+        except Exception:
+            log.exception("could not read the content version; serving uncached")
+            return None
+        environ[VERSION_READ] = version
+        entry = cache.get(key, version) if version is not None else None
+        if entry is None:
+            return None
+        response = self.app.response_class(entry.body, status=entry.status, headers=entry.headers)
+        if entry.has_csrf:
+            interface = self.app.session_interface
+            visitor = interface.session_class(session_data)
+            visitor.accessed = True  # as Flask-WTF's read through Flask's session proxy marks it
+            field = self.app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+            if not isinstance(visitor.get(field), str):  # Flask-WTF's generate_csrf, step for step
+                visitor[field] = hashlib.sha1(os.urandom(64)).hexdigest()
+            token = self._csrf_serializer().dumps(visitor[field])
+            response.set_data(entry.body.replace(CSRF_PLACEHOLDER.encode(), token.encode()))
+            interface.save_session(self.app, visitor, response)  # Vary: Cookie; a new visitor's cookie
+        if "ETag" in response.headers:
+            response.make_conditional(environ)
+        return response
+
+    def _visitor_session(self, environ) -> dict | None:
+        """The anonymous visitor's session data ({} for none), or None when Flask must decide."""
+        header = environ.get("HTTP_COOKIE")
+        if not header:
+            return {}
+        cookies = parse_cookie(header)
+        config = self.app.config
+        if config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies:
+            return None
+        value = cookies.get(config["SESSION_COOKIE_NAME"])
+        if not value:
+            return {}
+        serializer = self._session_serializer()
+        if serializer is None:
+            return None
+        try:
+            data = serializer.loads(value, max_age=int(self.app.permanent_session_lifetime.total_seconds()))
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or "_user_id" in data:
+            return None
+        return data
+
+    def _session_serializer(self):
+        return self._signers()[0]
+
+    def _csrf_serializer(self):
+        return self._signers()[1]
+
+    def _signers(self) -> tuple:
+        """The session's and Flask-WTF's signers, made once per secret (a test may change it)."""
+        config = self.app.config
+        secrets_now = (config.get("SECRET_KEY"), tuple(config.get("SECRET_KEY_FALLBACKS") or ()),
+                       config.get("WTF_CSRF_SECRET_KEY"))
+        if self._serializers is None or self._serializers[0] != secrets_now:
+            csrf_secret = config.get("WTF_CSRF_SECRET_KEY") or self.app.secret_key
+            self._serializers = (
+                secrets_now,
+                (self.app.session_interface.get_signing_serializer(self.app),
+                 URLSafeTimedSerializer(csrf_secret, salt="wtf-csrf-token")),
+            )
+        return self._serializers[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request, url_for
 from flask_login import current_user
 
+from webapp import pagecache
 from webapp.db import db, utcnow
 from webapp.display import site_zone
 from webapp.events import presentation, services
@@ -63,6 +64,19 @@ def event_page(event: Event, *, status: int = 200, publish_error: str | None = N
     response = render("events/detail.html", status=status, notice=notice, publish_error=publish_error,
                       **panel_context(event, now=utcnow(), error=error), **extra)
     return no_store(response) if event.status == EventStatus.DRAFT else response
+
+
+EVENT_PARTS = ("event_actions", "registration_panel", "event_follow", "slots_section")
+
+
+@pagecache.personal_parts(*EVENT_PARTS)
+def _event_parts(slug: str):
+    """A member's own parts of an event page (the rest comes from the page cache's shared copy)."""
+    event = services.get_event_by_slug(db.session, slug, include_drafts=True)
+    if event is None:
+        return None
+    return pagecache.render_parts("events/detail.html", EVENT_PARTS, notice=None, publish_error=None,
+                                  **panel_context(event, now=utcnow()))
 
 
 @bp.get("/events/<slug>")

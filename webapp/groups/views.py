@@ -8,6 +8,7 @@ from flask import Blueprint, abort, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from webapp import pagecache
 from webapp.accounts.models import normalize_email
 from webapp.db import db, utcnow
 from webapp.events.services import group_events
@@ -63,6 +64,18 @@ def detail(slug: str):
         past=group_events(db.session, group, now=now, past=True),
         notice=notice,
     )
+
+
+GROUP_PARTS = ("group_actions", "group_follow", "group_event_actions")
+
+
+@pagecache.personal_parts(*GROUP_PARTS)
+def _group_parts(slug: str):
+    """A member's own parts of a group page (the rest comes from the page cache's shared copy)."""
+    group = services.get_group_by_slug(db.session, slug)
+    if group is None:
+        return None
+    return pagecache.render_parts("groups/detail.html", GROUP_PARTS, group=group)
 
 
 # --- Organizers' pages -------------------------------------------------------------------------------
