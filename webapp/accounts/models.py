@@ -56,6 +56,8 @@ class User(UserMixin, db.Model):
     # The signed-in session this object was loaded for (set by the user loader or at sign-in);
     # not a column: one member can be signed in on several devices at once.
     session_key = None  # type: str | None
+    # Whether they organize a group, when the loader read it with them (else None: ask groups.services).
+    organizes_a_group = None  # type: bool | None
     # Rows compare by identity, as without UserMixin (its __eq__ would compare get_id()).
     __eq__ = object.__eq__
     __ne__ = object.__ne__

@@ -7,6 +7,7 @@ when a link is first used, so asking for a link reveals nothing about who has an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -19,9 +20,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from webapp.accounts.models import (
     DISPLAY_NAME_MAX,
@@ -35,6 +36,7 @@ from webapp.accounts.models import (
     UserSession,
     normalize_email,
 )
+from webapp.groups.models import GroupOrganizer
 from webapp.outbox.templated import queue_templated_mail
 
 DEFAULT_NEXT_URL = "/"
@@ -359,19 +361,35 @@ def load_user(session: Session, user_id: str, *, now: datetime) -> User | None:
         return None
     if int(member) > 2**31 - 1:  # past the id column's range: no member, and no query to fail
         return None
-    user = session.scalar(
-        select(User)
+    # One statement for everything every page asks of its member: the row, the roles, and whether
+    # they organize a group (the menu's "My groups"), so a member's page costs one round trip here.
+    row = session.execute(
+        _signed_in_member(),
+        {"member": int(member), "key_hash": _hash_secret(key), "opened_after": now - session_lifetime()},
+    ).unique().first()
+    if row is None:
+        return None
+    user, organizes = row
+    user.session_key = key
+    user.organizes_a_group = bool(organizes)
+    return user
+
+
+@functools.cache
+def _signed_in_member():
+    """Built once, on first use: at import the other models' mappers may not be configured yet."""
+    organizes = exists().where(or_(GroupOrganizer.user_id == User.id, func.lower(GroupOrganizer.email) == User.email))
+    return (
+        select(User, organizes.label("organizes"))
         .join(UserSession, UserSession.user_id == User.id)
+        .options(joinedload(User.roles))
         .where(
-            User.id == int(member),
-            UserSession.key_hash == _hash_secret(key),
+            User.id == bindparam("member"),
+            UserSession.key_hash == bindparam("key_hash"),
             UserSession.ended_at.is_(None),
-            UserSession.created_at > now - session_lifetime(),
+            UserSession.created_at > bindparam("opened_after"),
         )
     )
-    if user is not None:
-        user.session_key = key
-    return user
 
 
 def end_session(session: Session, user: User, *, now: datetime) -> None:

@@ -66,6 +66,15 @@ def is_following(session: Session, group_id: int, user_id: int | None) -> bool:
     ) is not None
 
 
+def follow_counts(session: Session, group_id: int, user_id: int | None) -> tuple[int, bool]:
+    """The group's follower count and whether this member is one of them, in one statement."""
+    count, mine = session.execute(
+        select(func.count(GroupFollow.id), func.count(GroupFollow.id).filter(GroupFollow.user_id == user_id))
+        .where(GroupFollow.group_id == group_id)
+    ).one()
+    return count, bool(user_id is not None and mine)
+
+
 def follower_count(session: Session, group_id: int) -> int:
     return session.scalar(select(func.count(GroupFollow.id)).where(GroupFollow.group_id == group_id))
 

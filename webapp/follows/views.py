@@ -37,8 +37,8 @@ class FollowState:
 
 def follow_state(group: Group, back_to: str | None = None) -> FollowState:
     user_id = current_user.id if current_user.is_authenticated else None
-    return FollowState(group=group, following=services.is_following(db.session, group.id, user_id),
-                       count=services.follower_count(db.session, group.id),
+    count, following = services.follow_counts(db.session, group.id, user_id)
+    return FollowState(group=group, following=following, count=count,
                        back_to=safe_next_url(back_to) or url_for("groups.detail", slug=group.slug))
 
 
@@ -46,9 +46,11 @@ def follow_state(group: Group, back_to: str | None = None) -> FollowState:
 def _follow_helpers():
     """For the group and event pages and the account page, which follows adds to without their
     views knowing about it."""
-    def group_followers(group):
+    def group_followers(group, organizing=None):
         # The follower list is for the group's organizers only: everyone else gets none.
-        return services.followers_of(db.session, group.id) if is_group_organizer(current_user, group) else None
+        if organizing is None:
+            organizing = is_group_organizer(current_user, group)
+        return services.followers_of(db.session, group.id) if organizing else None
 
     def follow_mail_choice():
         return services.follow_mail_choice(db.session, current_user.id)

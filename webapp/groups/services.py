@@ -67,10 +67,9 @@ def list_groups(session: Session, *, now: datetime, with_organizers: bool = True
     ]
 
 
-def get_group_by_slug(session: Session, slug: str) -> Group | None:
-    return session.scalar(
-        select(Group).options(selectinload(Group.organizers)).where(Group.slug == slug)
-    )
+def get_group_by_slug(session: Session, slug: str, *, with_organizers: bool = True) -> Group | None:
+    query = select(Group).where(Group.slug == slug)
+    return session.scalar(query.options(selectinload(Group.organizers)) if with_organizers else query)
 
 
 def group_choices(session: Session) -> list[tuple[str, str]]:
@@ -167,7 +166,13 @@ def groups_organized_by(session: Session, user) -> list[Group]:
 
 
 def organizes_a_group(session: Session, user) -> bool:
-    """Whether the member organizes any group: the navigation shows "My groups" then."""
+    """Whether the member organizes any group: the navigation shows "My groups" then.
+
+    The signed-in member's loader reads it with the member (accounts.services.load_user).
+    """
+    known = getattr(user, "organizes_a_group", None)
+    if known is not None:
+        return known
     return session.scalar(select(exists().where(_organizer_rows_of(user))))
 
 

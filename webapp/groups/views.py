@@ -63,6 +63,7 @@ def detail(slug: str):
         upcoming=group_events(db.session, group, now=now, past=False),
         past=group_events(db.session, group, now=now, past=True),
         notice=notice,
+        organizing=False if pagecache.in_skeleton() else _organizing(group),
     )
 
 
@@ -72,10 +73,15 @@ GROUP_PARTS = ("group_actions", "group_follow", "group_event_actions")
 @pagecache.personal_parts(*GROUP_PARTS)
 def _group_parts(slug: str):
     """A member's own parts of a group page (the rest comes from the page cache's shared copy)."""
-    group = services.get_group_by_slug(db.session, slug)
+    group = services.get_group_by_slug(db.session, slug, with_organizers=False)
     if group is None:
         return None
-    return pagecache.render_parts("groups/detail.html", GROUP_PARTS, group=group)
+    return pagecache.render_parts("groups/detail.html", GROUP_PARTS, group=group, organizing=_organizing(group))
+
+
+def _organizing(group: Group) -> bool:
+    """Whether the member sees the group's organizer buttons and follower list (asked once a page)."""
+    return current_user.is_authenticated and is_group_organizer(current_user, group)
 
 
 # --- Organizers' pages -------------------------------------------------------------------------------
