@@ -414,7 +414,7 @@ def _my_events_page(*, status: int = 200, states: dict | None = None):
     private_calendar = private_calendar_links(db.session, current_member(), now=now,
                                               make=request.method == "GET")
     if request.method == "GET":
-        db.session.commit()
+        commit_keeping_loaded(db.session)  # the member loaded for this page stays loaded: no second read
     registrations = list(
         db.session.scalars(
             select(Registration)

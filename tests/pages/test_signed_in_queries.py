@@ -1,0 +1,82 @@
+"""The SQL a signed-in member's page costs, pinned: which statements, and that it does not grow with the data.
+
+A member's page comes from the page cache's shared copy with only their own parts rendered
+(webapp/pagecache.py), so once the copy exists a page asks only what is theirs. A new statement here
+is a deliberate change: say why in the commit and update the list.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import csrf_token_for
+from tests.factories import create_event, create_group, create_user
+from tests.support.queries import count_queries
+from webapp.db import db
+
+pytestmark = pytest.mark.usefixtures("fresh_request_globals")
+
+VERSION = "content_versions"  # the page cache's content version (in Redis in production: no SQL there)
+MEMBER = "users+user_sessions"  # the member, their open session, roles and "organizes a group", at once
+
+PINNED = {
+    "/": [VERSION, MEMBER],
+    "/events": [VERSION, MEMBER],
+    "/groups": [VERSION, MEMBER],
+    "/groups/ai-club": [VERSION, MEMBER, "groups", "group_organizers", "group_follows"],
+    "/events/hack-night": [VERSION, MEMBER, "events+groups", "registrations", "users+registrations", "group_organizers",
+                           "group_follows", "slot_offers+slot_claims+users"],
+    # Entirely the member's own: never from a shared copy.
+    "/my/events": [MEMBER, "private_calendars", "registrations+events+groups"],
+}
+
+
+def tables(statement: str) -> str:
+    """A statement by the tables its outer query reads: FROM's table and the tables it joins (the
+    roles join, which comes with the member, and subqueries left out)."""
+    while (flat := re.sub(r"\([^()]*\)", "", statement)) != statement:
+        statement = flat
+    names = re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", statement)
+    return "+".join(dict.fromkeys(name for name in names if name != "user_roles"))
+
+
+def populate(groups: int, events: int, members: int) -> None:
+    for _ in range(groups):
+        group = create_group(organizers=["One", "Two"])
+        for _ in range(events):
+            create_event(group, capacity=3)
+    for _ in range(members):
+        create_user()
+    db.session.commit()
+
+
+@pytest.fixture
+def member(app, session, signed_in_client):
+    group = create_group(slug="ai-club", name="AI Club", organizers=["Ann Organizer"])
+    create_event(group, slug="hack-night", title="Hack Night", capacity=5)
+    create_event(group, slug="later-night", title="Later Night")
+    session.commit()
+    client = signed_in_client(create_user())
+    db.session.commit()
+    for path in ("/events/hack-night/register", "/events/later-night/register"):
+        assert client.post(path, data={"csrf_token": csrf_token_for(client)}).status_code == 303
+    assert client.post("/groups/ai-club/follow", data={"csrf_token": csrf_token_for(client)}).status_code in (200, 303)
+    return client
+
+
+def statements_of(client, path: str) -> list[str]:
+    assert client.get(path).status_code == 200  # the shared copy made (or this member's page seen once)
+    with count_queries() as statements:
+        assert client.get(path).status_code == 200
+    return statements
+
+
+@pytest.mark.parametrize("path", list(PINNED))
+def test_a_signed_in_members_page_runs_its_pinned_statements_and_no_more_with_more_data(member, path):
+    few = statements_of(member, path)
+    assert [tables(statement) for statement in few] == PINNED[path], few
+    populate(groups=6, events=5, members=20)
+    many = statements_of(member, path)
+    assert [tables(statement) for statement in many] == PINNED[path], many
