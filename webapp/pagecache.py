@@ -434,6 +434,10 @@ def _member_nav(**_view_args) -> dict[str, str]:
 
 def _serve_member(key: tuple, version: int | None):
     entry = _cache().get(key, version) if version is not None else None
+    if entry is not None and not db.session().in_transaction():
+        # A hit only reads (the member, their parts), one statement at a time: in autocommit there is
+        # no BEGIN before the first and no ROLLBACK after the last, two round trips of three.
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     if entry is None:
         # Render the page once as its skeleton, keep it, and fill it like a hit: the fill path is the
         # only one a member's page takes, so what a hit shows is what every member's page is tested with.
