@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from webapp.events.models import Event, EventStatus
 from webapp.groups.models import Group
@@ -93,6 +93,11 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
+# The lists show cards, which never show the Markdown description (the longest column by far): not
+# loaded, and reading it anyway fails loudly rather than costing a query per card.
+CARD_ONLY = (defer(Event.description, raiseload=True),)
+
+
 def search_events(
     session: Session, filters: EventFilters, *, now: datetime, zone: ZoneInfo, page_size: int
 ) -> EventPage:
@@ -130,7 +135,7 @@ def search_events(
     events = list(
         session.scalars(
             select(Event)
-            .options(joinedload(Event.group))
+            .options(joinedload(Event.group), *CARD_ONLY)
             .where(*conditions)
             .order_by(*order, Event.id)
             .offset(offset)
@@ -149,7 +154,7 @@ def upcoming_events(session: Session, *, now: datetime, limit: int) -> list[Even
     return list(
         session.scalars(
             select(Event)
-            .options(joinedload(Event.group))
+            .options(joinedload(Event.group), *CARD_ONLY)
             .where(Event.status.in_(LISTED), Event.ends_at >= now)
             .order_by(Event.starts_at, Event.id)
             .limit(limit)
@@ -177,7 +182,7 @@ def get_event_by_id(session: Session, event_id: int) -> Event | None:
 
 
 def group_events(session: Session, group: Group, *, now: datetime, past: bool, limit: int = 50):
-    query = select(Event).where(Event.group_id == group.id, Event.status.in_(LISTED))
+    query = select(Event).options(*CARD_ONLY).where(Event.group_id == group.id, Event.status.in_(LISTED))
     if past:
         query = query.where(Event.ends_at < now).order_by(Event.starts_at.desc())
     else:
