@@ -12,6 +12,7 @@ from tests.support.queries import count_queries
 from webapp.db import db
 from webapp.events.models import Event
 from webapp.pagecache import CSRF_PLACEHOLDER, ContentVersion
+from webapp.requests import NUL_MESSAGE
 
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 
@@ -236,3 +237,27 @@ def test_version_goes_up_after_the_outer_commit_not_at_a_savepoint(session, even
     session.rollback()
     session.commit()
     assert version() == before + 1
+
+
+def test_a_bad_character_in_an_htmx_header_is_refused_even_when_the_page_is_stored(client, event):
+    get(client, "/events/hack-night")
+    _, served = get(client, "/events/hack-night")
+    assert is_hit(served)
+    headers = {"HX-Request": "true", "HX-Boosted": "true"}
+    get(client, "/events/hack-night", **headers)
+    _, served = get(client, "/events/hack-night", **headers)
+    assert is_hit(served)  # the boosted page is stored too
+    refused = client.get("/events/hack-night", headers={**headers, "HX-Current-URL": "/events?\x00"})
+    assert NUL_MESSAGE in refused.get_data(as_text=True)
+    assert "Hack Night" not in refused.get_data(as_text=True)
+
+
+def test_a_cookie_that_is_not_ours_is_a_new_visitor_with_a_token_that_works(app, event):
+    app.test_client().get("/events/hack-night")  # stored
+    visitor = app.test_client()
+    visitor.set_cookie("session", "not-a-signed-cookie")
+    response, served = get(visitor, "/events/hack-night")
+    assert response.status_code == 200 and is_hit(served)
+    token = csrf_token_in(response.get_data(as_text=True))
+    posted = visitor.post("/events/hack-night/register", data={"csrf_token": token})
+    assert posted.status_code == 303 and posted.headers["Location"].startswith("/sign-in")
