@@ -1,11 +1,12 @@
 """Weekly digest delivery benchmark (issue 19): `.venv/bin/python bench/digests.py` (docs/benchmarks.md).
 
 One run, on loopback only, bounded in time (bench/harness.py):
-1. rebuilds the PostgreSQL database `meetups_bench_digests` (refuses `test`), migrates it, and
+1. on private services (bench/harness.py: a PostgreSQL cluster and a Redis of its own) makes the
+   database `meetups_bench_digests`, migrates it, and
    inserts FOLLOWERS members who follow one group and chose the weekly digest, and NEW_EVENTS
    upcoming events the group published last week (plus OLD_EVENTS published before, which no
    digest lists);
-2. starts a Redis of its own, an in-process SMTP sink (aiosmtpd) and WORKERS real Celery workers
+2. starts an in-process SMTP sink (aiosmtpd) and WORKERS real Celery workers
    (prefork, concurrency 1 each), and notes each worker's resident memory (VmRSS);
 3. sends the scheduler's task `tasks.follows.queue_digests` to the workers, as beat does every hour,
    and times from then until the last digest reaches the sink: a worker renders and queues every
@@ -16,9 +17,10 @@ One run, on loopback only, bounded in time (bench/harness.py):
    from its outbox row, as the worker does), and reports the workers' mails/second as a ratio to
    that loop's.
 
-Knobs (environment): BENCH_DIGESTS_DATABASE_URL, FOLLOWERS (5000), NEW_EVENTS (4), OLD_EVENTS (6),
-WORKERS (2). Exit status 0 when the ratio is at least TARGET (0.5), 1 when not, 2 when the run is
-wrong (a follower without their digest, or with two).
+Knobs (environment): FOLLOWERS (5000), NEW_EVENTS (4), OLD_EVENTS (6),
+WORKERS (2), ROUNDS (3). The last line printed is the BENCH-RESULT line bench/all.py reads.
+Exit status 0 when the ratio is at least TARGET (0.5), 1 when not, 2 when the run is wrong
+(a follower without their digest, or with two).
 """
 
 from __future__ import annotations
@@ -40,13 +42,12 @@ from bench.harness import (  # noqa: E402
     bare_smtplib_seconds,
     children,
     load_average,
-    reset_database,
+    private_services,
+    result_line,
+    row,
     wait_for,
 )
 
-DB_URL = os.environ.get(
-    "BENCH_DIGESTS_DATABASE_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/meetups_bench_digests"
-)
 FOLLOWERS = int(os.environ.get("FOLLOWERS", 5000))
 NEW_EVENTS = int(os.environ.get("NEW_EVENTS", 4))
 OLD_EVENTS = int(os.environ.get("OLD_EVENTS", 6))
@@ -146,8 +147,7 @@ def one_round(app, rig, db, profile_dir: Path | None) -> dict:
 
 
 def main() -> int:
-    reset_database(DB_URL)
-    with MailRig(DB_URL) as rig:
+    with private_services() as services, MailRig(services.database("meetups_bench_digests")) as rig:
         from webapp.db import db, utcnow
 
         app = rig.app()
@@ -173,14 +173,21 @@ def main() -> int:
         for proc in memory[0][1][name]:
             steps = " -> ".join(f"{mib(m[name].get(proc, 0))} {label}" for label, m in memory)
             print(f"  {name} {proc} VmRSS: {steps}; peak (VmHWM) {mib(peak[name].get(proc, 0))}")
+    per_round = ", ".join(f"{r['ratio']:.2f}" for r in rounds)
+    rows = [row(f"weekly digests, {FOLLOWERS} followers", ratio, f"≥ {TARGET:g} × bare smtplib", ratio >= TARGET,
+                f"the scheduler's task through {WORKERS} Celery workers until the last digest is in the SMTP sink, "
+                f"÷ a bare smtplib loop over the same messages; per round {per_round}", unit="×")]
     if not all(r["correct"] for r in rounds):
-        for n, r in enumerate(rounds, 1):
-            print(f"  round {n} WRONG: {r['check']}; expected {FOLLOWERS} of each", file=sys.stderr)
+        problems = [f"round {n}: {r['check']}; expected {FOLLOWERS} of each" for n, r in enumerate(rounds, 1)
+                    if not r["correct"]]
+        print("\n".join(problems), file=sys.stderr)
+        print(result_line("digests", rows, valid=False, problems=problems))
         return 2
     print(f"  exactly one digest per follower in every round: {rounds[-1]['check']}")
     if PROFILE:
         print("py-spy, both workers' pool children, inclusive share of samples (waiting included), last round:")
         print(rounds[-1]["profile"].summary())
+    print(result_line("digests", rows))
     return 0 if ratio >= TARGET else 1
 
 
