@@ -406,7 +406,7 @@ class MailRig:
 # --- gunicorn and wrk ------------------------------------------------------------------------------
 
 class Gunicorn:
-    """gunicorn serving the real app (sync workers, as bench/run.sh and the Dockerfile run it),
+    """gunicorn serving the real app (sync workers, as the Dockerfile runs it),
     on a free loopback port, with these environment settings. A context manager."""
 
     def __init__(self, env: dict[str, str], workers: int = 2, log: Path | None = None,
