@@ -147,25 +147,28 @@ def private_services() -> Iterator[Services]:
     Ctrl-C or SIGTERM. Run under bench/all.py, the driver's (named by BENCH_POSTGRES and
     BENCH_REDIS) are used instead: one pair for the whole `make bench`, each part in its own
     database. Every benchmark script takes its database and Redis from here."""
-    if os.environ.get("BENCH_POSTGRES") and os.environ.get("BENCH_REDIS"):
-        yield Services(os.environ["BENCH_POSTGRES"], os.environ["BENCH_REDIS"])
-        return
-    # SIGTERM (timeout, kill <pid>) as Ctrl-C: unwind, so the finally below stops the servers.
+    # SIGTERM (timeout, kill <pid>, the driver stopping a part) as Ctrl-C: unwind, so every
+    # `finally` and context manager on the way stops what it started (servers, gunicorn, workers).
     previous = signal.signal(signal.SIGTERM, _exit_on_signal)
-    folder = Path(tempfile.mkdtemp(prefix="meetups-bench-redis-"))
-    postgres = PrivatePostgres()
     try:
-        postgres.start()
-        with RedisServer(folder) as redis_server:
-            os.environ["BENCH_POSTGRES"], os.environ["BENCH_REDIS"] = postgres.url, redis_server.url
-            try:
-                yield Services(postgres.url, redis_server.url)
-            finally:
-                os.environ.pop("BENCH_POSTGRES", None)
-                os.environ.pop("BENCH_REDIS", None)
+        if os.environ.get("BENCH_POSTGRES") and os.environ.get("BENCH_REDIS"):
+            yield Services(os.environ["BENCH_POSTGRES"], os.environ["BENCH_REDIS"])
+            return
+        folder = Path(tempfile.mkdtemp(prefix="meetups-bench-redis-"))
+        postgres = PrivatePostgres()
+        try:
+            postgres.start()
+            with RedisServer(folder) as redis_server:
+                os.environ["BENCH_POSTGRES"], os.environ["BENCH_REDIS"] = postgres.url, redis_server.url
+                try:
+                    yield Services(postgres.url, redis_server.url)
+                finally:
+                    os.environ.pop("BENCH_POSTGRES", None)
+                    os.environ.pop("BENCH_REDIS", None)
+        finally:
+            postgres.stop()
+            shutil.rmtree(folder, ignore_errors=True)
     finally:
-        postgres.stop()
-        shutil.rmtree(folder, ignore_errors=True)
         signal.signal(signal.SIGTERM, previous)
 
 

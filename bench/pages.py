@@ -24,7 +24,8 @@ Targets: visitors' pages >= 0.6 x bare hello; members' pages >= 0.35 x bare hell
 <= MAX_KB gzipped. Knobs (environment): DURATION (5, seconds), WARMUP (2), ROUNDS (3),
 THREADS (2), CONNECTIONS (8), WORKERS (2), MEMBERS (200), BENCH_GROUPS (25), BENCH_EVENTS (300),
 MAX_KB (60), BENCH_APP (the WSGI app gunicorn serves, default "webapp:create_app()": a variant to
-compare), PAGECACHE_ENABLED, BENCH_OUT (a folder for wrk's raw output; default a temp folder).
+compare), PAGECACHE_ENABLED, BENCH_OUT (a folder for wrk's raw output; default a temp folder),
+PROFILE (a folder: py-spy the site's workers, one more run per page, when py-spy is installed).
 The last line printed is the BENCH-RESULT line bench/all.py reads. Exit status 0 every target
 met, 1 one missed, 2 the run itself went wrong.
 """
@@ -44,7 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
     Gunicorn,
+    PySpy,
     bench_app,
+    children,
     exit_status,
     get,
     load_average,
@@ -65,6 +68,8 @@ BENCH_GROUPS = int(os.environ.get("BENCH_GROUPS", 25))
 BENCH_EVENTS = int(os.environ.get("BENCH_EVENTS", 300))
 MAX_KB = float(os.environ.get("MAX_KB", 60))
 BENCH_APP = os.environ.get("BENCH_APP", "webapp:create_app()")
+# A folder: after the rounds, py-spy samples the site's workers under wrk, one run per page and kind.
+PROFILE = Path(os.environ["PROFILE"]) if os.environ.get("PROFILE") else None
 VISITOR_TARGET, MEMBER_TARGET = 0.6, 0.35
 # Every member request sends it, as a browser would: Flask-Login's session identifier is made from
 # the address and the User-Agent, and a mismatch would mark each request's session stale.
@@ -217,6 +222,15 @@ def measure(site: Gunicorn, bare: Gunicorn, visitors: dict, members: dict, scrip
             server.drain()
             print(f"pages: round {round_} {kind:8} {name:9} {result.rps:8.0f} req/s"
                   f"{f'  ({result.bad} bad)' if result.bad else ''}", flush=True)
+    if PROFILE:  # where a request's time goes: py-spy on both of the site's workers, under wrk
+        for kind, name, server, path, lua in runs:
+            if server is not site:
+                continue
+            with PySpy(children(site.pid), PROFILE / f"{kind}-{name}".replace(" ", "-")) as spy:
+                wrk(site.base + path, threads=THREADS, connections=CONNECTIONS, seconds=DURATION, script=lua)
+            site.drain()
+            (PROFILE / f"{kind}-{name}.txt".replace(" ", "-")).write_text(spy.summary(60) + "\n")
+            print(f"pages: profile of {kind}' {name} in {PROFILE}", flush=True)
     return results
 
 
