@@ -108,7 +108,9 @@ def run_part(part: Part, out: Path, quick: bool) -> dict:
     result = {"bench": part.name, "valid": False, "rows": [], "problems": [], "seconds": seconds,
               "status": proc.returncode}
     if last is None:
-        tail = (folder / "stderr.log").read_text(errors="replace").strip().splitlines()[-15:]
+        # Its last words, without the migrations' progress (Alembic logs each step at INFO).
+        said = (folder / "stderr.log").read_text(errors="replace").splitlines()
+        tail = [line for line in said if not line.startswith("INFO  [alembic")][-15:]
         result["problems"] = [f"{part.name} exited {proc.returncode} without a BENCH-RESULT line"]
         print("\n".join(f"  ! {line}" for line in tail), file=sys.stderr)
     else:

@@ -118,7 +118,9 @@ def one_round(app, rig, db, profile_dir: Path | None) -> dict:
     with PySpy([c for w in rig.workers for c in children(w.pid)], profile_dir) as profile:
         started = time.monotonic()
         app.extensions["celery"].send_task(QUEUE_TASK)
-        wait_for(lambda: rig.sink.count >= FOLLOWERS, f"{FOLLOWERS} digests")
+        # A tenth of a second per digest at most: 5,000 took over 300 s at load average 9 (two CPUs).
+        wait_for(lambda: rig.sink.count >= FOLLOWERS, f"{FOLLOWERS} digests", max(300, FOLLOWERS / 10),
+                 progress=lambda: rig.sink.count)
         delivered = time.monotonic() - started
     first = min(rig.sink.arrived.values()) - started
     time.sleep(1)  # anything sent twice would arrive now
@@ -158,6 +160,8 @@ def main() -> int:
         rounds = []
         for n in range(1, ROUNDS + 1):
             rounds.append(one_round(app, rig, db, PROFILE / f"round{n}" if PROFILE else None))
+            print(f"digests: round {n}: the last digest after {rounds[-1]['delivered']:.1f} s, ratio "
+                  f"{rounds[-1]['ratio']:.2f}, load average {load_average()}", flush=True)
             memory.append((f"after round {n}", rig.worker_memory("VmRSS")))
         peak = rig.worker_memory("VmHWM")
 

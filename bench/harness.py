@@ -41,11 +41,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE, step: float = 0.01) -> None:
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE, step: float = 0.01,
+             progress: Callable[[], object] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}"
+                             + (f" (so far: {progress()})" if progress else ""))
         time.sleep(step)
 
 
