@@ -109,6 +109,7 @@ def mib(kb: int) -> str:
 
 def one_round(app, rig, db, profile_dir: Path | None) -> dict:
     """The task through a worker until the last digest arrives, then the bare loop over the same rows."""
+    from webapp.follows.models import FollowMailChoice
     from webapp.follows.services import DIGEST_MAIL
     from webapp.outbox.models import MailState, OutboxMail
     from webapp.outbox.services import build_message
@@ -136,8 +137,11 @@ def one_round(app, rig, db, profile_dir: Path | None) -> dict:
         size = sum(len(build_message(m).as_bytes()) for m in messages[:50]) / max(min(len(messages), 50), 1)
         # The next round is a new week: this week's digests stay in the outbox, as they do, under
         # keys of their own, and the table is vacuumed, so every round starts from the same state.
+        # The members' catch-up mark goes back too: the sweep that sent this week's closed the
+        # period (digest_from), and a second round would otherwise find nothing new to send.
         db.session.execute(update(OutboxMail).where(OutboxMail.kind == DIGEST_MAIL, ~OutboxMail.dedup_key.contains("#"))
                            .values(dedup_key=OutboxMail.dedup_key + f"#{time.monotonic_ns()}"))
+        db.session.execute(update(FollowMailChoice).values(digest_from=None))
         db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE outbox_mails")
