@@ -63,6 +63,15 @@ def test_a_benchmark_never_empties_a_database_that_is_not_on_its_private_server(
         harness.reset_database("postgresql+psycopg://postgres:postgres@127.0.0.1:5432/meetups_bench")
 
 
+@pytest.fixture(scope="module")
+def services():
+    """One pair for the driver's tests, as bench/all.py hands its own to each part."""
+    saved = {name: os.environ.pop(name, None) for name in ("BENCH_POSTGRES", "BENCH_REDIS")}
+    with harness.private_services() as pair:
+        yield pair
+    os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
 def _part(name: str, *lines: str, exit_code: int = 0) -> driver.Part:
     code = "".join(f"print({line!r})\n" for line in lines) + f"raise SystemExit({exit_code})\n"
     return driver.Part(name, [sys.executable, "-c", code])
@@ -77,9 +86,7 @@ MISSED = harness.row("page b", 0.2, "≥ 0.35 × bare hello", False, "signed-in 
 CONTEXT = harness.row("baseline", 2300.0, "", None, "a bare Flask hello", unit="req/s")
 
 
-def test_the_table_has_a_row_per_result_and_says_met_or_missed(tmp_path, monkeypatch):
-    monkeypatch.delenv("BENCH_POSTGRES", raising=False)
-    monkeypatch.delenv("BENCH_REDIS", raising=False)
+def test_the_table_has_a_row_per_result_and_says_met_or_missed(tmp_path, services):
     parts = [_part("one", "some output", _result("one", CONTEXT, MET)),
              _part("two", _result("two", MISSED), exit_code=1)]
     status = driver.run(parts, out=tmp_path, quick=False, command="make bench ONLY=one,two")
@@ -94,9 +101,7 @@ def test_the_table_has_a_row_per_result_and_says_met_or_missed(tmp_path, monkeyp
     assert (tmp_path / "one" / "stdout.log").read_text().startswith("some output")
 
 
-def test_every_target_met_is_0_and_a_part_without_a_result_or_invalid_is_2(tmp_path, monkeypatch):
-    monkeypatch.delenv("BENCH_POSTGRES", raising=False)
-    monkeypatch.delenv("BENCH_REDIS", raising=False)
+def test_every_target_met_is_0_and_a_part_without_a_result_or_invalid_is_2(tmp_path, services):
     met = json.loads(_result("one", MET, CONTEXT).removeprefix("BENCH-RESULT "))
     assert driver.overall_status([met]) == 0
     crashed = _part("crash", "half a line", exit_code=3)
