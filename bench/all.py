@@ -204,4 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C: every part and service is stopped on the way here
+        print("\nbench: interrupted; everything it started is stopped", file=sys.stderr)
+        sys.exit(130)
