@@ -68,24 +68,16 @@ screenshots: install-test
 lint: install-test
 	$(BIN)/ruff check .
 
+## Every benchmark on private services (a PostgreSQL and a Redis of its own), one Markdown table
+## (docs/benchmarks.md). One part or a few: make bench ONLY=pages (pages,burst,reminders,feeds,digests,series).
 bench: install-test
 	bash scripts/bench_services.sh
-	bash bench/run.sh
+	BENCH_COMMAND="make bench$(if $(ONLY), ONLY=$(ONLY))" $(BIN)/python bench/all.py $(if $(ONLY),--only $(ONLY))
 
-## A group's calendar feed of 300 events, cached, uncached and 304, as ratios to /hello (docs/benchmarks.md).
-bench-feeds: install-test
+## One part alone, as before (the same as make bench ONLY=feeds, and so on).
+bench-feeds bench-digests bench-series: install-test
 	bash scripts/bench_services.sh
-	$(BIN)/python bench/feeds.py
-
-## 5,000 weekly digests through 2 real Celery workers, as a ratio to a bare smtplib loop (docs/benchmarks.md).
-bench-digests: install-test
-	bash scripts/bench_services.sh
-	$(BIN)/python bench/digests.py
-
-## Register for all 26 sessions of a series, as a ratio to one single-event registration (docs/benchmarks.md).
-bench-series: install-test
-	bash scripts/bench_services.sh
-	$(BIN)/python bench/series_registration.py
+	BENCH_COMMAND="make $@" $(BIN)/python bench/all.py --only $(subst bench-,,$@)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,11 +1,12 @@
 """A group's calendar feed with 300 events (issue 19): `.venv/bin/python bench/feeds.py` (docs/benchmarks.md).
 
 One run, on loopback only, bounded in time (bench/harness.py):
-1. rebuilds the PostgreSQL database `meetups_bench_feeds` (refuses `test`), migrates it, and adds
+1. on private services (bench/harness.py: a PostgreSQL cluster and a Redis of its own) makes the
+   database `meetups_bench_feeds`, migrates it, and adds
    one group whose feed lists EVENTS events (published, about a third ended in the last weeks and
    the rest ahead, one in 15 cancelled, a quarter in person), plus what the feed must leave out
    (drafts, events that ended long ago) and another group's events;
-2. starts a Redis of its own and two gunicorns (WORKERS sync workers each, production settings,
+2. starts two gunicorns (WORKERS sync workers each, production settings,
    BENCH_HELLO=1): one with the page cache on, as in production (its content version in Redis),
    one with PAGECACHE_ENABLED=0, which is what every request costs when the cache is cold (the
    first after any change, or after PAGECACHE_SECONDS);
@@ -15,9 +16,10 @@ One run, on loopback only, bounded in time (bench/harness.py):
    rate is divided by that /hello's, and the median of ROUNDS rounds is reported.
 
 Targets (with the cache on, as in production): full feed >= 0.3 of /hello, 304 >= 0.8 of /hello.
-Knobs (environment): BENCH_FEEDS_DATABASE_URL, EVENTS (300), WORKERS (2), THREADS (2),
+Knobs (environment): EVENTS (300), WORKERS (2), THREADS (2),
 CONNECTIONS (16), DURATION (10, seconds), WARMUP (3), ROUNDS (3), BENCH_OUT (a folder for wrk's
 raw output and the report; default a new temp folder), PROFILE (a folder: py-spy the workers).
+The last line printed is the BENCH-RESULT line bench/all.py reads.
 Exit status 0 when both targets are met, 1 when one is missed, 2 when the run itself is wrong.
 """
 
@@ -35,18 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import (  # noqa: E402
     Gunicorn,
     PySpy,
-    RedisServer,
     bench_app,
     children,
     get,
     load_average,
-    reset_database,
+    private_services,
+    result_line,
+    row,
     wrk,
 )
 
-DB_URL = os.environ.get(
-    "BENCH_FEEDS_DATABASE_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/meetups_bench_feeds"
-)
 EVENTS = int(os.environ.get("EVENTS", 300))
 WORKERS = int(os.environ.get("WORKERS", 2))
 THREADS = int(os.environ.get("THREADS", 2))
@@ -109,17 +109,17 @@ def populate(db, now) -> None:
 def main() -> int:
     out = Path(os.environ.get("BENCH_OUT") or tempfile.mkdtemp(prefix="bench-feeds-"))
     (out / "wrk").mkdir(parents=True, exist_ok=True)
-    reset_database(DB_URL)
-    with RedisServer(out) as redis:
+    with private_services() as services:
         from webapp.db import db, utcnow
 
-        app = bench_app(DB_URL, out, redis.url)
+        db_url, redis_url = services.database("meetups_bench_feeds"), services.fresh_redis()
+        app = bench_app(db_url, out, redis_url)
         with app.app_context():
             populate(db, utcnow())
             db.session.remove()
             db.engine.dispose()
 
-        env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": redis.url, "SECRET_KEY": "bench",
+        env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench",
                "BENCH_HELLO": "1", "PYTHONDONTWRITEBYTECODE": "1", "INSTANCE_PATH": str(out)}
         env.pop("FLASK_DEBUG", None)
         with Gunicorn({**env, **MODES["cache on"]}, WORKERS, out / "gunicorn-cache-on.log") as cached, \
@@ -138,6 +138,7 @@ def main() -> int:
                     problems.append(f"{mode}: If-None-Match {etags[mode]} -> {status}, {len(body)} bytes")
             if problems:
                 print("\n".join(problems), file=sys.stderr)
+                print(result_line("feeds", [], valid=False, problems=problems))
                 return 2
             urls = {"hello": ("/hello", {}), "full": (path, {}),
                     "304": (path, {"If-None-Match": etags["cache on"]})}
@@ -176,7 +177,7 @@ def main() -> int:
                                 headers=headers)
                         server.drain()
                         profiles[(mode, name)] = spy.summary(40)
-    report, missed = render_report(results, size)
+    report, missed, rows = render_report(results, size)
     for (mode, name), summary in profiles.items():
         report += f"\n\npy-spy, {mode}, {name} (inclusive share of the workers' samples, waiting included):\n{summary}"
     (out / "report.md").write_text(report + "\n", encoding="utf-8")
@@ -185,11 +186,13 @@ def main() -> int:
     print(f"\nfeeds: raw wrk output and this report in {out}")
     if problems:
         print("Measurement problems: " + "; ".join(problems), file=sys.stderr)
+    print(result_line("feeds", rows, valid=not problems, problems=problems))
+    if problems:
         return 2
     return 1 if missed else 0
 
 
-def render_report(results: dict[tuple[str, str], list], size: int) -> tuple[str, list[str]]:
+def render_report(results: dict[tuple[str, str], list], size: int) -> tuple[str, list[str], list[dict]]:
     lines = [
         f"{ROUNDS} rounds · gunicorn --workers {WORKERS} (sync) · wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION}s · "
         f"PostgreSQL · feed of {EVENTS} events, {size / 1024:.0f} KiB · load average at the end {load_average()}",
@@ -197,7 +200,7 @@ def render_report(results: dict[tuple[str, str], list], size: int) -> tuple[str,
         "| page cache | request | req/s (median) | ratio to hello (median) | ratio per round | p50 / p99 | target |",
         "| --- | --- | ---: | ---: | --- | --- | --- |",
     ]
-    missed = []
+    missed, rows = [], []
     labels = {"hello": "`/hello`", "full": "full feed (200)", "304": "If-None-Match (304)"}
     for mode in MODES:
         for name, label in labels.items():
@@ -222,10 +225,15 @@ def render_report(results: dict[tuple[str, str], list], size: int) -> tuple[str,
                 verdict += " (for reference)"
             p50 = statistics.median(r.p50_ms for r in runs if r.p50_ms is not None)
             p99 = statistics.median(r.p99_ms for r in runs if r.p99_ms is not None)
+            if mode == "cache on" and target is not None:  # the table's rows: the site as it runs
+                rows.append(row(f"feed of {EVENTS} events, {label}", ratio, f"≥ {target:g} × /hello", ratio >= target,
+                                f"a group's calendar feed, page cache on, ÷ the site's /hello just before; "
+                                f"{statistics.median(r.rps for r in runs):,.0f} req/s; per round "
+                                f"{', '.join(f'{x:.2f}' for x in ratios)}", unit="×"))
             lines.append(f"| {mode} | {label} | {statistics.median(r.rps for r in runs):,.0f} | {ratio:.2f} | "
                          f"{', '.join(f'{x:.2f}' for x in ratios)} | {p50:.1f} / {p99:.1f} ms | {verdict} |")
     lines += ["", "Targets (cache on): " + ("; ".join(missed) + " missed." if missed else "met.")]
-    return "\n".join(lines), missed
+    return "\n".join(lines), missed, rows
 
 
 if __name__ == "__main__":

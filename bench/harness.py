@@ -1,16 +1,21 @@
-"""What the mail and feed benchmarks share: their own Redis, an SMTP sink, real Celery workers,
-gunicorn, wrk, a database of their own, and the memory of a process. Loopback only, every wait
-bounded (DEADLINE): a run fails rather than hangs.
+"""What every benchmark shares: private services (a PostgreSQL cluster in a temp folder and a
+redis-server, each on a free port: `private_services()`), an SMTP sink, real Celery workers,
+gunicorn, wrk, the memory of a process, and the one-line result each benchmark ends with
+(`result_line`, read by bench/all.py). Loopback only, every wait bounded (DEADLINE): a run fails
+rather than hangs. Never the machine's PostgreSQL or Redis, their databases or passwords.
 
-Not a test helper: the suite has its own (tests/support/). Used by bench/reminders.py,
-bench/digests.py and bench/feeds.py.
+Not a test helper: the suite has its own (tests/support/).
 """
 
 from __future__ import annotations
 
+import glob
+import json
 import os
+import pwd
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import subprocess
@@ -20,7 +25,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,11 +41,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE, step: float = 0.01) -> None:
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE, step: float = 0.01,
+             progress: Callable[[], object] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}"
+                             + (f" (so far: {progress()})" if progress else ""))
         time.sleep(step)
 
 
@@ -50,22 +58,168 @@ def load_average() -> str:
         return "?"
 
 
-# --- the database ----------------------------------------------------------------------------------
+# --- private services: PostgreSQL and Redis of the run's own -------------------------------------
 
-def reset_database(url: str) -> None:
-    """Create the benchmark's own database if missing and empty its schema. Never `test`."""
+def _postgres_bin(name: str) -> str:
+    """Debian keeps initdb and pg_ctl off the PATH, under /usr/lib/postgresql/<version>/bin."""
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = candidates[-1] if candidates else shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} not found: `bash scripts/bench_services.sh` installs PostgreSQL")
+    return found
+
+
+class PrivatePostgres:
+    """`initdb` into a temp folder and `pg_ctl start` on a free port (as tests/support/servers.py
+    does); `stop()` stops it and removes the folder. Trust authentication on loopback: no password
+    of anyone's. As root the cluster runs as the `postgres` user (PostgreSQL refuses root).
+    Settings as a production server has them except durability (fsync off), which only the
+    seeding pays for: a benchmark measures reads and lock waits, not the disk."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="meetups-bench-pg-"))
+        self.data = self.folder / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"  # the server; add /<database>
+        self._run_as = None
+        if os.geteuid() == 0:
+            self._run_as = "postgres"
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+
+    def _run(self, *cmd: str) -> None:
+        if self._run_as:
+            cmd = ("runuser", "-u", self._run_as, "--", *cmd)
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+
+    def start(self) -> PrivatePostgres:
+        try:
+            self._run(_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+            options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+            self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"),
+                      "-o", options, "-w", "-t", "60", "start")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            log = self.folder / "log"
+            detail = log.read_text()[-2000:] if log.exists() else ""
+            self.stop()
+            raise SystemExit(f"could not start the benchmark's PostgreSQL: {getattr(exc, 'stderr', '')}\n{detail}") \
+                from exc
+        return self
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass
+class Services:
+    """The run's own PostgreSQL server (`postgres`: its URL without a database) and Redis."""
+
+    postgres: str
+    redis_url: str
+
+    def database(self, name: str) -> str:
+        """A new, empty database of this name on the private server (dropped first if there)."""
+        reset_database(f"{self.postgres}/{name}", drop=True)
+        return f"{self.postgres}/{name}"
+
+    def fresh_redis(self) -> str:
+        """The private Redis, emptied: each benchmark starts from nothing (it is nobody else's)."""
+        import redis
+
+        redis.Redis.from_url(self.redis_url).flushall()
+        return self.redis_url
+
+
+def _is_private(url: str) -> bool:
+    own = os.environ.get("BENCH_POSTGRES")
+    return bool(own) and url.startswith(own + "/")
+
+
+@contextmanager
+def private_services() -> Iterator[Services]:
+    """PostgreSQL and Redis of this benchmark's own, stopped on the way out: on return, error,
+    Ctrl-C or SIGTERM. Run under bench/all.py, the driver's (named by BENCH_POSTGRES and
+    BENCH_REDIS) are used instead: one pair for the whole `make bench`, each part in its own
+    database. Every benchmark script takes its database and Redis from here."""
+    # SIGTERM (timeout, kill <pid>, the driver stopping a part) as Ctrl-C: unwind, so every
+    # `finally` and context manager on the way stops what it started (servers, gunicorn, workers).
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        if os.environ.get("BENCH_POSTGRES") and os.environ.get("BENCH_REDIS"):
+            yield Services(os.environ["BENCH_POSTGRES"], os.environ["BENCH_REDIS"])
+            return
+        folder = Path(tempfile.mkdtemp(prefix="meetups-bench-redis-"))
+        postgres = PrivatePostgres()
+        try:
+            postgres.start()
+            with RedisServer(folder) as redis_server:
+                os.environ["BENCH_POSTGRES"], os.environ["BENCH_REDIS"] = postgres.url, redis_server.url
+                try:
+                    yield Services(postgres.url, redis_server.url)
+                finally:
+                    os.environ.pop("BENCH_POSTGRES", None)
+                    os.environ.pop("BENCH_REDIS", None)
+        finally:
+            postgres.stop()
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def reset_database(url: str, drop: bool = False) -> None:
+    """Create the database if missing (`drop`: anew) and empty its schema; only on the private
+    server that private_services() started, never the machine's."""
     import psycopg
 
+    if not _is_private(url):
+        raise SystemExit(f"refusing {url}: benchmarks use only the private server of private_services()")
     plain = url.replace("postgresql+psycopg", "postgresql")
     base, name = plain.rsplit("/", 1)
-    if name in ("test", "postgres", "template0", "template1"):
-        raise SystemExit(f"refusing to use the database {name!r} for benchmarking")
     with psycopg.connect(base + "/postgres", autocommit=True, connect_timeout=10) as conn:
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     with psycopg.connect(plain, autocommit=True, connect_timeout=10) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
+
+
+# --- the common result line ------------------------------------------------------------------------
+
+RESULT_PREFIX = "BENCH-RESULT "
+
+
+def row(name: str, value: float | None, target: str, met: bool | None, what: str, unit: str = "") -> dict:
+    """One line of the table: what was measured (`name`), its value, the target as text (">= 0.6
+    x bare hello"), whether it was met (None: no target, for context), and what it measured."""
+    return {"name": name, "value": value, "unit": unit, "target": target, "met": met, "what": what}
+
+
+def result_line(bench: str, rows: list[dict], *, valid: bool = True, problems: Iterable[str] = ()) -> str:
+    """The last line a benchmark prints: `BENCH-RESULT {json}`. `valid` False: the run itself went
+    wrong (errors, a wrong count), whatever the numbers say."""
+    return RESULT_PREFIX + json.dumps({"bench": bench, "valid": valid, "problems": list(problems), "rows": rows,
+                                       "load": load_average()})
+
+
+def exit_status(rows: list[dict], valid: bool = True) -> int:
+    """0 every target met, 1 a target missed, 2 the run was invalid."""
+    if not valid:
+        return 2
+    return 1 if any(r["met"] is False for r in rows) else 0
 
 
 def bench_app(db_url: str, work: Path, redis_url: str | None, **config):
@@ -184,9 +338,10 @@ def bare_smtplib_seconds(messages: Iterable, port: int, build: Callable) -> floa
 
 @dataclass
 class MailRig:
-    """A Redis of its own on a free port, an in-process SMTP sink and, on demand, real Celery
-    worker processes (prefork, concurrency 1 each) pointed at both. Use as a context manager:
-    everything it started is stopped on the way out, whatever happened."""
+    """The private services' Redis (emptied; or, outside private_services(), a Redis of its own on
+    a free port), an in-process SMTP sink and, on demand, real Celery worker processes (prefork,
+    concurrency 1 each) pointed at both. Use as a context manager: everything it started is
+    stopped on the way out, whatever happened."""
 
     db_url: str
     keep_messages: bool = False
@@ -196,8 +351,12 @@ class MailRig:
     def __enter__(self) -> MailRig:
         from aiosmtpd.controller import Controller
 
-        self._redis = RedisServer(self.work).__enter__()
-        self.redis_url = self._redis.url
+        self._redis = None
+        if os.environ.get("BENCH_REDIS"):
+            self.redis_url = Services(os.environ.get("BENCH_POSTGRES", ""), os.environ["BENCH_REDIS"]).fresh_redis()
+        else:
+            self._redis = RedisServer(self.work).__enter__()
+            self.redis_url = self._redis.url
         self.sink = CountingSink(keep=self.keep_messages)
         self._controller = Controller(self.sink, hostname="127.0.0.1", port=free_port())
         self._controller.start()
@@ -244,14 +403,15 @@ class MailRig:
             except subprocess.TimeoutExpired:
                 worker.kill()
         self._controller.stop()
-        self._redis.__exit__()
+        if self._redis is not None:
+            self._redis.__exit__()
         shutil.rmtree(self.work, ignore_errors=True)
 
 
 # --- gunicorn and wrk ------------------------------------------------------------------------------
 
 class Gunicorn:
-    """gunicorn serving the real app (sync workers, as bench/run.sh and the Dockerfile run it),
+    """gunicorn serving the real app (sync workers, as the Dockerfile runs it),
     on a free loopback port, with these environment settings. A context manager."""
 
     def __init__(self, env: dict[str, str], workers: int = 2, log: Path | None = None,
@@ -332,13 +492,17 @@ def _ms(text: str) -> float | None:
 
 
 def wrk(url: str, *, threads: int = 2, connections: int = 16, seconds: int = 10,
-        headers: dict[str, str] | None = None) -> WrkResult:
+        headers: dict[str, str] | None = None, script: Path | None = None) -> WrkResult:
     """One wrk run (`--latency`). wrk counts only socket errors and status >= 400 as bad; a 304 is fine.
     Its timeout is long: an uncached 300-event feed under 16 connections on a busy machine takes
-    seconds, and a request wrk gave up on would count as an error, not as the slow answer it is."""
+    seconds, and a request wrk gave up on would count as an error, not as the slow answer it is.
+    `script`: a Lua script (e.g. bench/pages.py's rotating member cookies); if it prints
+    "Not 200: <n>", those answers count as bad too (a redirect to sign-in is not a page)."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
     out = subprocess.run(command + [url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     rps = float(re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M).group(1))
     m = re.search(r"^\s*(\d+) requests in [\d.]+\w+, ([\d.]+)(B|KB|MB|GB) read", out, re.M)
@@ -347,6 +511,8 @@ def wrk(url: str, *, threads: int = 2, connections: int = 16, seconds: int = 10,
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         bad += sum(int(x) for x in m.groups())
     if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out):
+        bad += int(m.group(1))
+    if m := re.search(r"^Not 200: (\d+)", out, re.M):
         bad += int(m.group(1))
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)

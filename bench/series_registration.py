@@ -2,12 +2,13 @@
 `.venv/bin/python bench/series_registration.py` or `make bench-series` (docs/benchmarks.md).
 
 One run, on loopback only, bounded in time (bench/harness.py):
-1. rebuilds the PostgreSQL database `meetups_bench_series` (refuses `test`), migrates it, and per
+1. on private services (bench/harness.py: a PostgreSQL cluster and a Redis of its own) makes the
+   database `meetups_bench_series`, migrates it, and per
    round (and a warm-up round) makes one weekly series of SESSIONS online sessions, each with
    CAPACITY seats, through the app's own create_series, and one single event with the same
    capacity; and for each round 2 x REQUESTS members, each signed in with a real user_sessions row
    (as bench/registration_burst.py does), with a session cookie and CSRF token of their own;
-2. starts a Redis of its own and gunicorn (WORKERS sync workers, production settings);
+2. starts gunicorn (WORKERS sync workers, production settings);
 3. per round, interleaved: REQUESTS POSTs of Register for all (/series/<slug>/register) by as
    many members, then REQUESTS POSTs of Register (/events/<slug>/register) by as many others,
    each from CONCURRENCY client threads keeping the server busy; requests/s is the count over
@@ -19,9 +20,10 @@ One run, on loopback only, bounded in time (bench/harness.py):
 
 A round's own series and event are its reset: no round registers anyone already registered.
 Target: series req/s >= 0.3 of the single event's (median of ROUNDS rounds' ratios).
-Knobs (environment): BENCH_SERIES_DATABASE_URL, SESSIONS (26), CAPACITY (60), REQUESTS (120),
+Knobs (environment): SESSIONS (26), CAPACITY (60), REQUESTS (120),
 CONCURRENCY (8), WORKERS (2), ROUNDS (3), BENCH_OUT (a folder for the report), PROFILE (a folder:
 py-spy the workers during one more series burst).
+The last line printed is the BENCH-RESULT line bench/all.py reads.
 Exit status 0 when the target is met, 1 when it is missed, 2 when the run itself is wrong.
 """
 
@@ -43,16 +45,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.harness import (  # noqa: E402
     Gunicorn,
     PySpy,
-    RedisServer,
     bench_app,
     children,
     load_average,
-    reset_database,
+    private_services,
+    result_line,
+    row,
 )
 
-DB_URL = os.environ.get(
-    "BENCH_SERIES_DATABASE_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/meetups_bench_series"
-)
 SESSIONS = int(os.environ.get("SESSIONS", 26))
 CAPACITY = int(os.environ.get("CAPACITY", 60))
 REQUESTS = int(os.environ.get("REQUESTS", 120))
@@ -206,19 +206,19 @@ def check(db, spec: dict) -> list[str]:
 def main() -> int:
     out = Path(os.environ.get("BENCH_OUT") or tempfile.mkdtemp(prefix="bench-series-"))
     out.mkdir(parents=True, exist_ok=True)
-    reset_database(DB_URL)
-    with RedisServer(out) as redis:
+    with private_services() as services:
         from webapp.db import db, utcnow
 
+        db_url, redis_url = services.database("meetups_bench_series"), services.fresh_redis()
         # Long enough a horizon that create_series makes all SESSIONS weekly sessions at once.
-        app = bench_app(DB_URL, out, redis.url, SERIES_HORIZON_DAYS=7 * SESSIONS + 30)
+        app = bench_app(db_url, out, redis_url, SERIES_HORIZON_DAYS=7 * SESSIONS + 30)
         with app.app_context():
             warmup, *plan = populate(app, db, utcnow(), ROUNDS + 1 + (1 if PROFILE else 0))
             db.session.remove()
             db.engine.dispose()
         profiled = plan.pop() if PROFILE else None
 
-        env = {**os.environ, "DATABASE_URL": DB_URL, "REDIS_URL": redis.url, "SECRET_KEY": "bench-secret",
+        env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench-secret",
                "SITE_URL": "http://meetups.bench", "BENCH_HELLO": "1",  # /hello: how Gunicorn knows it is up
                "PYTHONDONTWRITEBYTECODE": "1", "INSTANCE_PATH": str(out)}
         env.pop("FLASK_DEBUG", None)
@@ -245,7 +245,7 @@ def main() -> int:
             db.session.remove()
             db.engine.dispose()
 
-    report, met = render_report(results, problems)
+    report, met, rows = render_report(results, problems)
     if profile:
         report += f"\n\npy-spy, Register for all (inclusive share of the workers' samples):\n{profile}"
     (out / "report.md").write_text(report + "\n", encoding="utf-8")
@@ -254,14 +254,20 @@ def main() -> int:
     print(f"\nseries-bench: report in {out}")
     if problems:
         print("Problems: " + "; ".join(problems), file=sys.stderr)
+    print(result_line("series", rows, valid=not problems, problems=problems))
+    if problems:
         return 2
     return 0 if met else 1
 
 
-def render_report(results: list, problems: list[str]) -> tuple[str, bool]:
+def render_report(results: list, problems: list[str]) -> tuple[str, bool, list[dict]]:
     ratios = [s["rps"] / e["rps"] for s, e, _ in results]
     ratio = statistics.median(ratios)
     met = ratio >= TARGET
+    rows = [row(f"Register for all ({SESSIONS} sessions) ÷ Register", ratio, f"≥ {TARGET:g}", met,
+                f"{REQUESTS} members each press Register for all, {REQUESTS} others Register for one event, "
+                f"{CONCURRENCY} in flight; req/s ratio, per round {', '.join(f'{r:.2f}' for r in ratios)}",
+                unit="×")]
 
     def line(name: str, runs: list[dict], ratio_text: str, per_round: str) -> str:
         return (f"| {name} | {statistics.median(r['rps'] for r in runs):,.1f} | {ratio_text} | {per_round} | "
@@ -282,7 +288,7 @@ def render_report(results: list, problems: list[str]) -> tuple[str, bool]:
         f"Target ≥ {TARGET}: {'met' if met else '**missed**'}. "
         f"Correctness: {'every check passed' if not problems else '; '.join(problems)}.",
     ]
-    return "\n".join(lines), met
+    return "\n".join(lines), met, rows
 
 
 if __name__ == "__main__":
