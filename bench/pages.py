@@ -108,6 +108,7 @@ def prepare(app, db) -> dict:
     """Seed and top up the database; make the members; name the pages to measure."""
     from flask import g, session
     from flask_login import login_user
+    from flask_wtf.csrf import generate_csrf
     from sqlalchemy import select
 
     from bench import populate
@@ -172,6 +173,7 @@ def prepare(app, db) -> dict:
                                       headers={"User-Agent": USER_AGENT}):
             g.pop("csrf_token", None)
             login_user(user)
+            generate_csrf()  # the CSRF secret a browser's session holds from its first page on
             cookies.append(serializer.dumps(dict(session)))
     return {"event": slug, "group": group.slug, "cookies": cookies, "confirmed": confirmed,
             "waitlisted": waitlisted, "followers": sum(1 for n in range(MEMBERS) if n % 4 != 3)}
