@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from webapp.db import insert_on_conflict, utcnow
 from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.rendering import fill_in_bodies
 from webapp.refusals import Refusal
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ def queue_mail(
     flush: bool = True,
     registration_id: int | None = None,
     event_id: int | None = None,
+    template: str | None = None,
+    context: dict | None = None,
 ) -> OutboxMail | None:
     """Add a mail to the outbox in the caller's transaction; None if that key was queued before.
 
@@ -118,10 +121,13 @@ def queue_mail(
 
     `flush=False` is for callers that queue many mails whose keys they already made unique
     (the reminder sweep): they flush once and hand the ids to PENDING_KEY themselves.
+
+    `template` and `context` (frozen: webapp/outbox/rendering.py) instead of the bodies: the
+    worker renders them right before the first send.
     """
     values = mail_row(kind=kind, dedup_key=dedup_key, recipient=recipient, subject=subject, body_text=body_text,
                       body_html=body_html, reply_to=reply_to, ics=ics, headers=headers, now=now,
-                      registration_id=registration_id, event_id=event_id)
+                      registration_id=registration_id, event_id=event_id, template=template, context=context)
     if not flush:
         mail = OutboxMail(**values)
         session.add(mail)
@@ -149,7 +155,8 @@ def queue_mail(
 def mail_row(*, kind: str, dedup_key: str, recipient: str, subject: str, body_text: str,
              body_html: str | None = None, reply_to: str | None = None, ics: str | None = None,
              headers: dict[str, str] | None = None, now: datetime | None = None,
-             registration_id: int | None = None, event_id: int | None = None) -> dict:
+             registration_id: int | None = None, event_id: int | None = None,
+             template: str | None = None, context: dict | None = None) -> dict:
     """An outbox row's columns as queued, with every header made safe (`queue_mail`, `queue_mails`)."""
     now = now or utcnow()
     return dict(
@@ -164,6 +171,8 @@ def mail_row(*, kind: str, dedup_key: str, recipient: str, subject: str, body_te
         headers={name: header_safe(value) for name, value in headers.items()} if headers else None,
         registration_id=registration_id,
         event_id=event_id,
+        template=template,
+        context=context,
         state=MailState.QUEUED,
         attempts=0,
         created_at=now,
@@ -171,7 +180,7 @@ def mail_row(*, kind: str, dedup_key: str, recipient: str, subject: str, body_te
     )
 
 
-# Rows per INSERT: far below SQLite's 32,766 bound parameters (15 a row) and PostgreSQL's 65,535.
+# Rows per INSERT: far below SQLite's 32,766 bound parameters (17 a row) and PostgreSQL's 65,535.
 QUEUE_MANY_ROWS = 500
 
 
@@ -538,6 +547,9 @@ def _prepare(session: Session, mail: OutboxMail, now: datetime, result: BatchRes
             mail.claim_token = None
             result.dropped.append(mail.id)
             return None
+        # After the re-check (a dropped mail is never rendered); stored with the Message-ID by the
+        # commit before anything leaves, so every attempt sends the same words.
+        fill_in_bodies(mail)
         outgoing.message = build_message(mail)
     except SendLater as later:
         mail.state = MailState.RETRYING

@@ -83,6 +83,31 @@ def event_mail_links(registration: Registration) -> dict:
     )
 
 
+def member_facts(member) -> dict:
+    """What the attendee mails read of their member, as plain values (webapp/outbox/rendering.py)."""
+    return dict(display_name=member.display_name)
+
+
+def event_facts(event: Event) -> dict:
+    """What the attendee mails read of their event (and `full_place` of it), as plain values."""
+    return dict(title=event.title, is_online=event.is_online, venue_name=event.venue_name,
+                venue_address=event.venue_address, venue_accessibility=event.venue_accessibility,
+                capacity=event.capacity)
+
+
+def attendee_mail_facts(context: dict) -> dict:
+    """An attendee mail's context with its model objects replaced by the facts its templates read,
+    taken now: the worker renders it later from these (the state at commit), never from the rows."""
+    facts = dict(context)
+    if "member" in facts:
+        facts["member"] = member_facts(facts["member"])
+    if "event" in facts:
+        facts["event"] = event_facts(facts["event"])
+    if "registration" in facts:
+        facts["registration"] = dict(status=str(facts["registration"].status))
+    return facts
+
+
 def queue_registration_mail(session, registration: Registration, kind: str, *, now: datetime,
                             position: int | None = None) -> None:
     event = registration.event
@@ -100,7 +125,9 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         session,
         kind=f"registration_{kind}",
         to=member.email,
-        context=context,
+        # Rendered by the worker from the facts of now: not in the request, under the event's lock.
+        context=attendee_mail_facts(context),
+        render_later=True,
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
         # The event's current SEQUENCE (agenda changes included), so this file replaces any earlier one.
         ics=event_ics(event, meeting_url=meeting_url, sequence=event.calendar_sequence)
@@ -126,16 +153,19 @@ def _mail_context(registration: Registration, *, now: datetime, with_link: bool)
 
 def queue_attendee_mail(session: Session, registration: Registration, *, kind: str, dedup_key: str,
                         now: datetime, with_link: bool, with_ics: bool = True,
-                        flush: bool = True, extra: dict | None = None) -> OutboxMail | None:
+                        flush: bool = True, extra: dict | None = None,
+                        render_later: bool = False) -> OutboxMail | None:
     """A mail to a registration's member about its event (reminders, changes, cancellations):
-    the event's links, the personal join link if `with_link` and the event has a meeting, and the .ics."""
+    the event's links, the personal join link if `with_link` and the event has a meeting, and the .ics.
+    `render_later`: the worker renders it from the facts of now (`attendee_mail_facts`)."""
     context = {**_mail_context(registration, now=now, with_link=with_link), **(extra or {})}
     event = registration.event
     return queue_templated_mail(
         session,
         kind=kind,
         to=registration.user.email,
-        context=context,
+        context=attendee_mail_facts(context) if render_later else context,
+        render_later=render_later,
         dedup_key=dedup_key,
         # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
         ics=event_ics(event, meeting_url=context["join_url"], sequence=event.calendar_sequence,

@@ -110,7 +110,7 @@ def queue_reminders(session: Session, registrations: list[Registration], *, now:
         mail = queue_attendee_mail(
             session, registration, kind=REMINDER_KIND,
             dedup_key=f"reminder:{registration.id}:{registration.generation}:{event.sequence}",
-            now=now, with_link=True, flush=False,
+            now=now, with_link=True, flush=False, render_later=True,
             # Its subject names the day and time ("Tomorrow 6:00 PM EST: …"), counted from now.
             extra=dict(starts_from_now=format_start_from_now(event.starts_at, now=now), agenda=agendas[event.id]),
         )

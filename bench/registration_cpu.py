@@ -1,0 +1,100 @@
+"""The CPU one registration costs in the request, in-process: `python bench/registration_cpu.py`.
+
+The Flask test client on PostgreSQL and a Redis of its own (broker, rate limits, page-cache
+version), so the load on the machine matters less than over HTTP: BATCHES batches of PER_BATCH
+signed-in members each press Register (an htmx POST, CSRF and all) on a roomy event; each batch's
+process CPU time is divided by its registrations and the least batch is reported, with an anonymous
+page-cache hit of the event page measured the same way for scale (docs/benchmarks.md).
+
+Knobs (environment): BENCH_REGISTRATION_CPU_DATABASE_URL, BATCHES (8), PER_BATCH (60).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import RedisServer, bench_app, load_average, reset_database  # noqa: E402
+
+DB_URL = os.environ.get(
+    "BENCH_REGISTRATION_CPU_DATABASE_URL",
+    "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/meetups_bench_registration_cpu",
+)
+BATCHES = int(os.environ.get("BATCHES", 8))
+PER_BATCH = int(os.environ.get("PER_BATCH", 60))
+
+
+def main() -> int:
+    reset_database(DB_URL)
+    work = Path(tempfile.mkdtemp(prefix="bench-regcpu-"))
+    with RedisServer(work) as redis_server:
+        app = bench_app(DB_URL, work, redis_server.url, RATELIMIT_ENABLED=False)
+        from webapp.db import db, utcnow
+
+        with app.app_context():
+            members = _members(db, utcnow(), BATCHES * PER_BATCH)
+        clients = [_signed_in_client(app, session_id) for session_id in members]
+        # Warm up: the first requests compile templates and fill caches.
+        for client, token in clients[:5]:
+            client.post("/events/cpu/register", data={"csrf_token": token}, headers={"HX-Request": "true"})
+        per_registration = []
+        for batch in range(BATCHES):
+            chunk = clients[5 + batch * PER_BATCH:5 + (batch + 1) * PER_BATCH]
+            started = time.process_time()
+            for client, token in chunk:
+                response = client.post("/events/cpu/register", data={"csrf_token": token},
+                                       headers={"HX-Request": "true"})
+                assert response.status_code == 200, response.status_code
+            per_registration.append((time.process_time() - started) / len(chunk) * 1000)
+        anonymous = app.test_client()
+        anonymous.get("/events/cpu")
+        hits = []
+        for _ in range(BATCHES):
+            started = time.process_time()
+            for _ in range(PER_BATCH):
+                assert anonymous.get("/events/cpu").status_code == 200
+            hits.append((time.process_time() - started) / PER_BATCH * 1000)
+    print(f"registration CPU in the request, least of {BATCHES} batches of {len(chunk)} "
+          f"(load average {load_average()}): {min(per_registration):.2f} ms "
+          f"(batches: {', '.join(f'{v:.2f}' for v in per_registration)})")
+    print(f"anonymous event page (page-cache hit), least of {BATCHES} batches: {min(hits):.2f} ms")
+    return 0
+
+
+def _members(db, now, count: int) -> list[str]:
+    """`count` members signed in as a sign-in link leaves them, and the roomy event; their session ids."""
+    from webapp.accounts.models import User
+    from webapp.accounts.services import start_session
+    from webapp.events.models import Event
+
+    db.session.add(Event(slug="cpu", title="CPU Meetup", starts_at=now + timedelta(days=7),
+                         ends_at=now + timedelta(days=7, hours=1), is_online=True,
+                         meeting_url="https://zoom.us/j/1", capacity=count + 10))
+    members = [User(email=f"member{n:04d}@example.org", display_name=f"Member {n}") for n in range(count + 5)]
+    db.session.add_all(members)
+    db.session.flush()
+    for member in members:
+        start_session(db.session, member, now=now)
+    ids = [member.get_id() for member in members]
+    db.session.commit()
+    return ids
+
+
+def _signed_in_client(app, session_id: str):
+    client = app.test_client()
+    with client.session_transaction() as flask_session:
+        flask_session["_user_id"] = session_id
+        flask_session["_fresh"] = True
+    page = client.get("/about").get_data(as_text=True)
+    return client, re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
