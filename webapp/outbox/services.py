@@ -56,12 +56,39 @@ _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 # needs to know none of them.
 Recheck = Callable[[Session, OutboxMail, datetime], str | None]
 _RECHECKS: dict[str, Recheck] = {}
+# kind -> function(session, mails) returning {mail id: what its re-check reads}: one query for a
+# batch's re-checks instead of one per mail, read back with `preloaded` (in the same transaction,
+# right before the re-checks, so as fresh as a query per mail).
+Preload = Callable[[Session, list[OutboxMail]], dict[int, object]]
+_PRELOADS: dict[str, Preload] = {}
+PRELOADED_KEY = "outbox_recheck_preloaded"
+NOT_PRELOADED = object()
 
 
-def register_recheck(kind: str, recheck: Recheck) -> None:
+def register_recheck(kind: str, recheck: Recheck, *, preload: Preload | None = None) -> None:
     """Re-check a kind of mail right before sending it; the function says why to drop it, or None.
-    It may also change the mail (its bodies) before it goes, or raise SendLater."""
+    It may also change the mail (its bodies) before it goes, or raise SendLater. `preload` fetches
+    what the re-checks of a whole batch read, at once (`preloaded`)."""
     _RECHECKS[kind] = recheck
+    if preload:
+        _PRELOADS[kind] = preload
+
+
+def preloaded(session: Session, mail: OutboxMail):
+    """What this batch's preload fetched for this mail's re-check, or NOT_PRELOADED (a mail re-checked
+    alone, outside a batch): then the re-check queries for itself."""
+    return session.info.get(PRELOADED_KEY, {}).get(mail.id, NOT_PRELOADED)
+
+
+def _preload_rechecks(session: Session, mails: list[OutboxMail]) -> None:
+    by_kind: dict[str, list[OutboxMail]] = {}
+    for mail in mails:
+        if mail.kind in _PRELOADS:
+            by_kind.setdefault(mail.kind, []).append(mail)
+    found: dict[int, object] = {}
+    for kind, of_kind in by_kind.items():
+        found.update(_PRELOADS[kind](session, of_kind))
+    session.info[PRELOADED_KEY] = found
 
 
 class SendLater(Exception):
@@ -592,11 +619,15 @@ def send_claimed(session: Session, mail_ids: list[int], *, now: datetime) -> Bat
 def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: BatchResult,
                   unsettled: set[int], in_flight: list[int]) -> None:
     mails = session.scalars(select(OutboxMail).where(OutboxMail.id.in_(mail_ids)).order_by(OutboxMail.id)).all()
-    prepared = [p for p in (_prepare(session, mail, now, result) for mail in mails) if p]
-    session.commit()  # the drops and the Message-IDs, before anything leaves
+    unsettled.difference_update(set(mail_ids) - {mail.id for mail in mails})  # gone meanwhile
+    try:
+        _preload_rechecks(session, mails)
+        prepared = [p for p in (_prepare(session, mail, now, result) for mail in mails) if p]
+    finally:
+        session.info.pop(PRELOADED_KEY, None)  # this batch's, for its re-checks only
+    session.commit()  # the drops, the Message-IDs and the rendered bodies, before anything leaves
     unsettled.difference_update(result.dropped)
     unsettled.difference_update(result.retrying)  # those a re-check sent back for later
-    unsettled.difference_update(set(mail_ids) - {mail.id for mail in mails})  # gone meanwhile
     outgoing = []
     for mail in prepared:
         if mail.problem is None:

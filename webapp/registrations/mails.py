@@ -13,6 +13,7 @@ from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
 from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.services import NOT_PRELOADED, preloaded
 from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
@@ -183,7 +184,10 @@ def record_registration_and_event(session: Session, record_model, mail: OutboxMa
     """The (record, registration, event) behind an attendee mail, fresh from the database, for a
     recheck right before sending; `record_model` (Reminder, EventChangeMail) names the mail by
     `outbox_mail_id` and its registration by `registration_id`. None when the record is gone.
-    One query for all three: a recheck runs once per mail in a batch."""
+    One query for all three, or none when the batch's preload (`preload_records`) fetched them."""
+    found = preloaded(session, mail)
+    if found is not NOT_PRELOADED:
+        return found
     return session.execute(
         select(record_model, Registration, Event)
         .join(Registration, record_model.registration_id == Registration.id)
@@ -191,6 +195,23 @@ def record_registration_and_event(session: Session, record_model, mail: OutboxMa
         .where(record_model.outbox_mail_id == mail.id)
         .execution_options(populate_existing=True)
     ).first()
+
+
+def preload_records(record_model):
+    """A `register_recheck` preload for re-checks that call `record_registration_and_event`: the
+    (record, registration, event) of every mail of a batch in one query; None for a mail whose
+    record is gone."""
+    def preload(session: Session, mails: list[OutboxMail]) -> dict[int, object]:
+        rows = session.execute(
+            select(record_model, Registration, Event)
+            .join(Registration, record_model.registration_id == Registration.id)
+            .join(Event, Registration.event_id == Event.id)
+            .where(record_model.outbox_mail_id.in_([mail.id for mail in mails]))
+            .execution_options(populate_existing=True)
+        ).all()
+        found = {row[0].outbox_mail_id: row for row in rows}
+        return {mail.id: found.get(mail.id) for mail in mails}
+    return preload
 
 
 def queue_seat_released_mail(session: Session, registration: Registration, *, position: int | None,
