@@ -10,6 +10,7 @@ from tests.factories import create_event, create_user
 from tests.mail.test_golden import CASES, TITLE
 from tests.support.outbox import as_sent
 from webapp.db import utcnow
+from webapp.events.calendar import event_ics
 from webapp.outbox.models import OutboxMail
 from webapp.outbox.rendering import fill_in_bodies
 from webapp.outbox.services import PENDING_KEY
@@ -84,3 +85,16 @@ def test_a_mail_rendered_later_keeps_its_facts_and_no_bodies_until_the_worker_re
     fill_in_bodies(mail)
     assert "Comics Night" in mail.body_text and "Renamed" not in mail.body_text
     assert mail.context is None
+
+
+def test_the_calendar_file_written_by_the_worker_is_the_one_the_request_would_have_written(session):
+    event = create_event(title="Zines & <Small Press>", is_online=False, venue_name="Brooklyn Public Library",
+                         venue_address="10 Grand Army Plaza, Brooklyn, NY", venue_accessibility="Step-free entrance.")
+    registration = services.register(session, event.id, member=create_user(), now=utcnow()).registration
+    queue_registration_mail(session, registration, "confirmed", now=utcnow())
+    session.commit()
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.kind == "registration_confirmed")).one()
+    assert mail.ics is None and "$calendar" in mail.context
+    expected = event_ics(event, meeting_url=None, sequence=event.calendar_sequence)
+    fill_in_bodies(mail)
+    assert mail.ics == expected and "LOCATION:Brooklyn Public Library" in mail.ics

@@ -36,7 +36,7 @@ def reminder_mails(session) -> list[OutboxMail]:
 
 
 def vevent(mail: OutboxMail):
-    return next(c for c in Calendar.from_ical(mail.ics).walk() if c.name == "VEVENT")
+    return next(c for c in Calendar.from_ical(as_sent(mail).ics).walk() if c.name == "VEVENT")
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp.outbox.models import OutboxMail
-from webapp.outbox.rendering import render_bodies, thaw
+from webapp.outbox.rendering import render_stored
 
 
 def mails(session, *, kind: str | None = None, recipient: str | None = None) -> list[OutboxMail]:
@@ -21,9 +21,9 @@ def mails(session, *, kind: str | None = None, recipient: str | None = None) -> 
 
 def as_sent(mail: OutboxMail) -> OutboxMail:
     """A mail the worker renders from its stored facts (webapp/outbox/rendering.py), with the bodies
-    it will render, in memory only: the row itself stays as queued (its context, empty bodies)."""
-    if mail.context is not None and not mail.body_text:
-        text, html = render_bodies(mail.template or mail.kind, thaw(mail.context))
-        set_committed_value(mail, "body_text", text)
-        set_committed_value(mail, "body_html", html)
+    and calendar file it will render, in memory only: the row itself stays as queued (its context,
+    empty bodies)."""
+    if mail.context is not None:
+        for name, value in zip(("body_text", "body_html", "ics"), render_stored(mail), strict=True):
+            set_committed_value(mail, name, value)
     return mail

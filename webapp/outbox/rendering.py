@@ -15,6 +15,7 @@ subject is rendered at once: it is small, and the outbox page and the attendee l
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +24,16 @@ from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 _DATETIME = "$datetime"
+# The facts of the mail's calendar file (invite.ics), when it is made later too; never a template's.
+CALENDAR_FACTS = "$calendar"
+_calendar_builder: Callable[[Facts], str] | None = None
+
+
+def register_calendar_builder(build: Callable[[Facts], str]) -> None:
+    """How the worker writes a calendar file from its facts (webapp/registrations/mails.py registers it:
+    the outbox knows no domain)."""
+    global _calendar_builder
+    _calendar_builder = build
 
 
 @dataclass(frozen=True)
@@ -95,10 +106,25 @@ def thaw(value):
 
 
 def fill_in_bodies(mail) -> None:
-    """Render a row's bodies from its frozen context, if it has one, and forget the context: from
-    now on the row carries its words, as any other mail does (retries, the retention sweep)."""
+    """Render a row's bodies (and calendar file) from its frozen context, if it has one, and forget
+    the context: from now on the row carries its words, as any other mail does (retries, the
+    retention sweep)."""
     if mail.context is None:
         return
-    if not mail.body_text:  # a re-check may have written them already (a reminder's Zoom link)
-        mail.body_text, mail.body_html = render_bodies(mail.template or mail.kind, thaw(mail.context))
+    text, html, ics = render_stored(mail)
+    mail.body_text, mail.body_html, mail.ics = text, html, ics
     mail.context = None
+
+
+def render_stored(mail) -> tuple[str, str | None, str | None]:
+    """(text, HTML, calendar file) of a row as the worker sends it: from its frozen context where it
+    has one; what it carries already is kept (a re-check may have written the bodies: a reminder's
+    Zoom link)."""
+    if mail.context is None:
+        return mail.body_text, mail.body_html, mail.ics
+    context = thaw(mail.context)
+    calendar = context.pop(CALENDAR_FACTS, None)
+    text, html = (mail.body_text, mail.body_html) if mail.body_text else render_bodies(mail.template or mail.kind,
+                                                                                        context)
+    ics = _calendar_builder(calendar) if calendar is not None and mail.ics is None else mail.ics
+    return text, html, ics

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from webapp.outbox.models import OutboxMail
-from webapp.outbox.rendering import RenderedMail, freeze, render_mail, render_subject, thaw
+from webapp.outbox.rendering import CALENDAR_FACTS, RenderedMail, freeze, render_mail, render_subject, thaw
 from webapp.outbox.services import mail_row, queue_mail, queue_mails
 
 __all__ = ["MailTo", "RenderedMail", "queue_templated_mail", "queue_templated_mails", "render_mail"]
@@ -31,17 +31,18 @@ class MailTo:
 
 def queue_templated_mail(session: Session, kind: str, to: str, context: dict, dedup_key: str,
                          ics: str | None = None, *, template: str | None = None, render_later: bool = False,
-                         **fields) -> OutboxMail | None:
+                         calendar_facts: dict | None = None, **fields) -> OutboxMail | None:
     """Render `mail/<template or kind>` and queue it as an outbox row of this kind.
 
     `template` is for kinds that share one (every proposal decision is `proposal_decision`);
     `render_later`: `context` is facts only (plain values: see rendering.freeze), stored with the
-    row and rendered by the worker; only the subject is rendered now.
+    row and rendered by the worker; only the subject is rendered now. `calendar_facts` (with
+    `render_later`, instead of `ics`): the worker writes the calendar file from them too.
     `fields` (reply_to, now, flush, ...) go to `queue_mail` as they are.
     """
     template = template or kind
     if render_later:
-        frozen = freeze(context)
+        frozen = freeze(context if calendar_facts is None else {**context, CALENDAR_FACTS: calendar_facts})
         # From the facts as stored, so the subject and the bodies are written from the same values.
         return queue_mail(session, kind=kind, dedup_key=dedup_key, recipient=to,
                           subject=render_subject(template, thaw(frozen)), body_text="", ics=ics,

@@ -13,10 +13,12 @@ from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
 from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.rendering import register_calendar_builder
 from webapp.outbox.services import NOT_PRELOADED, preloaded
 from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
+from webapp.slots.agenda import agenda
 from webapp.urls import absolute_url
 
 
@@ -109,6 +111,31 @@ def attendee_mail_facts(context: dict) -> dict:
     return facts
 
 
+def calendar_facts(session: Session, event: Event, *, meeting_url: str | None,
+                   agenda_items: list | None = None) -> dict:
+    """What the mail's calendar file (`event_ics`) reads, captured now: the worker writes the file
+    from these (the icalendar package is most of a mail's cost), as it would have been written now."""
+    return dict(
+        event=dict(id=event.id, slug=event.slug, title=event.title, summary=event.summary,
+                   starts_at=event.starts_at, ends_at=event.ends_at, updated_at=event.updated_at,
+                   is_online=event.is_online, venue_name=event.venue_name, venue_address=event.venue_address,
+                   venue_accessibility=event.venue_accessibility, status=str(event.status)),
+        meeting_url=meeting_url,
+        # The event's current SEQUENCE (agenda changes included), so this file replaces any earlier one.
+        sequence=event.calendar_sequence,
+        agenda=agenda(session, event) if agenda_items is None else list(agenda_items),
+    )
+
+
+def write_calendar(facts) -> str:
+    """The calendar file of a mail rendered in the worker, from its `calendar_facts`."""
+    return event_ics(facts.event, meeting_url=facts.meeting_url, sequence=facts.sequence,
+                     agenda_items=facts.agenda)
+
+
+register_calendar_builder(write_calendar)
+
+
 def queue_registration_mail(session, registration: Registration, kind: str, *, now: datetime,
                             position: int | None = None) -> None:
     event = registration.event
@@ -130,8 +157,7 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         context=attendee_mail_facts(context),
         render_later=True,
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
-        # The event's current SEQUENCE (agenda changes included), so this file replaces any earlier one.
-        ics=event_ics(event, meeting_url=meeting_url, sequence=event.calendar_sequence)
+        calendar_facts=calendar_facts(session, event, meeting_url=meeting_url)
         if kind in ("confirmed", "promoted") else None,
         reply_to=reply_to_organizers(session, event.group_id),
         now=now,
@@ -161,16 +187,20 @@ def queue_attendee_mail(session: Session, registration: Registration, *, kind: s
     `render_later`: the worker renders it from the facts of now (`attendee_mail_facts`)."""
     context = {**_mail_context(registration, now=now, with_link=with_link), **(extra or {})}
     event = registration.event
+    # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
+    if render_later:
+        fields = dict(context=attendee_mail_facts(context), render_later=True, calendar_facts=calendar_facts(
+            session, event, meeting_url=context["join_url"], agenda_items=context.get("agenda")) if with_ics else None)
+    else:
+        fields = dict(context=context, ics=event_ics(event, meeting_url=context["join_url"],
+                                                     sequence=event.calendar_sequence,
+                                                     agenda_items=context.get("agenda")) if with_ics else None)
     return queue_templated_mail(
         session,
         kind=kind,
         to=registration.user.email,
-        context=attendee_mail_facts(context) if render_later else context,
-        render_later=render_later,
         dedup_key=dedup_key,
-        # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
-        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.calendar_sequence,
-                      agenda_items=context.get("agenda")) if with_ics else None,
+        **fields,
         reply_to=reply_to_organizers(session, event.group_id),
         now=now,
         flush=flush,
