@@ -13,7 +13,9 @@ The delivery rules, in one place:
   that row; nothing is ever left claimed: what was not tried is released (`finally`);
 - international addresses: the domain goes IDNA-encoded; a non-ASCII local part goes only with
   SMTPUTF8 to a server that offers it, otherwise the row fails for good with a plain reason;
-- a mail whose cause is no longer true at send time (see `register_recheck`) is dropped.
+- a mail whose cause is no longer true at send time (see `register_recheck`) is dropped;
+- a mail queued as facts (webapp/outbox/rendering.py) is rendered after its re-check, and its
+  words are committed with its Message-ID before it is sent, so every attempt sends the same.
 """
 
 from __future__ import annotations
