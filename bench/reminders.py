@@ -6,16 +6,19 @@ One run, on loopback only, bounded in time:
    inserts ATTENDEES confirmed attendees spread over EVENTS events that start in three hours;
 2. starts an in-process SMTP sink (aiosmtpd) and WORKERS real
    Celery worker processes (concurrency 1 each);
-3. runs the reminder sweep (the task's own loop: chunks of 500, a commit each, which hands the rows
-   to the workers in batches) and times until the last reminder reaches the sink;
+3. runs the reminder sweep (the task's own loop: a first chunk of 100, then 500, a commit each,
+   which hands the rows to the workers in batches; the workers render each mail from its stored
+   facts) and times until the last reminder reaches the sink;
 4. sends the very same messages again with a bare smtplib loop over one connection (building
-   each message from its row in the loop, as the worker does), and reports the workers'
+   each message from its row, as rendered by the workers, in the loop), and reports the workers'
    mails/second as a ratio to that loop's;
 5. reports each worker's peak memory (VmHWM of the main process and of its pool child);
 6. measures registration click -> confirmation mail in the sink, LATENCY_SAMPLES times (p50, p95).
 
 Knobs (environment): ATTENDEES (5000), EVENTS (50), WORKERS (2),
-LATENCY_SAMPLES (40). Exit status 0 when the targets hold (ratio >= 0.5, p95 < 2 s), 1 otherwise.
+LATENCY_SAMPLES (40), TARGET (0.8), PROFILE (a folder: py-spy the workers' pool children while they
+send). Exit status 0 when the targets hold (ratio >= TARGET, p95 < 2 s), 1 otherwise. The last line
+of its output is `BENCH-RESULT {json}` for `make bench`'s table.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from sqlalchemy import insert, text, update  # noqa: E402
 
 from bench.harness import (  # noqa: E402
     MailRig,
+    PySpy,
     bare_smtplib_seconds,
+    children,
     private_services,
     reset_database,
     result_line,
@@ -43,12 +48,12 @@ from bench.harness import (  # noqa: E402
 )
 
 DB_URL = ""  # the private services' database, set below
-# Issue 23's target for the table (the fan-out's own exit status keeps its own, below).
-TABLE_TARGET = 0.8
 ATTENDEES = int(os.environ.get("ATTENDEES", 5000))
 EVENTS = int(os.environ.get("EVENTS", 50))
 WORKERS = int(os.environ.get("WORKERS", 2))
 LATENCY_SAMPLES = int(os.environ.get("LATENCY_SAMPLES", 40))
+TARGET = float(os.environ.get("TARGET", 0.8))
+PROFILE = Path(os.environ["PROFILE"]) if os.environ.get("PROFILE") else None
 
 
 def main() -> int:
@@ -63,15 +68,23 @@ def main() -> int:
 
         from webapp.reminders import services as reminders
 
+        profile = PySpy([c for w in rig.workers for c in children(w.pid)], PROFILE)
         with app.app_context():
+            profile.__enter__()
             started = time.monotonic()
             now = utcnow()
-            while reminders.queue_due_reminders(db.session, now=now, limit=500):
-                db.session.commit()  # each commit hands its 500 rows to the workers in batches of 50
-            db.session.commit()
+            for limit in reminders.sweep_chunk_sizes():  # the task's own loop (tasks/reminders.py)
+                queued = reminders.queue_due_reminders(db.session, now=now, limit=limit)
+                db.session.commit()  # each commit hands its rows to the workers in batches of 50
+                if not queued:
+                    break
             swept = time.monotonic() - started
+            first = (min(rig.sink.arrived.values()) - started) if rig.sink.arrived else None
             wait_for(lambda: rig.sink.count >= ATTENDEES, f"{ATTENDEES} reminders")
+            if first is None:
+                first = min(rig.sink.arrived.values()) - started
             delivered = time.monotonic() - started
+            profile.__exit__(None, None, None)
             memory = rig.worker_memory()
 
             # The bare loop: the same messages over one smtplib connection.
@@ -91,25 +104,29 @@ def main() -> int:
     p50 = statistics.median(latencies)
     p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 20 else max(latencies)
     print(f"reminders: {ATTENDEES} attendees, {EVENTS} events, {WORKERS} workers")
-    print(f"  sweep (queue {ATTENDEES} reminder rows, render, commit): {swept:.2f} s")
+    print(f"  sweep (queue {ATTENDEES} reminder rows, commit): {swept:.2f} s")
+    print(f"  first reminder in the sink after: {first:.2f} s")
     print(f"  last reminder in the sink after: {delivered:.2f} s  ({worker_rate:.0f} mails/s)")
     print(f"  bare smtplib loop, same {len(messages)} messages, one connection: {bare:.2f} s "
           f"({bare_rate:.0f} mails/s)")
-    print(f"  ratio workers / bare loop: {ratio:.2f} (target >= 0.5)")
+    print(f"  ratio workers / bare loop: {ratio:.2f} (target >= {TARGET})")
+    if PROFILE:
+        print(profile.summary())
     for name, kb in memory.items():
         print(f"  {name} peak RSS (VmHWM): " + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in kb.items()))
     print(f"registration click -> confirmation mail in the sink, {len(latencies)} samples: "
           f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (target p95 < 2000 ms)")
     print(result_line("reminders", [
-        row(f"reminder fan-out, {ATTENDEES} reminders", ratio, f"≥ {TABLE_TARGET:g} × bare smtplib",
-            ratio >= TABLE_TARGET, f"the sweep and {WORKERS} Celery workers until the last reminder is in the SMTP "
-            f"sink ({worker_rate:.0f} mails/s), ÷ a bare smtplib loop over one connection ({bare_rate:.0f}/s)",
+        row(f"reminder fan-out, {ATTENDEES} reminders", ratio, f"≥ {TARGET:g} × bare smtplib",
+            ratio >= TARGET, f"the sweep and {WORKERS} Celery workers until the last reminder is in the SMTP "
+            f"sink ({worker_rate:.0f} mails/s; first after {first:.2f} s, sweep {swept:.2f} s), ÷ a bare smtplib "
+            f"loop over one connection ({bare_rate:.0f}/s)",
             unit="×"),
         row("Register → confirmation mail p95", p95 * 1000, "< 2000 ms", p95 < 2.0,
             f"an htmx POST through the app until the mail is in the sink, {len(latencies)} samples "
             f"(p50 {p50 * 1000:.0f} ms)", unit="ms"),
     ]))
-    return 0 if ratio >= 0.5 and p95 < 2.0 else 1
+    return 0 if ratio >= TARGET and p95 < 2.0 else 1
 
 
 def populate(db, now) -> None:

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import assert_accessible
 from tests.factories import create_event, create_user
 from tests.mail.test_golden import CASES, _message
+from tests.support.outbox import as_sent
 from webapp.db import db, utcnow
 from webapp.outbox.templated import render_mail
 from webapp.registrations import services as registrations
@@ -39,7 +40,7 @@ def test_the_reminder_shows_join_the_meeting_as_a_button_at_700_and_390_px(app, 
     now = utcnow()
     event = create_event(title="PLSN Book Club", starts_at=now + timedelta(hours=20))
     registrations.register(db.session, event.id, member=create_user(display_name="Ada"), now=now - timedelta(days=2))
-    [mail] = reminders.queue_due_reminders(db.session, now=now)
+    [mail] = map(as_sent, reminders.queue_due_reminders(db.session, now=now))
     assert mail.subject.endswith(": PLSN Book Club") and mail.subject.split()[0] in ("Today", "Tomorrow")
 
     for width in WIDTHS:

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import assert_accessible, signed_in_cookie
 from tests.factories import create_group, create_user, organizer_of
 from tests.series.helpers import NY
+from tests.support.outbox import as_sent
 from webapp.db import utcnow
 from webapp.reminders.services import queue_due_reminders
 from webapp.series import services
@@ -80,6 +81,6 @@ def test_a_series_with_slots_in_each_session_a_claim_and_the_agenda(app, live_se
     # ...and in the reminder the sweep sends the day before (the clock moved on).
     series = services.get_series_by_slug(session, "community-chat")
     starts = services.sessions_of(session, series.id)[0].starts_at
-    (reminder,) = queue_due_reminders(session, now=starts - timedelta(hours=12))
+    (reminder,) = map(as_sent, queue_due_reminders(session, now=starts - timedelta(hours=12)))
     assert reminder.recipient == "ada@example.org" and reminder.kind == "reminder"
     assert "Zines in the stacks (Ada Presenter)" in reminder.body_text

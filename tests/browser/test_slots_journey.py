@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import assert_accessible, signed_in_cookie
 from tests.browser.keyboard import assert_focus_visible, tab_to
 from tests.factories import create_event, create_group, create_user, organizer_of
-from tests.support.outbox import mails
+from tests.support.outbox import as_sent, mails
 from webapp.db import utcnow
 from webapp.registrations import services as registrations
 from webapp.reminders.services import queue_due_reminders
@@ -84,7 +84,7 @@ def test_a_member_claims_a_slot_the_organizer_approves_and_the_agenda_shows(live
     expect(page.get_by_text("Why zines belong in the stacks.")).to_be_visible()
     assert_accessible(page, "(event page, agenda)")
 
-    (reminder,) = queue_due_reminders(session, now=starts - timedelta(hours=12))
+    (reminder,) = map(as_sent, queue_due_reminders(session, now=starts - timedelta(hours=12)))
     assert "Zines in the stacks (Ada Presenter)" in reminder.body_text
 
     # Ada can no longer give it: she withdraws it from the event page by keyboard, asked first.

@@ -9,6 +9,7 @@ fixed links, so the files are the same on every database and every day.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,9 +20,12 @@ from webapp.display import format_mail_when
 from webapp.events.models import Event
 from webapp.groups.models import Group
 from webapp.organize.models import EventMessage, GroupMessage, MessageAudience
+from webapp.outbox.models import OutboxMail
+from webapp.outbox.rendering import MissingFact, fill_in_bodies, freeze, render_subject, thaw
 from webapp.outbox.templated import render_mail
 from webapp.proposals.guidelines import BY_ANCHOR
 from webapp.proposals.models import Proposal, ProposalAction, ProposalState, ProposalTransition
+from webapp.registrations.mails import attendee_mail_facts
 from webapp.registrations.models import Registration, RegistrationStatus
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -347,6 +351,37 @@ def test_mail_matches_its_golden_file(app, name, update_golden):
         assert rendered == path.read_text(encoding="utf-8"), (
             f"mail/{kind} ({suffix}) no longer renders as {path.name}: if that is intended, run "
             "pytest tests/mail --update-golden and review the diff")
+
+
+RENDERED_IN_THE_WORKER = sorted(name for name in CASES if name.split(".")[0].startswith("registration_")
+                                or name.split(".")[0] == "reminder")
+
+
+@pytest.mark.parametrize("name", RENDERED_IN_THE_WORKER)
+def test_a_mail_rendered_in_the_worker_from_its_stored_facts_matches_its_golden_file(app, name):
+    """The registration mails and reminders are queued as facts (JSON in the outbox row) and rendered
+    by the worker: the very same bytes as rendering them from the model objects in the request."""
+    kind, context = CASES[name]()
+    stored = json.loads(json.dumps(freeze(attendee_mail_facts(context))))  # as the database gives it back
+    mail = OutboxMail(kind=kind, template=kind, context=stored, body_text="")
+    fill_in_bodies(mail)
+    rendered = {"subject": render_subject(kind, thaw(stored)), "txt": mail.body_text, "html": mail.body_html}
+    for suffix, text in rendered.items():
+        assert text == (GOLDEN / f"{name}.{suffix}").read_text(encoding="utf-8"), f"{name}.{suffix}"
+    assert mail.context is None  # rendered once; from now on the row carries its words
+
+
+def test_a_model_object_cannot_be_stored_as_a_mail_fact():
+    with pytest.raises(TypeError, match="facts, not Event objects"):
+        freeze({"event": _event()})
+
+
+def test_a_fact_the_template_reads_but_was_not_stored_fails_the_mail_loudly(app):
+    kind, context = CASES["registration_waitlisted"]()
+    stored = freeze(attendee_mail_facts(context))
+    del stored["event"]["title"]
+    with pytest.raises(MissingFact, match="'title'"):
+        fill_in_bodies(OutboxMail(kind=kind, template=kind, context=stored, body_text=""))
 
 
 def test_every_mail_template_has_a_golden_file():

@@ -8,8 +8,11 @@ from sqlalchemy import select
 
 from tests.factories import create_event, create_user
 from tests.mail.test_golden import CASES, TITLE
+from tests.support.outbox import as_sent
 from webapp.db import utcnow
+from webapp.events.calendar import event_ics
 from webapp.outbox.models import OutboxMail
+from webapp.outbox.rendering import fill_in_bodies
 from webapp.outbox.services import PENDING_KEY
 from webapp.outbox.templated import queue_templated_mail, render_mail
 from webapp.registrations import services
@@ -64,4 +67,34 @@ def test_a_registration_mail_takes_its_subject_from_the_template(session):
     queue_registration_mail(session, registration, "confirmed", now=utcnow())
     mail = session.scalars(select(OutboxMail).where(OutboxMail.kind == "registration_confirmed")).one()
     assert mail.subject == "You’re registered: Comics & <Zines> Night"
-    assert "Comics &amp; &lt;Zines&gt; Night" in mail.body_html
+    assert "Comics &amp; &lt;Zines&gt; Night" in as_sent(mail).body_html
+
+
+def test_a_mail_rendered_later_keeps_its_facts_and_no_bodies_until_the_worker_renders_them(session):
+    event = create_event(title="Comics Night")
+    member = create_user(display_name="Ada")
+    registration = services.register(session, event.id, member=member, now=utcnow()).registration
+    queue_registration_mail(session, registration, "confirmed", now=utcnow())
+    session.commit()
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.kind == "registration_confirmed")).one()
+    assert (mail.template, mail.body_text, mail.body_html) == ("registration_confirmed", "", None)
+    # Facts of the moment it was queued, as plain values: a later rename does not change the mail.
+    assert mail.context["event"]["title"] == "Comics Night" and mail.context["member"] == {"display_name": "Ada"}
+    event.title = "Renamed Night"
+    session.commit()
+    fill_in_bodies(mail)
+    assert "Comics Night" in mail.body_text and "Renamed" not in mail.body_text
+    assert mail.context is None
+
+
+def test_the_calendar_file_written_by_the_worker_is_the_one_the_request_would_have_written(session):
+    event = create_event(title="Zines & <Small Press>", is_online=False, venue_name="Brooklyn Public Library",
+                         venue_address="10 Grand Army Plaza, Brooklyn, NY", venue_accessibility="Step-free entrance.")
+    registration = services.register(session, event.id, member=create_user(), now=utcnow()).registration
+    queue_registration_mail(session, registration, "confirmed", now=utcnow())
+    session.commit()
+    mail = session.scalars(select(OutboxMail).where(OutboxMail.kind == "registration_confirmed")).one()
+    assert mail.ics is None and "$calendar" in mail.context
+    expected = event_ics(event, meeting_url=None, sequence=event.calendar_sequence)
+    fill_in_bodies(mail)
+    assert mail.ics == expected and "LOCATION:Brooklyn Public Library" in mail.ics

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.factories import create_event, create_group, create_user, organizer_of
 from tests.organize.test_views import edit_form, event_form, fresh_event, post
 from tests.support.html import parse
+from tests.support.outbox import as_sent
 from webapp.db import utcnow
 from webapp.events.models import Event
 from webapp.outbox.models import OutboxMail
@@ -100,7 +101,7 @@ def test_the_confirmation_mail_and_calendar_file_carry_the_notes(signed_in_clien
     session.commit()
     assert post(signed_in_client(member), "/events/map-night/register").status_code == 303
     session.expire_all()
-    [mail] = session.scalars(select(OutboxMail).where(OutboxMail.kind == "registration_confirmed"))
+    [mail] = map(as_sent, session.scalars(select(OutboxMail).where(OutboxMail.kind == "registration_confirmed")))
     assert "Access: Step-free entrance on Flatbush Ave.\n        Accessible restrooms on every floor." \
         in mail.body_text
     assert "Accessible restrooms on every floor." in mail.body_html and "white-space:pre-line" in mail.body_html
@@ -111,7 +112,7 @@ def test_the_reminder_carries_the_notes(world, session):
     event = world["event"]
     event.starts_at, event.ends_at = utcnow() + timedelta(hours=5), utcnow() + timedelta(hours=6)
     registrations.register(session, event.id, member=create_user(), now=utcnow() - timedelta(days=2))
-    [mail] = reminders.queue_due_reminders(session, now=utcnow())
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=utcnow()))
     assert "Access: Step-free entrance on Flatbush Ave." in mail.body_text
     assert "Accessible restrooms on every floor." in mail.body_html
 
@@ -119,5 +120,5 @@ def test_the_reminder_carries_the_notes(world, session):
 def test_online_events_show_no_access_line(world, session):
     event = create_event(world["group"], venue_accessibility="Stale note", starts_at=utcnow() + timedelta(hours=5))
     registrations.register(session, event.id, member=create_user(), now=utcnow() - timedelta(days=2))
-    [mail] = reminders.queue_due_reminders(session, now=utcnow())
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=utcnow()))
     assert "Access:" not in mail.body_text and "Stale note" not in mail.body_html

@@ -168,6 +168,19 @@ def test_mail_bodies_go_30_days_after_sending_and_the_status_row_stays(app, sess
         retry_mail(session, old_failed.id, actor=create_user(), now=NOW)
 
 
+def test_a_dropped_mail_never_rendered_loses_its_stored_facts_with_the_bodies(app, session):
+    """A mail the worker would have rendered keeps personal facts (name, links) until then: they are
+    erased like the bodies (webapp/outbox/rendering.py)."""
+    row = _mail(session, "e", MailState.DROPPED, created_at=NOW - timedelta(days=31))
+    row.body_text, row.body_html, row.template = "", None, "reminder"
+    row.context = {"member": {"display_name": "Ada"}, "join_url": "https://example.org/join/secret"}
+    session.commit()
+    assert sweeps.erase_mail_bodies(session, now=NOW) == 1
+    session.commit()
+    session.refresh(row)
+    assert (row.context, row.body_text, row.body_erased_at) == (None, "", NOW)
+
+
 def test_unaccepted_invitations_go_30_days_after_they_expired_or_were_withdrawn(app, session):
     group = create_group()
 

@@ -11,7 +11,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.factories import create_event, create_user
-from tests.support.outbox import mails
+from tests.support.outbox import as_sent, mails
 from webapp.db import utcnow
 from webapp.display import format_start_from_now
 from webapp.events import changes as event_changes
@@ -36,7 +36,7 @@ def reminder_mails(session) -> list[OutboxMail]:
 
 
 def vevent(mail: OutboxMail):
-    return next(c for c in Calendar.from_ical(mail.ics).walk() if c.name == "VEVENT")
+    return next(c for c in Calendar.from_ical(as_sent(mail).ics).walk() if c.name == "VEVENT")
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_the_reminder_carries_join_link_new_york_time_ics_and_cancel_link(sessio
     starts = now + timedelta(hours=10)
     event = create_event(meeting_url=ZOOM, starts_at=starts, title="Linked Data Lunch")
     registration = register(session, event, now=now - timedelta(days=1))
-    [mail] = reminders.queue_due_reminders(session, now=now)
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=now))
 
     assert mail.subject == f"{format_start_from_now(starts, now=now)}: Linked Data Lunch"  # see test_subject.py
     join = join_url(registration)
@@ -116,7 +116,7 @@ def test_reminders_on_daylight_saving_days_show_the_right_local_time(session, st
     event = create_event(meeting_url=ZOOM, starts_at=starts_at)
     # Swept the evening before, when the clocks still show the other offset.
     register(session, event, now=starts_at - timedelta(days=5))
-    [mail] = reminders.queue_due_reminders(session, now=starts_at - timedelta(hours=20))
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=starts_at - timedelta(hours=20)))
     assert expected.replace("\u202f", " ") in mail.body_text.replace("\u202f", " ")
     assert vevent(mail).decoded("DTSTART") == starts_at
 
@@ -124,7 +124,7 @@ def test_reminders_on_daylight_saving_days_show_the_right_local_time(session, st
 def test_send_time_recheck_drops_the_reminder_of_a_member_who_cancelled(session, now):
     event = create_event(meeting_url=ZOOM, starts_at=now + timedelta(hours=10))
     registration = register(session, event, now=now - timedelta(days=1))
-    [mail] = reminders.queue_due_reminders(session, now=now)
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=now))
     session.commit()
     registrations.cancel(session, registration, now=now)
     session.commit()

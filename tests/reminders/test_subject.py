@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import create_event, create_user
-from tests.support.outbox import mails
+from tests.support.outbox import as_sent, mails
 from webapp.display import format_start_from_now
 from webapp.registrations import services as registrations
 from webapp.reminders import services as reminders
@@ -50,7 +50,7 @@ def test_the_sweeps_reminder_names_the_day_and_time_in_its_subject(session):
     member = create_user()
     registrations.register(session, event.id, member=member, now=now - timedelta(days=3))
 
-    [mail] = reminders.queue_due_reminders(session, now=now)
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=now))
 
     assert mail.subject == "Tomorrow 6:00 PM EST: PLSN Book Club"
     assert "starts soon" not in mail.subject
@@ -64,6 +64,6 @@ def test_a_reminder_written_the_same_day_says_today(session):
     event = create_event(title="PLSN Book Club", starts_at=utc(2027, 6, 10, 22, 0))
     registrations.register(session, event.id, member=create_user(), now=now - timedelta(days=3))
 
-    [mail] = reminders.queue_due_reminders(session, now=now)
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=now))
 
     assert mail.subject == "Today 6:00 PM EDT: PLSN Book Club"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.factories import create_event, create_group, create_user, organizer_of
-from tests.support.outbox import mails
+from tests.support.outbox import as_sent, mails
 from webapp.db import utcnow
 from webapp.outbox import services as outbox
 from webapp.outbox.models import MailState, OutboxMail
@@ -155,7 +155,7 @@ def test_the_reminder_and_the_calendar_file_carry_the_agenda(session, now):
     member = seated(event, now - timedelta(days=2), display_name="Ada")
     claim = services.claim_slot(session, event.id, offer.id, member=member, title="Zines in the stacks", now=now)
     services.approve(session, event.id, claim.id, now=now)
-    (reminder,) = queue_due_reminders(session, now=event.starts_at - timedelta(hours=12))
+    (reminder,) = map(as_sent, queue_due_reminders(session, now=event.starts_at - timedelta(hours=12)))
     assert "Agenda:\n- " in reminder.body_text and ": Zines in the stacks (Ada)" in reminder.body_text
     assert "<strong>Zines in the stacks</strong> (Ada)" in reminder.body_html
     unfolded = event_ics(event).replace("\r\n ", "")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from tests.factories import create_event, create_group, create_user
+from tests.support.outbox import as_sent
 from webapp.db import utcnow
 from webapp.events.models import EventStatus
 from webapp.organize.services import publish_event
@@ -33,7 +34,7 @@ def zoom_seat_tomorrow(session):
 
 def the_reminder(session) -> OutboxMail:
     session.expire_all()
-    return session.scalar(select(OutboxMail).where(OutboxMail.kind == "reminder"))
+    return as_sent(session.scalar(select(OutboxMail).where(OutboxMail.kind == "reminder")))
 
 
 def send(session, mail_id, now):
@@ -44,7 +45,7 @@ def test_the_reminder_carries_the_attendees_own_zoom_link(app, session, fake_zoo
     event, registration = zoom_seat_tomorrow(session)
     zoom.sweep(session)
     session.refresh(registration)
-    [mail] = reminders.queue_due_reminders(session, now=utcnow())
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=utcnow()))
     session.commit()
     assert send(session, mail.id, utcnow()) == MailState.SENT
     sent = the_reminder(session)
@@ -58,7 +59,7 @@ def test_the_reminder_waits_for_the_zoom_link_then_goes_with_the_join_link_and_a
     event, registration = zoom_seat_tomorrow(session)
     fake_zoom.down = True  # Zoom is down: the registrant can't be added
     zoom.sweep(session)
-    [mail] = reminders.queue_due_reminders(session, now=utcnow())
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=utcnow()))
     session.commit()
     now = utcnow()
     assert send(session, mail.id, now) == MailState.RETRYING
@@ -77,7 +78,7 @@ def test_a_zoom_link_that_arrives_while_the_reminder_waits_is_the_one_it_carries
     event, registration = zoom_seat_tomorrow(session)
     fake_zoom.down = True
     zoom.sweep(session)
-    [mail] = reminders.queue_due_reminders(session, now=utcnow())
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=utcnow()))
     session.commit()
     now = utcnow()
     assert send(session, mail.id, now) == MailState.RETRYING
@@ -94,7 +95,7 @@ def test_a_pasted_link_reminder_is_unchanged(app, session):
     event = create_event(meeting_url="https://zoom.us/j/5550001111", starts_at=now + timedelta(hours=20))
     registrations.register(session, event.id, member=create_user(), now=now - timedelta(days=2))
     session.commit()
-    [mail] = reminders.queue_due_reminders(session, now=now)
+    [mail] = map(as_sent, reminders.queue_due_reminders(session, now=now))
     session.commit()
     body = the_reminder(session).body_text
     assert send(session, mail.id, now) == MailState.SENT

@@ -40,8 +40,14 @@ class OutboxMail(db.Model):
     recipient: Mapped[str] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
+    # Empty while `context` is set: the worker renders the bodies right before the first send.
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # A mail rendered in the worker (webapp/outbox/rendering.py): the template it is written from
+    # and the facts it needs, plain values captured when it was queued. Cleared once the bodies are
+    # rendered, and by the retention sweep and account deletion like the bodies: it is personal data.
+    template: Mapped[str | None] = mapped_column(String(60))
+    context: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     # An iCalendar attachment (invite.ics), when the mail carries one.
     ics: Mapped[str | None] = mapped_column(Text)
     # Extra headers the message carries, name -> value (List-Unsubscribe on mails to followers).

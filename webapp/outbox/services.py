@@ -13,7 +13,9 @@ The delivery rules, in one place:
   that row; nothing is ever left claimed: what was not tried is released (`finally`);
 - international addresses: the domain goes IDNA-encoded; a non-ASCII local part goes only with
   SMTPUTF8 to a server that offers it, otherwise the row fails for good with a plain reason;
-- a mail whose cause is no longer true at send time (see `register_recheck`) is dropped.
+- a mail whose cause is no longer true at send time (see `register_recheck`) is dropped;
+- a mail queued as facts (webapp/outbox/rendering.py) is rendered after its re-check, and its
+  words are committed with its Message-ID before it is sent, so every attempt sends the same.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from webapp.db import insert_on_conflict, utcnow
 from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.rendering import fill_in_bodies
 from webapp.refusals import Refusal
 
 log = logging.getLogger(__name__)
@@ -55,12 +58,39 @@ _HEADER_UNSAFE = re.compile(r"[\r\n\x00-\x1f\x7f]+")
 # needs to know none of them.
 Recheck = Callable[[Session, OutboxMail, datetime], str | None]
 _RECHECKS: dict[str, Recheck] = {}
+# kind -> function(session, mails) returning {mail id: what its re-check reads}: one query for a
+# batch's re-checks instead of one per mail, read back with `preloaded` (in the same transaction,
+# right before the re-checks, so as fresh as a query per mail).
+Preload = Callable[[Session, list[OutboxMail]], dict[int, object]]
+_PRELOADS: dict[str, Preload] = {}
+PRELOADED_KEY = "outbox_recheck_preloaded"
+NOT_PRELOADED = object()
 
 
-def register_recheck(kind: str, recheck: Recheck) -> None:
+def register_recheck(kind: str, recheck: Recheck, *, preload: Preload | None = None) -> None:
     """Re-check a kind of mail right before sending it; the function says why to drop it, or None.
-    It may also change the mail (its bodies) before it goes, or raise SendLater."""
+    It may also change the mail (its bodies) before it goes, or raise SendLater. `preload` fetches
+    what the re-checks of a whole batch read, at once (`preloaded`)."""
     _RECHECKS[kind] = recheck
+    if preload:
+        _PRELOADS[kind] = preload
+
+
+def preloaded(session: Session, mail: OutboxMail):
+    """What this batch's preload fetched for this mail's re-check, or NOT_PRELOADED (a mail re-checked
+    alone, outside a batch): then the re-check queries for itself."""
+    return session.info.get(PRELOADED_KEY, {}).get(mail.id, NOT_PRELOADED)
+
+
+def _preload_rechecks(session: Session, mails: list[OutboxMail]) -> None:
+    by_kind: dict[str, list[OutboxMail]] = {}
+    for mail in mails:
+        if mail.kind in _PRELOADS:
+            by_kind.setdefault(mail.kind, []).append(mail)
+    found: dict[int, object] = {}
+    for kind, of_kind in by_kind.items():
+        found.update(_PRELOADS[kind](session, of_kind))
+    session.info[PRELOADED_KEY] = found
 
 
 class SendLater(Exception):
@@ -110,6 +140,8 @@ def queue_mail(
     flush: bool = True,
     registration_id: int | None = None,
     event_id: int | None = None,
+    template: str | None = None,
+    context: dict | None = None,
 ) -> OutboxMail | None:
     """Add a mail to the outbox in the caller's transaction; None if that key was queued before.
 
@@ -118,10 +150,13 @@ def queue_mail(
 
     `flush=False` is for callers that queue many mails whose keys they already made unique
     (the reminder sweep): they flush once and hand the ids to PENDING_KEY themselves.
+
+    `template` and `context` (frozen: webapp/outbox/rendering.py) instead of the bodies: the
+    worker renders them right before the first send.
     """
     values = mail_row(kind=kind, dedup_key=dedup_key, recipient=recipient, subject=subject, body_text=body_text,
                       body_html=body_html, reply_to=reply_to, ics=ics, headers=headers, now=now,
-                      registration_id=registration_id, event_id=event_id)
+                      registration_id=registration_id, event_id=event_id, template=template, context=context)
     if not flush:
         mail = OutboxMail(**values)
         session.add(mail)
@@ -149,7 +184,8 @@ def queue_mail(
 def mail_row(*, kind: str, dedup_key: str, recipient: str, subject: str, body_text: str,
              body_html: str | None = None, reply_to: str | None = None, ics: str | None = None,
              headers: dict[str, str] | None = None, now: datetime | None = None,
-             registration_id: int | None = None, event_id: int | None = None) -> dict:
+             registration_id: int | None = None, event_id: int | None = None,
+             template: str | None = None, context: dict | None = None) -> dict:
     """An outbox row's columns as queued, with every header made safe (`queue_mail`, `queue_mails`)."""
     now = now or utcnow()
     return dict(
@@ -164,6 +200,8 @@ def mail_row(*, kind: str, dedup_key: str, recipient: str, subject: str, body_te
         headers={name: header_safe(value) for name, value in headers.items()} if headers else None,
         registration_id=registration_id,
         event_id=event_id,
+        template=template,
+        context=context,
         state=MailState.QUEUED,
         attempts=0,
         created_at=now,
@@ -171,7 +209,7 @@ def mail_row(*, kind: str, dedup_key: str, recipient: str, subject: str, body_te
     )
 
 
-# Rows per INSERT: far below SQLite's 32,766 bound parameters (15 a row) and PostgreSQL's 65,535.
+# Rows per INSERT: far below SQLite's 32,766 bound parameters (17 a row) and PostgreSQL's 65,535.
 QUEUE_MANY_ROWS = 500
 
 
@@ -538,6 +576,9 @@ def _prepare(session: Session, mail: OutboxMail, now: datetime, result: BatchRes
             mail.claim_token = None
             result.dropped.append(mail.id)
             return None
+        # After the re-check (a dropped mail is never rendered); stored with the Message-ID by the
+        # commit before anything leaves, so every attempt sends the same words.
+        fill_in_bodies(mail)
         outgoing.message = build_message(mail)
     except SendLater as later:
         mail.state = MailState.RETRYING
@@ -580,11 +621,15 @@ def send_claimed(session: Session, mail_ids: list[int], *, now: datetime) -> Bat
 def _send_claimed(session: Session, mail_ids: list[int], now: datetime, result: BatchResult,
                   unsettled: set[int], in_flight: list[int]) -> None:
     mails = session.scalars(select(OutboxMail).where(OutboxMail.id.in_(mail_ids)).order_by(OutboxMail.id)).all()
-    prepared = [p for p in (_prepare(session, mail, now, result) for mail in mails) if p]
-    session.commit()  # the drops and the Message-IDs, before anything leaves
+    unsettled.difference_update(set(mail_ids) - {mail.id for mail in mails})  # gone meanwhile
+    try:
+        _preload_rechecks(session, mails)
+        prepared = [p for p in (_prepare(session, mail, now, result) for mail in mails) if p]
+    finally:
+        session.info.pop(PRELOADED_KEY, None)  # this batch's, for its re-checks only
+    session.commit()  # the drops, the Message-IDs and the rendered bodies, before anything leaves
     unsettled.difference_update(result.dropped)
     unsettled.difference_update(result.retrying)  # those a re-check sent back for later
-    unsettled.difference_update(set(mail_ids) - {mail.id for mail in mails})  # gone meanwhile
     outgoing = []
     for mail in prepared:
         if mail.problem is None:

@@ -1,21 +1,21 @@
 """Mail written from templates: one call renders a kind's text, HTML and subject and queues it.
 
-`templates/mail/<kind>.txt` and `.html` are the two bodies; the HTML one (it extends
-`mail/_layout.html`) names the subject in its `subject` block, which is also its <title>, so the
-subject is written once, next to the words it sums up, and not in the Python that sends it.
+The rendering itself is webapp/outbox/rendering.py; `render_later=True` queues the template's
+name and the frozen facts instead of the bodies, for the worker to render (the busy kinds: a
+registration's mails, the reminders).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import render_template
-from jinja2_fragments.flask import render_block
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from webapp.outbox.models import OutboxMail
+from webapp.outbox.rendering import CALENDAR_FACTS, RenderedMail, freeze, render_mail, render_subject, thaw
 from webapp.outbox.services import mail_row, queue_mail, queue_mails
+
+__all__ = ["MailTo", "RenderedMail", "queue_templated_mail", "queue_templated_mails", "render_mail"]
 
 
 @dataclass(frozen=True)
@@ -29,34 +29,25 @@ class MailTo:
     headers: dict[str, str] | None = None
 
 
-@dataclass(frozen=True)
-class RenderedMail:
-    subject: str
-    text: str
-    html: str
-
-
-def render_mail(kind: str, context: dict) -> RenderedMail:
-    """The subject, text and HTML of `mail/<kind>` for this context."""
-    # The block comes out HTML-escaped ("Zines &amp; Comics"); striptags unescapes it and
-    # collapses the whitespace of a block written over several lines, as a header needs.
-    subject = Markup(render_block(f"mail/{kind}.html", "subject", **context)).striptags()
-    return RenderedMail(
-        subject=subject,
-        text=render_template(f"mail/{kind}.txt", **context),
-        html=render_template(f"mail/{kind}.html", **context),
-    )
-
-
 def queue_templated_mail(session: Session, kind: str, to: str, context: dict, dedup_key: str,
-                         ics: str | None = None, *, template: str | None = None,
-                         **fields) -> OutboxMail | None:
+                         ics: str | None = None, *, template: str | None = None, render_later: bool = False,
+                         calendar_facts: dict | None = None, **fields) -> OutboxMail | None:
     """Render `mail/<template or kind>` and queue it as an outbox row of this kind.
 
     `template` is for kinds that share one (every proposal decision is `proposal_decision`);
+    `render_later`: `context` is facts only (plain values: see rendering.freeze), stored with the
+    row and rendered by the worker; only the subject is rendered now. `calendar_facts` (with
+    `render_later`, instead of `ics`): the worker writes the calendar file from them too.
     `fields` (reply_to, now, flush, ...) go to `queue_mail` as they are.
     """
-    mail = render_mail(template or kind, context)
+    template = template or kind
+    if render_later:
+        frozen = freeze(context if calendar_facts is None else {**context, CALENDAR_FACTS: calendar_facts})
+        # From the facts as stored, so the subject and the bodies are written from the same values.
+        return queue_mail(session, kind=kind, dedup_key=dedup_key, recipient=to,
+                          subject=render_subject(template, thaw(frozen)), body_text="", ics=ics,
+                          template=template, context=frozen, **fields)
+    mail = render_mail(template, context)
     return queue_mail(session, kind=kind, dedup_key=dedup_key, recipient=to, subject=mail.subject,
                       body_text=mail.text, body_html=mail.html, ics=ics, **fields)
 

@@ -38,8 +38,9 @@ def needs_erased_on(event: Event) -> datetime:
 
 def erased_body(now: datetime) -> dict:
     """What an outbox row keeps of a mail once its text is erased: nothing of the text, its
-    calendar attachment or its headers (an unsubscribe link is a personal token), and when."""
-    return dict(body_text="", body_html=None, ics=None, headers=None, body_erased_at=now)
+    calendar attachment, its headers (an unsubscribe link is a personal token) or the facts it
+    would have been rendered from (webapp/outbox/rendering.py), and when."""
+    return dict(body_text="", body_html=None, ics=None, headers=None, context=None, body_erased_at=now)
 
 
 def _count(result) -> int:

@@ -13,9 +13,12 @@ from webapp.events.calendar import event_ics, event_url, google_calendar_url
 from webapp.events.models import Event
 from webapp.groups.services import reply_to_organizers
 from webapp.outbox.models import MailState, OutboxMail
+from webapp.outbox.rendering import register_calendar_builder
+from webapp.outbox.services import NOT_PRELOADED, preloaded
 from webapp.outbox.templated import queue_templated_mail
 from webapp.registrations.models import Registration, RegistrationStatus
 from webapp.registrations.tokens import join_url, manage_token
+from webapp.slots.agenda import agenda
 from webapp.urls import absolute_url
 
 
@@ -83,6 +86,56 @@ def event_mail_links(registration: Registration) -> dict:
     )
 
 
+def member_facts(member) -> dict:
+    """What the attendee mails read of their member, as plain values (webapp/outbox/rendering.py)."""
+    return dict(display_name=member.display_name)
+
+
+def event_facts(event: Event) -> dict:
+    """What the attendee mails read of their event (and `full_place` of it), as plain values."""
+    return dict(title=event.title, is_online=event.is_online, venue_name=event.venue_name,
+                venue_address=event.venue_address, venue_accessibility=event.venue_accessibility,
+                capacity=event.capacity)
+
+
+def attendee_mail_facts(context: dict) -> dict:
+    """An attendee mail's context with its model objects replaced by the facts its templates read,
+    taken now: the worker renders it later from these (the state at commit), never from the rows."""
+    facts = dict(context)
+    if "member" in facts:
+        facts["member"] = member_facts(facts["member"])
+    if "event" in facts:
+        facts["event"] = event_facts(facts["event"])
+    if "registration" in facts:
+        facts["registration"] = dict(status=str(facts["registration"].status))
+    return facts
+
+
+def calendar_facts(session: Session, event: Event, *, meeting_url: str | None,
+                   agenda_items: list | None = None) -> dict:
+    """What the mail's calendar file (`event_ics`) reads, captured now: the worker writes the file
+    from these (the icalendar package is most of a mail's cost), as it would have been written now."""
+    return dict(
+        event=dict(id=event.id, slug=event.slug, title=event.title, summary=event.summary,
+                   starts_at=event.starts_at, ends_at=event.ends_at, updated_at=event.updated_at,
+                   is_online=event.is_online, venue_name=event.venue_name, venue_address=event.venue_address,
+                   venue_accessibility=event.venue_accessibility, status=str(event.status)),
+        meeting_url=meeting_url,
+        # The event's current SEQUENCE (agenda changes included), so this file replaces any earlier one.
+        sequence=event.calendar_sequence,
+        agenda=agenda(session, event) if agenda_items is None else list(agenda_items),
+    )
+
+
+def write_calendar(facts) -> str:
+    """The calendar file of a mail rendered in the worker, from its `calendar_facts`."""
+    return event_ics(facts.event, meeting_url=facts.meeting_url, sequence=facts.sequence,
+                     agenda_items=facts.agenda)
+
+
+register_calendar_builder(write_calendar)
+
+
 def queue_registration_mail(session, registration: Registration, kind: str, *, now: datetime,
                             position: int | None = None) -> None:
     event = registration.event
@@ -100,10 +153,11 @@ def queue_registration_mail(session, registration: Registration, kind: str, *, n
         session,
         kind=f"registration_{kind}",
         to=member.email,
-        context=context,
+        # Rendered by the worker from the facts of now: not in the request, under the event's lock.
+        context=attendee_mail_facts(context),
+        render_later=True,
         dedup_key=f"registration:{registration.id}:{registration.generation}:{kind}",
-        # The event's current SEQUENCE (agenda changes included), so this file replaces any earlier one.
-        ics=event_ics(event, meeting_url=meeting_url, sequence=event.calendar_sequence)
+        calendar_facts=calendar_facts(session, event, meeting_url=meeting_url)
         if kind in ("confirmed", "promoted") else None,
         reply_to=reply_to_organizers(session, event.group_id),
         now=now,
@@ -126,20 +180,27 @@ def _mail_context(registration: Registration, *, now: datetime, with_link: bool)
 
 def queue_attendee_mail(session: Session, registration: Registration, *, kind: str, dedup_key: str,
                         now: datetime, with_link: bool, with_ics: bool = True,
-                        flush: bool = True, extra: dict | None = None) -> OutboxMail | None:
+                        flush: bool = True, extra: dict | None = None,
+                        render_later: bool = False) -> OutboxMail | None:
     """A mail to a registration's member about its event (reminders, changes, cancellations):
-    the event's links, the personal join link if `with_link` and the event has a meeting, and the .ics."""
+    the event's links, the personal join link if `with_link` and the event has a meeting, and the .ics.
+    `render_later`: the worker renders it from the facts of now (`attendee_mail_facts`)."""
     context = {**_mail_context(registration, now=now, with_link=with_link), **(extra or {})}
     event = registration.event
+    # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
+    if render_later:
+        fields = dict(context=attendee_mail_facts(context), render_later=True, calendar_facts=calendar_facts(
+            session, event, meeting_url=context["join_url"], agenda_items=context.get("agenda")) if with_ics else None)
+    else:
+        fields = dict(context=context, ics=event_ics(event, meeting_url=context["join_url"],
+                                                     sequence=event.calendar_sequence,
+                                                     agenda_items=context.get("agenda")) if with_ics else None)
     return queue_templated_mail(
         session,
         kind=kind,
         to=registration.user.email,
-        context=context,
         dedup_key=dedup_key,
-        # The personal link, not the meeting's: a forwarded calendar entry admits nobody.
-        ics=event_ics(event, meeting_url=context["join_url"], sequence=event.calendar_sequence,
-                      agenda_items=context.get("agenda")) if with_ics else None,
+        **fields,
         reply_to=reply_to_organizers(session, event.group_id),
         now=now,
         flush=flush,
@@ -153,7 +214,10 @@ def record_registration_and_event(session: Session, record_model, mail: OutboxMa
     """The (record, registration, event) behind an attendee mail, fresh from the database, for a
     recheck right before sending; `record_model` (Reminder, EventChangeMail) names the mail by
     `outbox_mail_id` and its registration by `registration_id`. None when the record is gone.
-    One query for all three: a recheck runs once per mail in a batch."""
+    One query for all three, or none when the batch's preload (`preload_records`) fetched them."""
+    found = preloaded(session, mail)
+    if found is not NOT_PRELOADED:
+        return found
     return session.execute(
         select(record_model, Registration, Event)
         .join(Registration, record_model.registration_id == Registration.id)
@@ -161,6 +225,23 @@ def record_registration_and_event(session: Session, record_model, mail: OutboxMa
         .where(record_model.outbox_mail_id == mail.id)
         .execution_options(populate_existing=True)
     ).first()
+
+
+def preload_records(record_model):
+    """A `register_recheck` preload for re-checks that call `record_registration_and_event`: the
+    (record, registration, event) of every mail of a batch in one query; None for a mail whose
+    record is gone."""
+    def preload(session: Session, mails: list[OutboxMail]) -> dict[int, object]:
+        rows = session.execute(
+            select(record_model, Registration, Event)
+            .join(Registration, record_model.registration_id == Registration.id)
+            .join(Event, Registration.event_id == Event.id)
+            .where(record_model.outbox_mail_id.in_([mail.id for mail in mails]))
+            .execution_options(populate_existing=True)
+        ).all()
+        found = {row[0].outbox_mail_id: row for row in rows}
+        return {mail.id: found.get(mail.id) for mail in mails}
+    return preload
 
 
 def queue_seat_released_mail(session: Session, registration: Registration, *, position: int | None,

@@ -24,6 +24,7 @@ from webapp.outbox.services import PENDING_KEY, SendLater, register_recheck
 from webapp.outbox.templated import render_mail
 from webapp.registrations.mails import (
     attendee_mail_context,
+    preload_records,
     queue_attendee_mail,
     record_registration_and_event,
     reminder_window,
@@ -110,7 +111,7 @@ def queue_reminders(session: Session, registrations: list[Registration], *, now:
         mail = queue_attendee_mail(
             session, registration, kind=REMINDER_KIND,
             dedup_key=f"reminder:{registration.id}:{registration.generation}:{event.sequence}",
-            now=now, with_link=True, flush=False,
+            now=now, with_link=True, flush=False, render_later=True,
             # Its subject names the day and time ("Tomorrow 6:00 PM EST: …"), counted from now.
             extra=dict(starts_from_now=format_start_from_now(event.starts_at, now=now), agenda=agendas[event.id]),
         )
@@ -129,6 +130,20 @@ def queue_reminder(session: Session, registration: Registration, *, now: datetim
     """One registration's reminder; None if it exists already or is not needed."""
     mails = queue_reminders(session, [registration], now=now)
     return mails[0] if mails else None
+
+
+# Reminders per transaction in the sweep: each commit hands its rows to the workers, which send them
+# while the next chunk is written. The first chunk is small, so sending starts at once (two
+# workers' batches); the later ones are big, so the sweep's own round trips stay few.
+FIRST_CHUNK = 100
+CHUNK = 500
+
+
+def sweep_chunk_sizes(*, chunks: int = 100):
+    """The `limit` of each of the sweep's transactions, in turn (bounded: 100 chunks is far beyond any day)."""
+    yield FIRST_CHUNK
+    for _ in range(chunks - 1):
+        yield CHUNK
 
 
 def queue_due_reminders(session: Session, *, now: datetime, limit: int = 1000) -> list[OutboxMail]:
@@ -180,4 +195,4 @@ def with_zoom_link(session: Session, mail: OutboxMail, registration: Registratio
     mail.subject, mail.body_text, mail.body_html = rendered.subject, rendered.text, rendered.html
 
 
-register_recheck(REMINDER_KIND, recheck_reminder)
+register_recheck(REMINDER_KIND, recheck_reminder, preload=preload_records(Reminder))
