@@ -18,9 +18,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+# One pip run for the app and its test extras (a second would resolve and build it all again).
+$(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
-	@touch $@
+	@touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 
@@ -33,17 +34,17 @@ run: install
 	$(BIN)/python scripts/run_dev.py
 
 ## Install what the tests need (Chromium, PostgreSQL, Redis if missing) and run the whole suite:
-## everything on PostgreSQL, then everything but the browser tests again on SQLite.
+## everything on PostgreSQL and, alongside it, everything but the browser tests and the tests that
+## use no database again on SQLite (scripts/run_tests.sh).
 ## Most tests mostly wait (on Chromium, a live server, a worker, the database), so each pass runs in
 ## TEST_WORKERS processes at once (pytest-xdist), each with a PostgreSQL and a Redis of its own; the
-## fault drills take turns in one of them. One process when the run is pointed at servers of your
-## choosing (TEST_POSTGRES_URL / TEST_REDIS_URL), which the processes would share.
+## fault drills take turns in one of them. One process, and one pass after the other, when the run
+## is pointed at servers of your choosing (TEST_POSTGRES_URL / TEST_REDIS_URL), which they would share.
 TEST_WORKERS ?= 3
 PARALLEL = $(if $(TEST_POSTGRES_URL)$(TEST_REDIS_URL),,-n $(TEST_WORKERS) --dist loadgroup)
 test: install-test services
 	$(BIN)/ruff check --quiet .
-	$(BIN)/pytest --db=postgres $(PARALLEL)
-	$(BIN)/pytest --db=sqlite -m "not browser" -q $(PARALLEL)
+	bash scripts/run_tests.sh $(PARALLEL)
 
 services:
 	bash scripts/test_services.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the tests need and is missing: Chromium, PostgreSQL's server binaries, Redis.
+# Install what the tests need and is missing: Chromium (and its headless shell), PostgreSQL's server
+# binaries, Redis.
 # Nothing is started or changed here: the suite runs a PostgreSQL cluster and a redis-server of
 # its own on free ports (tests/support/servers.py) and removes them afterwards, so the machine's
 # own services, databases and passwords are never touched and two runs never meet.
@@ -15,7 +16,8 @@ apt_install() {
 }
 
 missing=()
-# Chromium from Debian, for the browser tests (Playwright cannot download browsers here).
+# Chromium from Debian (Playwright cannot download browsers here): the browser tests and make
+# screenshots run its real binary (tests/browser/conftest.py).
 [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)

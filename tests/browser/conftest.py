@@ -1,7 +1,9 @@
 """Browser tests: Playwright driving Debian's Chromium against a live server.
 
 pytest-playwright looks for a browser it downloaded itself; it cannot download one here, so the
-launch arguments point it at Debian's real Chromium binary.
+launch arguments point it at Debian's Chromium, the real binary (/usr/bin/chromium is a wrapper that
+adds flags): the browser our members use. (Its headless shell would cost about a quarter less CPU
+per test, docs/benchmarks.md, but it is not the browser people run.)
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ class Worker:
         self.log_path = folder / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> Worker:
+    def start(self, timeout: float = 60.0) -> Worker:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("a")
         # Its own session: a SIGKILL reaches the main process and its pool children at once.

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def celery_worker(env_overrides: dict[str, str], *, beat: bool = False, timeout: float = 30.0):
+def celery_worker(env_overrides: dict[str, str], *, beat: bool = False, timeout: float = 60.0):
     env = {**os.environ, **env_overrides, "PYTHONUNBUFFERED": "1"}
     env.pop("FLASK_DEBUG", None)
     cmd = [
