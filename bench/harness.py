@@ -9,15 +9,12 @@ Not a test helper: the suite has its own (tests/support/).
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import pwd
 import re
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,15 +27,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.servers import PrivatePostgres as _PrivatePostgres  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402, F401 - the benchmarks' too
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DEADLINE = 300  # seconds for any one wait
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], bool], what: str, timeout: float = DEADLINE, step: float = 0.01,
@@ -60,62 +56,11 @@ def load_average() -> str:
 
 # --- private services: PostgreSQL and Redis of the run's own -------------------------------------
 
-def _postgres_bin(name: str) -> str:
-    """Debian keeps initdb and pg_ctl off the PATH, under /usr/lib/postgresql/<version>/bin."""
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
-    found = candidates[-1] if candidates else shutil.which(name)
-    if not found:
-        raise SystemExit(f"{name} not found: `bash scripts/bench_services.sh` installs PostgreSQL")
-    return found
-
-
-class PrivatePostgres:
-    """`initdb` into a temp folder and `pg_ctl start` on a free port (as tests/support/servers.py
-    does); `stop()` stops it and removes the folder. Trust authentication on loopback: no password
-    of anyone's. As root the cluster runs as the `postgres` user (PostgreSQL refuses root).
-    Settings as a production server has them except durability (fsync off), which only the
-    seeding pays for: a benchmark measures reads and lock waits, not the disk."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.folder = Path(tempfile.mkdtemp(prefix="meetups-bench-pg-"))
-        self.data = self.folder / "data"
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"  # the server; add /<database>
-        self._run_as = None
-        if os.geteuid() == 0:
-            self._run_as = "postgres"
-            owner = pwd.getpwnam("postgres")
-            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
-
-    def _run(self, *cmd: str) -> None:
-        if self._run_as:
-            cmd = ("runuser", "-u", self._run_as, "--", *cmd)
-        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
-
-    def start(self) -> PrivatePostgres:
-        try:
-            self._run(_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-            options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-            self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"),
-                      "-o", options, "-w", "-t", "60", "start")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            log = self.folder / "log"
-            detail = log.read_text()[-2000:] if log.exists() else ""
-            self.stop()
-            raise SystemExit(f"could not start the benchmark's PostgreSQL: {getattr(exc, 'stderr', '')}\n{detail}") \
-                from exc
-        return self
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            try:
-                self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-                pass
-        shutil.rmtree(self.folder, ignore_errors=True)
+def PrivatePostgres() -> _PrivatePostgres:  # noqa: N802 - stands for the class the tests use
+    """The test suite's private cluster (`initdb` into a temp folder, `pg_ctl` on a free port, trust
+    on loopback, as the `postgres` user when root; fsync off, which only the seeding pays for: a
+    benchmark measures reads and lock waits, not the disk), its `url` naming the server alone."""
+    return _PrivatePostgres(database=None, prefix="meetups-bench-pg-", max_connections=300)
 
 
 @dataclass

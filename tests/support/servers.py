@@ -40,11 +40,17 @@ class PrivatePostgres:
     (Debian's package creates it); the folder is ours and deleted afterwards.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, database: str | None = "test", prefix: str = "meetups-test-pg-",
+                 max_connections: int = 200) -> None:
+        """`database`: made once started, and the end of `url` (None: `url` names the server alone,
+        as the benchmarks use it, each adding its own database)."""
         self.port = free_port()
-        self.folder = Path(tempfile.mkdtemp(prefix="meetups-test-pg-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=prefix))
         self.data = self.folder / "data"
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/test"
+        self.database = database
+        self.max_connections = max_connections
+        server = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        self.url = f"{server}/{database}" if database else server
         self._run_as: str | None = None
         if os.geteuid() == 0:
             self._run_as = "postgres"
@@ -54,7 +60,7 @@ class PrivatePostgres:
     def _run(self, *cmd: str, **kwargs) -> subprocess.CompletedProcess:
         if self._run_as:
             cmd = ("runuser", "-u", self._run_as, "--", *cmd)
-        return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs)
+        return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120, **kwargs)
 
     def start(self) -> PrivatePostgres:
         try:
@@ -62,22 +68,24 @@ class PrivatePostgres:
                       "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
             # Durability is not what a test run is for: no fsync makes it several times faster.
             options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                       "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                       f"-c synchronous_commit=off -c full_page_writes=off -c max_connections={self.max_connections}")
             self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"),
                       "-o", options, "-w", "-t", "60", "start")
-            self._run(_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "test")
-        except subprocess.CalledProcessError as exc:
+            if self.database:
+                self._run(_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                          self.database)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             log = self.folder / "log"
             detail = log.read_text()[-2000:] if log.exists() else ""
             self.stop()
-            raise RuntimeError(f"could not start the test PostgreSQL: {exc.stderr}\n{detail}") from exc
+            raise RuntimeError(f"could not start a private PostgreSQL: {exc.stderr}\n{detail}") from exc
         return self
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             try:
                 self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-            except subprocess.CalledProcessError:
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
