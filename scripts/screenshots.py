@@ -148,7 +148,10 @@ def newest_mail(app, kind: str, recipient: str | None = None):
         mail = db.session.scalars(query.order_by(OutboxMail.id.desc())).first()
         if mail is None:
             raise RuntimeError(f"no {kind} mail in the outbox")
-        return mail.body_text, mail.body_html
+        from webapp.outbox.rendering import render_stored
+
+        text, html, _calendar = render_stored(mail)  # as the worker will send it (from its stored facts)
+        return text, html
 
 
 def queue_the_reminder(app, sample: dict) -> None:
