@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from flask import Flask
 from flask_wtf.csrf import CSRFError
@@ -11,7 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.db import db
 from webapp.rendering import render, wants_fragment
-from webapp.requests import BadCharacters
+from webapp.requests import CONTROL_CHARACTERS, BadCharacters
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +36,12 @@ def _typed_text(form) -> list[tuple[str, str]]:
     """
     typed = []
     for name, value in form.items(multi=True):
-        value = _CONTROL.sub("", value)
+        value = CONTROL_CHARACTERS.sub("", value)
         if name in _NOT_TYPED or not value.strip() or len(value.strip()) < 20:
             continue
         typed.append((name.replace("_", " ").replace("-", " ").capitalize(), value[:20_000]))
     return typed[:12]
 
-
-# What _typed_text drops before echoing: the characters a refused request may have been refused for.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _in_place(response):

@@ -39,7 +39,7 @@ from sqlalchemy.sql.elements import TextClause
 from werkzeug.http import parse_cookie
 
 from webapp.db import db
-from webapp.requests import HTMX_HEADERS
+from webapp.requests import CONTROL_CHARACTERS, HTMX_HEADERS
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,6 @@ _HOLE = re.compile(b"\x00pagecache-hole:([a-z_]+)\x00")
 # The environ names of KEY_HEADERS, read by the WSGI fast path and by Flask alike.
 _KEY_ENVIRON = tuple("HTTP_" + name.upper().replace("-", "_") for name in KEY_HEADERS)
 _HTMX_ENVIRON = tuple("HTTP_" + name.upper().replace("-", "_") for name in HTMX_HEADERS)
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -513,7 +512,7 @@ class ServeVisitorsFromCache:
             return None
         session_data = self._visitor_session(environ)
         if session_data is None or any(
-            _CONTROL.search(environ[name]) for name in _HTMX_ENVIRON if name in environ
+            CONTROL_CHARACTERS.search(environ[name]) for name in _HTMX_ENVIRON if name in environ
         ):
             return None
         try:
@@ -525,8 +524,9 @@ class ServeVisitorsFromCache:
         entry = cache.get(key, version) if version is not None else None
         if entry is None:
             return None
-        response = self.app.response_class(entry.body, status=entry.status, headers=entry.headers)
-        if entry.has_csrf:
+        if not entry.has_csrf:
+            response = self.app.response_class(entry.body, status=entry.status, headers=entry.headers)
+        else:
             interface = self.app.session_interface
             visitor = interface.session_class(session_data)
             visitor.accessed = True  # as Flask-WTF's read through Flask's session proxy marks it
@@ -534,7 +534,8 @@ class ServeVisitorsFromCache:
             if not isinstance(visitor.get(field), str):  # Flask-WTF's generate_csrf, step for step
                 visitor[field] = hashlib.sha1(os.urandom(64)).hexdigest()
             token = self._csrf_serializer().dumps(visitor[field])
-            response.set_data(entry.body.replace(CSRF_PLACEHOLDER.encode(), token.encode()))
+            response = self.app.response_class(entry.body.replace(CSRF_PLACEHOLDER.encode(), token.encode()),
+                                               status=entry.status, headers=entry.headers)
             interface.save_session(self.app, visitor, response)  # Vary: Cookie; a new visitor's cookie
         if "ETag" in response.headers:
             response.make_conditional(environ)

@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 
 # NUL alone in the path and in names; in values also the other C0 controls but tab, CR and LF.
 _NUL = re.compile("\x00")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Headers htmx fills from the page (ids, names, the current address, a prompt's answer).
 HTMX_HEADERS = ("HX-Current-URL", "HX-Target", "HX-Trigger", "HX-Trigger-Name", "HX-Prompt")
 # No link or form of ours needs a longer query value; a longer one is refused, not searched.
@@ -43,11 +43,11 @@ def _problem() -> str | None:
         for name, value in source.items(multi=True):
             if _NUL.search(name) or _NUL.search(value):
                 return NUL_MESSAGE
-            if _CONTROL.search(name) or _CONTROL.search(value):
+            if CONTROL_CHARACTERS.search(name) or CONTROL_CHARACTERS.search(value):
                 worst = CONTROL_MESSAGE
     for header in HTMX_HEADERS:
         value = request.headers.get(header)
-        if value and _CONTROL.search(value):
+        if value and CONTROL_CHARACTERS.search(value):
             return NUL_MESSAGE if _NUL.search(value) else CONTROL_MESSAGE
     if worst is None and any(len(value) > QUERY_VALUE_MAX for value in request.args.values()):
         worst = TOO_LONG_MESSAGE
