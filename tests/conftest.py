@@ -258,6 +258,7 @@ def sign_in_as(client, user):
     and its id ("<user id>:<session key>") in the client's session. Commits."""
     from webapp.accounts.services import start_session
     from webapp.db import utcnow
+    from webapp.pagecache import flask_login_identifier
 
     start_session(db.session, user, now=utcnow())
     session_id = user.get_id()
@@ -266,6 +267,8 @@ def sign_in_as(client, user):
     with client.session_transaction() as flask_session:
         flask_session["_user_id"] = session_id
         flask_session["_fresh"] = True
+        # Flask-Login's session identifier for this client's address and browser, as login_user keeps it.
+        flask_session["_id"] = flask_login_identifier(client.environ_base)
     return client
 
 

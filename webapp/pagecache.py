@@ -28,7 +28,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app, g, request, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.sql.elements import TextClause
 from werkzeug.http import parse_cookie
 
-from webapp.db import db
+from webapp.db import db, utcnow
 from webapp.requests import CONTROL_CHARACTERS, HTMX_HEADERS
 
 log = logging.getLogger(__name__)
@@ -221,6 +221,14 @@ class Entry:
     body: bytes  # a visitor's page; for members the page with HOLE_MARKs where its personal parts go
     has_csrf: bool
     holes: tuple[str, ...] = ()
+    # Kept as Flask fills a members' page, for the WSGI fast path (ServeFromCache), all with the CSRF
+    # placeholder for the token: the menu per kind of member (accounts.services.MenuFacts) for a page
+    # whose only personal part it is; for the other pages, each member's parts by their session,
+    # for members who organize nothing and are not staff (their parts come only from rows that bump
+    # the version); and the headers Flask's hooks gave a member's answer.
+    menus: dict = field(default_factory=dict, compare=False)
+    member_parts: dict = field(default_factory=dict, compare=False)
+    member_headers: list = field(default_factory=list, compare=False)
 
 
 class PageCache:
@@ -239,7 +247,9 @@ class PageCache:
         """Whether anything is stored under `key` (maybe stale): a miss then needs no version read."""
         return key in self._entries
 
-    def get(self, key: tuple, version: int) -> Entry | None:
+    def get(self, key: tuple, version: int, *, counted: bool = True) -> Entry | None:
+        """The entry if it was stored under `version` and is fresh; `counted=False` leaves the hit to
+        whoever serves it (the fast path may still hand the request to Flask)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and (entry.version != version or self.clock() - entry.stored_at >= self.seconds):
@@ -249,7 +259,7 @@ class PageCache:
                 self.misses += 1
                 return None
             self._entries.move_to_end(key)
-            self.hits += 1
+            self.hits += counted
             return entry
 
     def put(self, key: tuple, entry: Entry) -> None:
@@ -281,8 +291,9 @@ def init_app(app: Flask) -> None:
     from webapp.security import add_security_headers
 
     hooks.insert(hooks.index(add_security_headers), _store_in_cache)
+    hooks.insert(0, _keep_member_headers)  # runs last of all: the headers as every hook left them
     app.jinja_env.globals.update(hole=hole, in_skeleton=in_skeleton)
-    app.wsgi_app = ServeVisitorsFromCache(app, app.wsgi_app)
+    app.wsgi_app = ServeFromCache(app, app.wsgi_app)
 
 
 def _cache() -> PageCache:
@@ -326,7 +337,8 @@ def _csrf_field() -> str:
 def _serve_from_cache():
     """Flask's side: remember a visitor's miss for the store; serve a member's page from its skeleton.
 
-    (A visitor's hit never gets here: ServeVisitorsFromCache answered it before Flask ran.)
+    (A visitor's hit, and a member's of a page whose only personal part is the menu, never get here:
+    ServeFromCache answered them before Flask ran.)
     """
     key = _cache_key()
     if key is None:
@@ -456,14 +468,51 @@ def _serve_member(key: tuple, version: int | None):
         else:  # not kept (a 404, a draft's no-store preview): still this member's page, so filled
             entry = Entry(-1, 0.0, response.status_code, list(response.headers.items()), response.get_data(),
                           False, holes)
-    body = fill(entry)
-    if body is None:
+    parts = _member_parts(entry)
+    if parts is None:
         return None  # the page changed under its skeleton: the view renders it whole
-    return _response_from(entry, body)
+    token = _csrf_token()
+    if entry.version >= 0 and _signed_in():
+        _keep_for_the_fast_path(entry, parts, token)
+    return _response_from(entry, assemble(entry, parts, token))
 
 
-def fill(entry: Entry) -> bytes | None:
-    """The entry's page with this member's parts and CSRF token put in its holes."""
+# A members' page with no personal part but its menu (home, events, groups, About).
+MENU_ONLY = frozenset({"member_nav"})
+MEMBER_PARTS_PER_PAGE = 2000  # members whose parts one stored page keeps (about 5 KB each)
+
+
+def _keep_for_the_fast_path(entry: Entry, parts: dict[str, str], token: str) -> None:
+    """Keep what ServeFromCache needs to answer this kind of member, or this member, without Flask."""
+    facts = _menu_facts_of_current_member()
+    if set(entry.holes) <= MENU_ONLY:
+        if "member_nav" in parts:
+            entry.menus.setdefault(facts, parts["member_nav"].replace(token, CSRF_PLACEHOLDER))
+    elif not (facts.organizes or facts.staff) and len(entry.member_parts) < MEMBER_PARTS_PER_PAGE:
+        # Organizers' and staff's parts can show what changes without a version bump (messages sent).
+        entry.member_parts[session["_user_id"]] = {
+            name: html.replace(token, CSRF_PLACEHOLDER) for name, html in parts.items()}
+    g.pagecache_member_entry = entry  # and _keep_member_headers the headers
+
+
+def _signed_in() -> bool:
+    # Not an ended session's copied cookie, which gets the member's key but a signed-out page.
+    from flask_login import current_user
+
+    return current_user.is_authenticated
+
+
+def _menu_facts_of_current_member():
+    from flask_login import current_user
+
+    from webapp.accounts.services import MenuFacts
+    from webapp.groups.services import organizes_a_group
+
+    return MenuFacts.of(current_user, organizes_a_group(db.session, current_user))
+
+
+def _member_parts(entry: Entry) -> dict[str, str] | None:
+    """This member's parts of the entry's page, rendered by their fillers; None if the page is gone."""
     parts: dict[str, str] = {}
     for name in entry.holes:
         if name not in parts:
@@ -471,32 +520,62 @@ def fill(entry: Entry) -> bytes | None:
             if rendered is None:
                 return None
             parts.update(rendered)
+    return parts
+
+
+def assemble(entry: Entry, parts: dict[str, str], token: str) -> bytes:
+    """The entry's page with `parts` in its holes and `token` wherever the CSRF placeholder is."""
     body = entry.body
-    if entry.has_csrf:
-        body = body.replace(CSRF_PLACEHOLDER.encode(), _csrf_token().encode())
     if entry.holes:
         pieces = _HOLE.split(body)  # text, name, text, name, ..., text
         pieces[1::2] = [parts[name.decode()].encode() for name in pieces[1::2]]
         body = b"".join(pieces)
-    return body
+    return body.replace(CSRF_PLACEHOLDER.encode(), token.encode())
+
+
+def _keep_member_headers(response):
+    """The first time Flask fills a menu-only page for a member, keep the headers its hooks set."""
+    entry = g.pop("pagecache_member_entry", None)
+    if entry is not None and not entry.member_headers and response.status_code == entry.status:
+        entry.member_headers.extend(
+            (name, value) for name, value in response.headers.items() if name.lower() not in UNSTORED_HEADERS)
+    return response
 
 
 # --- Visitors: a stored page straight from WSGI ------------------------------------------------------
 
 
-class ServeVisitorsFromCache:
-    """An anonymous GET of a stored page is answered here, before Flask, its extensions and hooks.
+def flask_login_identifier(environ) -> str:
+    """Flask-Login's session identifier (flask_login.utils._create_identifier), from the environ:
+    the first X-Forwarded-For address (else the client's) and the User-Agent, as it formats them."""
+    address = environ.get("HTTP_X_FORWARDED_FOR", environ.get("REMOTE_ADDR"))
+    if address is not None:
+        address = address.encode("utf-8").split(b",")[0].strip()
+    user_agent = environ.get("HTTP_USER_AGENT")
+    if user_agent is not None:
+        user_agent = user_agent.encode("utf-8")
+    return hashlib.sha512(f"{address}|{user_agent}".encode()).hexdigest()
 
-    What a hit still does, and why: read the content version (the "very next request" promise), and
-    give the visitor their own CSRF token in the page, in their session cookie, as Flask-WTF would.
-    Anything this cannot decide (a member, a remember-me cookie, a cookie it cannot read, a bad
-    character in an htmx header, a version it cannot read) goes to Flask, which serves it as before.
+
+class ServeFromCache:
+    """A GET of a stored page is answered here, before Flask, its extensions and hooks, when it can be.
+
+    A visitor's: read the content version (the "very next request" promise) and give the visitor
+    their own CSRF token in the page, in their session cookie, as Flask-WTF would.
+    A signed-in member's, for a page whose only personal part is the menu (home, events, groups,
+    About): the same, and before it one statement that their session is still open (the rule
+    load_user applies: a copied cookie after sign-out is refused here too) and says which menu
+    they get; the menu itself was kept the first time Flask filled the page for that kind of member.
+    Anything this cannot decide (a cookie it cannot read, a remember-me cookie without a session,
+    a session Flask-Login would change, a bad character in an htmx header, a version it cannot
+    read, a page or menu not kept yet) goes to Flask, which serves it as before.
     """
 
     def __init__(self, app: Flask, wsgi_app):
         self.app = app
         self.wsgi_app = wsgi_app
         self._serializers: tuple | None = None
+        self._engine = None
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET" and self.app.config["PAGECACHE_ENABLED"]:
@@ -507,13 +586,16 @@ class ServeVisitorsFromCache:
 
     def _hit(self, environ):
         cache = self.app.extensions.get("pagecache")
-        key = _environ_key(environ, VISITOR)
-        if cache is None or not cache.has(key):
+        if cache is None or any(CONTROL_CHARACTERS.search(environ[name]) for name in _HTMX_ENVIRON if name in environ):
             return None
-        session_data = self._visitor_session(environ)
-        if session_data is None or any(
-            CONTROL_CHARACTERS.search(environ[name]) for name in _HTMX_ENVIRON if name in environ
-        ):
+        session_data = self._session_data(environ)
+        if session_data is None:
+            return None
+        audience = MEMBER if "_user_id" in session_data else VISITOR
+        key = _environ_key(environ, audience)
+        if not cache.has(key):
+            return None
+        if audience == MEMBER and not self._member_session_as_flask_login_leaves_it(environ, session_data):
             return None
         try:
             version = read_content_version(self.app)
@@ -521,38 +603,58 @@ class ServeVisitorsFromCache:
             log.exception("could not read the content version; serving uncached")
             return None
         environ[VERSION_READ] = version
-        entry = cache.get(key, version) if version is not None else None
+        entry = cache.get(key, version, counted=False) if version is not None else None
         if entry is None:
             return None
-        if not entry.has_csrf:
-            response = self.app.response_class(entry.body, status=entry.status, headers=entry.headers)
+        parts = {}
+        if audience == MEMBER:
+            if not entry.member_headers:
+                return None
+            if set(entry.holes) <= MENU_ONLY:
+                facts = self._menu_facts(session_data["_user_id"])
+                if facts is None:
+                    return None  # an ended session: Flask signs the browser out
+                if entry.holes:
+                    if facts not in entry.menus:
+                        return None
+                    parts["member_nav"] = entry.menus[facts]
+            else:
+                kept = entry.member_parts.get(session_data["_user_id"])
+                if kept is None:
+                    return None
+                facts = self._menu_facts(session_data["_user_id"])
+                if facts is None or facts.organizes or facts.staff:
+                    return None
+                parts = kept
+        cache.hits += 1
+        headers = entry.member_headers if audience == MEMBER else entry.headers
+        if not entry.has_csrf and not parts:
+            response = self.app.response_class(entry.body, status=entry.status, headers=headers)
         else:
             interface = self.app.session_interface
-            visitor = interface.session_class(session_data)
-            visitor.accessed = True  # as Flask-WTF's read through Flask's session proxy marks it
-            field = self.app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-            if not isinstance(visitor.get(field), str):  # Flask-WTF's generate_csrf, step for step
-                visitor[field] = hashlib.sha1(os.urandom(64)).hexdigest()
-            token = self._csrf_serializer().dumps(visitor[field])
-            response = self.app.response_class(entry.body.replace(CSRF_PLACEHOLDER.encode(), token.encode()),
-                                               status=entry.status, headers=entry.headers)
-            interface.save_session(self.app, visitor, response)  # Vary: Cookie; a new visitor's cookie
+            browser = interface.session_class(session_data)
+            browser.accessed = True  # as Flask-WTF's read through Flask's session proxy marks it
+            field_name = self.app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+            if not isinstance(browser.get(field_name), str):  # Flask-WTF's generate_csrf, step for step
+                browser[field_name] = hashlib.sha1(os.urandom(64)).hexdigest()
+            token = self._csrf_serializer().dumps(browser[field_name])
+            response = self.app.response_class(assemble(entry, parts, token), status=entry.status, headers=headers)
+            interface.save_session(self.app, browser, response)  # Vary: Cookie; a new visitor's cookie
         if "ETag" in response.headers:
             response.make_conditional(environ)
         return response
 
-    def _visitor_session(self, environ) -> dict | None:
-        """The anonymous visitor's session data ({} for none), or None when Flask must decide."""
+    def _session_data(self, environ) -> dict | None:
+        """The browser's session data ({} for none), or None when Flask must decide."""
         header = environ.get("HTTP_COOKIE")
         if not header:
             return {}
         cookies = parse_cookie(header)
         config = self.app.config
-        if config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies:
-            return None
         value = cookies.get(config["SESSION_COOKIE_NAME"])
         if not value:
-            return {}
+            # Flask-Login would sign a remember-me cookie's member in (or clear it): Flask's to do.
+            return None if config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies else {}
         serializer = self._session_serializer()
         if serializer is None:
             return None
@@ -560,9 +662,32 @@ class ServeVisitorsFromCache:
             data = serializer.loads(value, max_age=int(self.app.permanent_session_lifetime.total_seconds()))
         except BadSignature:
             return None
-        if not isinstance(data, dict) or "_user_id" in data:
+        if not isinstance(data, dict):
+            return None
+        if "_user_id" not in data and config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies:
             return None
         return data
+
+    def _member_session_as_flask_login_leaves_it(self, environ, data: dict) -> bool:
+        """Whether Flask-Login would load this member without touching the session or a cookie."""
+        if not isinstance(data.get("_user_id"), str) or "_remember" in data:
+            return False  # a remember-me cookie to set or clear on the way out
+        # Session protection ("basic"): another address or browser marks the session not fresh.
+        return data.get("_id") == flask_login_identifier(environ)
+
+    def _menu_facts(self, user_id: str):
+        from webapp.accounts.services import menu_facts_if_signed_in
+
+        try:
+            with self.app.app_context():
+                if self._engine is None or self._engine[0] is not db.engine:
+                    # Autocommit: one SELECT, no BEGIN before it or ROLLBACK after it.
+                    self._engine = (db.engine, db.engine.execution_options(isolation_level="AUTOCOMMIT"))
+                with self._engine[1].connect() as connection:
+                    return menu_facts_if_signed_in(connection, user_id, now=utcnow())
+        except Exception:
+            log.exception("could not check a member's session; Flask will")
+            return None
 
     def _session_serializer(self):
         return self._signers()[0]

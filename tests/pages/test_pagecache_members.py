@@ -62,18 +62,22 @@ def hits(app) -> int:
 @pytest.mark.parametrize("first", ["organizer", "plain", "reviewer"])
 def test_every_member_gets_their_own_page_whoever_made_the_shared_copy(app, cast, first):
     order = [first] + [name for name in cast if name != first]
-    cached = {}
+    cached, again = {}, {}
     for path in PAGES:
         for name in order:
             cached[path, name] = cast[name].get(path)
     assert hits(app) >= len(PAGES) * (len(order) - 2)  # all but the first member's (and a 404's) are hits
+    for path in PAGES:  # seen again: from what the first view kept, before Flask where it can be
+        for name in order:
+            again[path, name] = cast[name].get(path)
     app.config["PAGECACHE_ENABLED"] = False
     for path in PAGES:
         for name in order:
             uncached = cast[name].get(path)
-            assert cached[path, name].status_code == uncached.status_code, (path, name)
-            assert normalized(cached[path, name]) == normalized(uncached), (path, name)
-            assert "\x00" not in cached[path, name].get_data(as_text=True)
+            for response in (cached[path, name], again[path, name]):
+                assert response.status_code == uncached.status_code, (path, name)
+                assert normalized(response) == normalized(uncached), (path, name)
+                assert "\x00" not in response.get_data(as_text=True)
 
 
 def test_personal_parts_stay_with_their_member(app, cast, client):
@@ -146,3 +150,122 @@ def test_a_draft_preview_is_never_shared(app, session, cast):
     assert "Secret Draft" in cast["organizer"].get("/events/secret-draft").get_data(as_text=True)
     assert cast["plain"].get("/events/secret-draft").status_code == 404
     assert cast["organizer"].get("/events/secret-draft").headers["Cache-Control"] == "no-store"
+
+
+MENU_ONLY_PAGES = ["/", "/events", "/events?q=Hack", "/groups", "/about"]
+
+
+@pytest.fixture
+def flask_requests(app):
+    """How many requests reached Flask's own handling (its before-request hooks)."""
+    seen = []
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: seen.append(1))
+    yield seen
+    app.before_request_funcs[None].pop(0)
+
+
+def test_a_menu_only_page_is_answered_before_flask_once_a_member_of_that_kind_was_served(app, cast, flask_requests):
+    for path in MENU_ONLY_PAGES:
+        cast["plain"].get(path)  # Flask fills it: keeps the page, this kind of member's menu, the headers
+        before = len(flask_requests)
+        for name in ("confirmed", "waitlisted", "follower", "plain"):  # the same menu as the plain member's
+            response = cast[name].get(path)
+            assert response.status_code == 200 and "My account" in response.get_data(as_text=True)
+        assert len(flask_requests) == before, path
+        # Another kind of member (a reviewer's menu counts proposals) is Flask's the first time.
+        cast["reviewer"].get(path)
+        assert len(flask_requests) == before + 1, path
+
+
+def test_a_members_fast_answer_has_the_headers_flask_gives_them(app, cast):
+    member = cast["follower"]
+    for path in MENU_ONLY_PAGES:
+        cast["plain"].get(path)
+        fast = member.get(path)
+        app.config["PAGECACHE_ENABLED"] = False
+        slow = member.get(path)
+        app.config["PAGECACHE_ENABLED"] = True
+
+        def comparable(response):
+            return sorted((name, value) for name, value in response.headers.items()
+                          if name not in ("Set-Cookie", "Content-Length"))
+        assert comparable(fast) == comparable(slow), path
+        assert fast.headers["Cache-Control"] == "no-store" and "Cookie" in fast.headers["Vary"]
+
+
+def test_the_fast_answer_checks_the_session_every_time(app, cast, flask_requests):
+    member = cast["plain"]
+    cast["confirmed"].get("/events")
+    assert "My account" in member.get("/events").get_data(as_text=True)
+    cookie = member.get_cookie("session").value
+    # Signed out everywhere from another browser: this browser's very next page is a visitor's.
+    # (Not through the ORM session, whose raw SQL bumps the content version: the stored page stays valid.)
+    with db.engine.begin() as connection:
+        connection.execute(db.text("UPDATE user_sessions SET ended_at = CURRENT_TIMESTAMP"))
+    page = member.get("/events")
+    assert "My account" not in page.get_data(as_text=True) and "Sign in" in page.get_data(as_text=True)
+    copy = app.test_client()
+    copy.set_cookie("session", cookie)
+    assert "My account" not in copy.get("/events").get_data(as_text=True)
+
+
+def test_a_role_given_shows_in_the_menu_on_the_very_next_page(app, cast):
+    member = cast["plain"]
+    cast["confirmed"].get("/groups")
+    assert "Group health" not in member.get("/groups").get_data(as_text=True)
+    user_id = db.session.execute(db.text("SELECT id FROM users WHERE display_name = 'Pat Plain'")).scalar_one()
+    from webapp.accounts.models import UserRole
+
+    db.session.add(UserRole(user_id=user_id, role=Role.STAFF))
+    db.session.commit()
+    assert "Group health" in member.get("/groups").get_data(as_text=True)
+
+
+def test_another_address_or_browser_is_flasks_to_mark_not_fresh(app, cast, flask_requests):
+    cast["confirmed"].get("/about")
+    member = cast["plain"]
+    member.get("/about")
+    before = len(flask_requests)
+    response = member.get("/about", headers={"User-Agent": "Another browser/1.0"})
+    assert "My account" in response.get_data(as_text=True)
+    assert len(flask_requests) == before + 1  # Flask-Login's session protection had its say
+
+
+@pytest.mark.parametrize("environ", [
+    {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "Mozilla/5.0"},
+    {"REMOTE_ADDR": "10.0.0.9"},
+    {"REMOTE_ADDR": "10.0.0.9", "HTTP_X_FORWARDED_FOR": " 203.0.113.7 , 10.0.0.1", "HTTP_USER_AGENT": "x"},
+    {"REMOTE_ADDR": "::1", "HTTP_USER_AGENT": "Navigateur é/1".encode().decode("latin-1")},
+])
+def test_the_session_identifier_is_flask_logins_own(app, environ):
+    from flask_login.utils import _create_identifier
+
+    from webapp.pagecache import flask_login_identifier
+
+    with app.test_request_context("/", environ_base=environ):
+        from flask import request
+
+        request.environ.pop("HTTP_USER_AGENT", None) if "HTTP_USER_AGENT" not in environ else None
+        assert flask_login_identifier(request.environ) == _create_identifier()
+
+
+def test_a_members_own_parts_are_kept_for_their_next_view_but_never_an_organizers(app, cast, flask_requests):
+    for path in ("/events/hack-night", "/groups/ai-club"):
+        for name in ("confirmed", "organizer", "reviewer"):
+            cast[name].get(path)
+        before = len(flask_requests)
+        assert "My account" in cast["confirmed"].get(path).get_data(as_text=True)
+        assert len(flask_requests) == before, path  # the confirmed member's parts were kept
+        cast["organizer"].get(path)
+        cast["reviewer"].get(path)  # staff: what their parts show may change without a version bump
+        assert len(flask_requests) == before + 2, path
+
+
+def test_kept_parts_still_check_the_session_every_time(app, cast):
+    member = cast["confirmed"]
+    member.get("/events/hack-night")
+    assert "You’re registered" in member.get("/events/hack-night").get_data(as_text=True)
+    with db.engine.begin() as connection:  # ended elsewhere, without a version bump
+        connection.execute(db.text("UPDATE user_sessions SET ended_at = CURRENT_TIMESTAMP"))
+    page = member.get("/events/hack-night").get_data(as_text=True)
+    assert "You’re registered" not in page and "Sign in" in page

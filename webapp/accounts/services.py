@@ -351,22 +351,47 @@ def start_session(session: Session, user: User, *, now: datetime) -> str:
     return key
 
 
-def load_user(session: Session, user_id: str, *, now: datetime) -> User | None:
-    """The member behind the id Flask-Login keeps ("<user id>:<session key>"), if that session is open.
+def _session_parts(user_id: str | None) -> tuple[int, str] | None:
+    """The member id and session key of the id Flask-Login keeps ("<user id>:<session key>"), or None.
 
-    Anything else (an old id without a key, "abc:xyz", an ended or 30-day-old session) is nobody.
+    Anything else (an old id without a key, "abc:xyz", an id past the column's range) is nobody,
+    and needs no query to say so.
     """
     member, _, key = (user_id or "").partition(":")
     if not (member.isascii() and member.isdigit() and len(member) <= 10 and key) or len(key) > 100:
         return None
-    if int(member) > 2**31 - 1:  # past the id column's range: no member, and no query to fail
+    if int(member) > 2**31 - 1:
         return None
+    return int(member), key
+
+
+def _open_session_parameters(member: int, key: str, now: datetime) -> dict:
+    return {"member": member, "key_hash": _hash_secret(key), "opened_after": now - session_lifetime()}
+
+
+def _is_open_session():
+    """The rule for a signed-in browser: its session row, not ended, opened less than SESSION_MAX_DAYS ago."""
+    return (
+        User.id == bindparam("member"),
+        UserSession.key_hash == bindparam("key_hash"),
+        UserSession.ended_at.is_(None),
+        UserSession.created_at > bindparam("opened_after"),
+    )
+
+
+def _organizes():
+    return exists().where(or_(GroupOrganizer.user_id == User.id, func.lower(GroupOrganizer.email) == User.email))
+
+
+def load_user(session: Session, user_id: str, *, now: datetime) -> User | None:
+    """The member behind the id Flask-Login keeps, if that session is open (else nobody)."""
+    parts = _session_parts(user_id)
+    if parts is None:
+        return None
+    member, key = parts
     # One statement for everything every page asks of its member: the row, the roles, and whether
     # they organize a group (the menu's "My groups"), so a member's page costs one round trip here.
-    row = session.execute(
-        _signed_in_member(),
-        {"member": int(member), "key_hash": _hash_secret(key), "opened_after": now - session_lifetime()},
-    ).unique().first()
+    row = session.execute(_signed_in_member(), _open_session_parameters(member, key, now)).unique().first()
     if row is None:
         return None
     user, organizes = row
@@ -378,17 +403,57 @@ def load_user(session: Session, user_id: str, *, now: datetime) -> User | None:
 @functools.cache
 def _signed_in_member():
     """Built once, on first use: at import the other models' mappers may not be configured yet."""
-    organizes = exists().where(or_(GroupOrganizer.user_id == User.id, func.lower(GroupOrganizer.email) == User.email))
     return (
-        select(User, organizes.label("organizes"))
+        select(User, _organizes().label("organizes"))
         .join(UserSession, UserSession.user_id == User.id)
         .options(joinedload(User.roles))
-        .where(
-            User.id == bindparam("member"),
-            UserSession.key_hash == bindparam("key_hash"),
-            UserSession.ended_at.is_(None),
-            UserSession.created_at > bindparam("opened_after"),
-        )
+        .where(*_is_open_session())
+    )
+
+
+@dataclass(frozen=True)
+class MenuFacts:
+    """What the site's menu shows differently from one signed-in member to the next."""
+
+    reviews: bool  # "Review (N)"
+    staff: bool  # "Group health"
+    organizes: bool  # "My groups"
+
+    @classmethod
+    def from_roles(cls, roles, organizes: bool) -> MenuFacts:
+        roles = set(roles)
+        return cls(reviews=Role.REVIEWER in roles, staff=bool(roles & {Role.STAFF, Role.ADMIN}),
+                   organizes=bool(organizes))
+
+    @classmethod
+    def of(cls, user: User, organizes: bool) -> MenuFacts:
+        return cls.from_roles((granted.role for granted in user.roles), organizes)
+
+
+def menu_facts_if_signed_in(connection, user_id: str | None, *, now: datetime) -> MenuFacts | None:
+    """load_user's check without loading the member: their menu's facts if the session is open, else None.
+
+    One Core statement on a plain connection (the page cache answers members' stored pages with it,
+    before Flask runs): the same rule for an open session as load_user, so a copied cookie after
+    sign-out is refused here exactly as there.
+    """
+    parts = _session_parts(user_id)
+    if parts is None:
+        return None
+    rows = connection.execute(_menu_facts_statement(), _open_session_parameters(*parts, now)).all()
+    if not rows:
+        return None
+    return MenuFacts.from_roles((role for role, _ in rows if role is not None), rows[0][1])
+
+
+@functools.cache
+def _menu_facts_statement():
+    return (
+        select(UserRole.role, _organizes().label("organizes"))
+        .select_from(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .where(*_is_open_session())
     )
 
 
