@@ -36,7 +36,7 @@ def _typed_text(form) -> list[tuple[str, str]]:
     """
     typed = []
     for name, value in form.items(multi=True):
-        value = CONTROL_CHARACTERS.sub("", value)  # what a refused request may have been refused for
+        value = CONTROL_CHARACTERS.sub("", value)  # a refused request's values are not cleaned yet
         if name in _NOT_TYPED or not value.strip() or len(value.strip()) < 20:
             continue
         typed.append((name.replace("_", " ").replace("-", " ").capitalize(), value[:20_000]))

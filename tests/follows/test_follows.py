@@ -177,7 +177,7 @@ def test_the_mail_choice_on_the_account_page(signed_in_client, session, world):
     assert 'value="none" checked' in text(client.get("/account"))
 
 
-@pytest.mark.parametrize("value", ["", "hourly", "each\x00", "x" * 10_000, "ėach", "<b>each</b>"])
+@pytest.mark.parametrize("value", ["", "hourly", "hour\x00ly", "x" * 10_000, "ėach", "<b>each</b>"])
 def test_a_bad_mail_choice_is_refused_and_changes_nothing(signed_in_client, session, world, value):
     client = signed_in_client(world["member"])
     answer = post_form(client, "/account/follow-mail", {"follow_mail": value})

@@ -1,22 +1,26 @@
-"""A NUL byte (or another control character) anywhere in a request: a 400 on the site's error
-page, never a 500 (PostgreSQL refuses NUL in text), and nothing written."""
+"""A NUL byte (or another control character) anywhere in a request: never a 500 (PostgreSQL refuses
+NUL in text). In the path, the query, a form field's name or an htmx header: a 400 on the site's
+error page, and nothing written. In a form value: it comes out on the way in, and what a person
+typed comes back with an error next to it (tests/input/test_cleaned_form_values.py has the forms)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select
 
 from tests.conftest import csrf_token_for
 from tests.factories import create_event, create_group, create_proposal, create_user, organizer_of
 from webapp.accounts.models import Role
 from webapp.db import db
 from webapp.registrations.models import Registration, RegistrationStatus
+from webapp.requests import CONTROL_CHARACTERS
 
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
 
 NUL_MESSAGE = "The address or form contained a character we can’t accept (a NUL byte)."
+CLEANED = "This contained an invisible character we can’t keep"
 
 # Every query argument each GET route reads (a new route must be added here: see the test below).
 GET_ARGS = {
@@ -109,6 +113,30 @@ POST_FIELDS = {
     "/outbox/zoom/<int:intent_id>/retry": ["x"],
     "/zoom/webhook": ["x"],
 }
+# Values a form needs to get as far as its fields (a message's key, an action); every other one is "fine".
+GOOD_VALUES = {"client_key": "a" * 32, "audience": "confirmed"}
+# The fields above a person types into whose form comes back with the cleaned text and the error
+# (with the others "fine"). Every other value is cleaned without a word: hidden fields and choices,
+# which a person never types, and forms that stop before their fields (a draft's actions, no series).
+TYPED = {
+    "/account": ["display_name", "institution", "pronouns"],
+    "/events/<slug>/duplicate": ["title", "description"],
+    "/events/<slug>/edit": ["title", "description", "venue_name", "venue_accessibility", "meeting_url",
+                            "capacity", "starts_at"],
+    "/events/<slug>/messages": ["subject", "body"],
+    "/events/<slug>/slots/offer": ["label", "minutes", "how_many"],
+    "/events/<slug>/register": ["accessibility_needs"],
+    "/groups/<slug>/edit": ["description", "external_url"],
+    "/groups/<slug>/events/new": ["title", "description"],
+    "/groups/<slug>/organizers": ["name", "email"],
+    "/proposals/<int:proposal_id>/edit": ["name", "topic", "description", "coorganizers-0-name"],
+    "/proposals/new": ["name", "topic", "description", "need", "cadence", "coorganizers-0-email"],
+    "/proposals/validate": ["name"],
+    "/registrations/<int:registration_id>/needs": ["accessibility_needs"],
+    "/sign-in": ["email", "display_name"],
+    "/groups/<slug>/followers/message": ["subject", "body"],
+    "/groups/<slug>/series/new": ["title", "description", "custom_rule", "first_on", "start_time", "end_on"],
+}
 
 
 @pytest.fixture
@@ -187,14 +215,48 @@ def test_the_issue_examples_signed_out(client, world, arg):
     assert_refused(client.get(f"/events?{arg}=%00"))
 
 
-def test_nul_in_every_field_of_every_post_form_writes_nothing(signed_in_client, world):
+def stored_control_characters() -> list[tuple[str, str]]:
+    """Every (table, column) of text holding a control character: none may reach the database."""
+    found = []
+    for table in db.metadata.sorted_tables:
+        columns = [column for column in table.columns if isinstance(column.type, String)]
+        for row in db.session.execute(select(*columns)) if columns else ():
+            found += [(table.name, column.name) for column, value in zip(columns, row, strict=True)
+                      if isinstance(value, str) and CONTROL_CHARACTERS.search(value)]
+    return found
+
+
+def test_the_typed_fields_are_fields_of_the_matrix():
+    assert all(set(fields) <= set(POST_FIELDS[rule]) for rule, fields in TYPED.items())
+
+
+@pytest.mark.parametrize("rule", list(POST_FIELDS))
+def test_a_nul_in_any_value_of_every_post_form_comes_out_and_typed_text_comes_back(signed_in_client, world,
+                                                                                    rule):
+    client = signed_in_client(world["me"])
+    path = fill(rule, world["values"], world["group_slug"])
+    fields = POST_FIELDS[rule]
+    for field in fields:
+        before = row_counts()
+        data = {"csrf_token": csrf_token_for(client), **{f: GOOD_VALUES.get(f, "fine") for f in fields},
+                field: "bad\x00value"}
+        response = client.post(path, data=data)
+        html = response.get_data(as_text=True)
+        # Never a 500, never the refusal page (a 400 for another reason, a 404, a redirect may be right).
+        assert response.status_code < 500 and NUL_MESSAGE not in html, (field, response.status_code)
+        if field in TYPED.get(rule, ()):
+            assert response.status_code in (200, 422) and CLEANED in html and "badvalue" in html, field
+            db.session.expire_all()
+            assert row_counts() == before, field
+    db.session.expire_all()
+    assert stored_control_characters() == []
+
+
+def test_a_nul_in_a_field_name_of_every_post_form_is_refused_and_writes_nothing(signed_in_client, world):
     client = signed_in_client(world["me"])
     before = row_counts()
-    for rule, fields in POST_FIELDS.items():
+    for rule in POST_FIELDS:
         path = fill(rule, world["values"], world["group_slug"])
-        for field in fields:
-            data = {"csrf_token": csrf_token_for(client), **{f: "fine" for f in fields}, field: "bad\x00value"}
-            assert_refused(client.post(path, data=data))
         assert_refused(client.post(path, data={"csrf_token": csrf_token_for(client), "odd\x00name": "1"}))
     db.session.expire_all()
     assert row_counts() == before
@@ -210,11 +272,12 @@ def register_with_needs(signed_in_client, session, needs: str):
                                                        "accessibility_needs": needs})
 
 
-def test_accessibility_needs_with_a_nul_registers_nobody(signed_in_client, session):
+def test_accessibility_needs_with_a_nul_come_back_without_it_and_register_nobody(signed_in_client, session):
     response = register_with_needs(signed_in_client, session, "Step-free access\x00 please, a long note")
-    assert_refused(response)
-    # What was typed comes back to copy, without the NUL.
-    assert "Step-free access please, a long note" in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and '<h1 id="error-title">' not in html
+    # What was typed comes back in the box, without the NUL, to send again.
+    assert "Step-free access please, a long note</textarea>" in html and CLEANED in html
     session.expire_all()
     assert session.scalar(select(func.count(Registration.id))) == 0
 
@@ -222,7 +285,7 @@ def test_accessibility_needs_with_a_nul_registers_nobody(signed_in_client, sessi
 def test_htmx_gets_the_explanation_in_place(signed_in_client, world):
     client = signed_in_client(world["me"])
     response = client.post("/events/knit-night/register", headers={"HX-Request": "true"}, data={
-        "csrf_token": csrf_token_for(client), "accessibility_needs": "\x00"})
+        "csrf_token": csrf_token_for(client), "accessibility_needs": "ramp", "odd\x00name": "1"})
     # htmx swaps only 2xx: the page's content is replaced by the explanation.
     assert response.status_code == 200
     assert response.headers["HX-Retarget"] == "#main > .wrap"
@@ -236,9 +299,14 @@ def test_a_nul_in_an_htmx_header_is_refused(client, world):
 
 
 @pytest.mark.parametrize("char", ["\x01", "\x08", "\x1b", "\x7f"])
-def test_other_control_characters_in_a_form_are_refused(signed_in_client, world, char):
+def test_other_control_characters_come_out_of_a_form_value_and_refuse_a_field_name(signed_in_client, world,
+                                                                                  char):
     client = signed_in_client(world["me"])
-    response = client.post("/account", data={"csrf_token": csrf_token_for(client), "display_name": f"Ada{char}"})
+    response = client.post("/account", data={"csrf_token": csrf_token_for(client), "display_name": f"Ada{char} L."})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'value="Ada L."' in html and CLEANED in html
+    response = client.post("/account", data={"csrf_token": csrf_token_for(client), "display_name": "Ada",
+                                             f"odd{char}": "1"})
     assert_refused(response, "an invisible control character")
 
 

@@ -178,6 +178,15 @@ def test_inline_validation_and_similar_groups_answer_htmx(signed_in_client, sess
     assert html.lstrip().startswith('<div id="similar">') and 'href="/groups/digital-preservation"' in html
 
 
+def test_similar_groups_asked_without_htmx_answer_with_the_form_not_a_500(signed_in_client, session):
+    client = signed_in_client(create_user())
+    response = client.post("/proposals/similar", data={"csrf_token": csrf_token_for(client),
+                                                       "name": "Zine Librarians", "topic": "Zines"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and '<form id="proposal-form"' in html and 'value="Zine Librarians"' in html
+    assert count(session, Proposal) == 0
+
+
 def test_only_the_proposer_and_reviewers_see_a_proposal(signed_in_client, session):
     proposal = create_proposal(state=S.SUBMITTED)
     draft = create_proposal(proposal.proposer)

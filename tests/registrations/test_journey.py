@@ -145,8 +145,11 @@ def test_a_refused_register_form_keeps_what_was_typed_and_says_what_to_fix(clien
 def test_a_nul_byte_or_non_ascii_never_ends_in_a_500(client, session):
     create_event(slug="talk", capacity=5)
     session.commit()
-    assert register_by_mail(client, "talk", htmx=False, accessibility_needs="ramp\x00").status_code == 400
-    assert register_by_mail(client, "talk", htmx=False, email="ada\x00@example.org").status_code == 400
+    # A NUL byte comes out on the way in; the form comes back with what is left to check (tests/input).
+    for field, value in (("accessibility_needs", "ramp\x00"), ("email", "ada\x00@example.org")):
+        answer = register_by_mail(client, "talk", htmx=False, **{field: value})
+        assert answer.status_code == 422 and "an invisible character" in text(answer)
+        assert value.replace("\x00", "") in text(answer)
     assert mails(session, kind="sign_in") == []
     typed = dict(display_name="José Ñúñez", accessibility_needs="手话翻译")
     assert register_by_mail(client, "talk", **typed).status_code == 200

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.conftest import csrf_token_for
 from tests.factories import create_cast, create_group
 from tests.series.helpers import series_fields
-from tests.support.html import parse
+from tests.support.html import by_id, parse, text
 from tests.support.outbox import mails
 from webapp.accounts.models import SignInRequest, User
 from webapp.db import utcnow
@@ -95,10 +95,17 @@ def test_markup_and_non_ascii_are_kept_as_typed_and_shown_escaped(signed_in_clie
     assert set(needs_of(session, series["member"].email)) == {"手话翻译 <i>ramp</i>"}
 
 
-def test_a_nul_byte_is_refused_and_nothing_written(signed_in_client, series, session):
+def test_a_nul_byte_comes_out_and_the_needs_come_back_to_check_with_nothing_written(
+        signed_in_client, series, session):
     client = signed_in_client(series["member"])
-    assert register_all(client, series["series"].slug, htmx=False, accessibility_needs="ramp\x00").status_code == 400
+    answer = register_all(client, series["series"].slug, htmx=False, accessibility_needs="A ramp\x00, please")
+    assert answer.status_code == 422
+    box = by_id(answer.get_data(as_text=True), "series-accessibility-needs-field")
+    assert box.textarea.string == "A ramp, please" and "an invisible character" in text(box)
     assert count_rows(session) == (0, 0)
+    # Sent again as it came back: registered, with the needs as they now read.
+    assert register_all(client, series["series"].slug, accessibility_needs="A ramp, please").status_code == 200
+    assert set(needs_of(session, series["member"].email)) == {"A ramp, please"}
 
 
 def sign_in_link(session) -> str:

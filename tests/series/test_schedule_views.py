@@ -161,7 +161,7 @@ def test_a_post_without_the_csrf_token_is_refused(signed_in_client, world, sessi
     (dict(recurrence="custom", custom_rule="<script>alert(1)</script>"), "schedule-custom-rule", "isn’t a rule part"),
     (dict(recurrence="custom", custom_rule="FREQ=WEEKLY;" * 400), "schedule-custom-rule", "at most 500"),
     (dict(recurrence="custom", custom_rule="FREQ=WEEKLY;UNTIL=20300101"), "schedule-custom-rule", "Leave UNTIL out"),
-    (dict(recurrence="custom", custom_rule="FREQ=WEEKLY\x00"), None, ""),
+    (dict(recurrence="custom", custom_rule="FREQ=WEEKLY\x00"), "schedule-custom-rule", "an invisible character"),
     (dict(recurrence="yearly-ish"), "schedule-recurrence", "Please choose how often"),
     (dict(first_on="2020-01-01"), "schedule-first-on", "today or later"),
     (dict(first_on="ünïcödé"), "schedule-first-on", "like 2027-01-12"),
@@ -178,17 +178,15 @@ def test_a_bad_value_is_refused_next_to_its_field_with_what_was_typed(signed_in_
     values = _form_values(client.get(f"/series/{series.slug}/schedule").get_data(as_text=True))
     for step in ("preview", "confirm"):
         response = post(client, f"/series/{series.slug}/schedule", {**values, **changes, "step": step})
-        assert response.status_code in (400, 422)
+        assert response.status_code == 422
         assert len(_scheduled(session, series)) == 7
-        if field_id is None:  # a NUL byte: refused before any form (webapp/requests.py)
-            assert response.status_code == 400
-            continue
         page = response.get_data(as_text=True)
         field = by_id(page, f"{field_id}-field")
         assert "field-error" in str(field) and message in text(field)
         assert "<script>alert" not in page
         if "custom_rule" in changes and changes["custom_rule"]:
-            assert by_id(page, "schedule-custom-rule")["value"] == changes["custom_rule"]
+            # A NUL byte comes out on the way in (webapp/requests.py): the rest of the rule is kept.
+            assert by_id(page, "schedule-custom-rule")["value"] == changes["custom_rule"].replace("\x00", "")
 
 
 def test_a_new_schedule_starting_after_the_horizon_is_refused_by_the_service(signed_in_client, world, session):

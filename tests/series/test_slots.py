@@ -134,7 +134,7 @@ def test_the_form_without_slots_makes_sessions_without_offers(signed_in_client, 
 @pytest.mark.usefixtures("fresh_request_globals")
 @pytest.mark.parametrize("changes, field_id, message", [
     (dict(slot_label=""), "series-slot-label", "Please name the slots"),
-    (dict(slot_label="Talk\x00"), None, ""),
+    (dict(slot_label="Talk\x00"), "series-slot-label", "an invisible character"),
     (dict(slot_label="ü" * 101), "series-slot-label", "at most"),
     (dict(slot_label="<b>Talk</b>", slot_minutes="١٥"), "series-slot-minutes", "whole number"),
     (dict(slot_minutes="9" * 60), "series-slot-minutes", "between 1 and 480"),
@@ -149,13 +149,11 @@ def test_a_bad_slot_value_is_refused_next_to_its_field_and_no_series_is_made(
     assert response.status_code in (400, 422)
     session.expire_all()
     assert session.scalar(select(Series)) is None and session.scalars(select(SlotOffer)).all() == []
-    if field_id is None:  # a NUL byte: refused before any form (webapp/requests.py)
-        assert response.status_code == 400
-        return
     page = response.get_data(as_text=True)
     field = by_id(page, f"{field_id}-field")
     assert "field-error" in str(field) and message in text(field)
-    assert by_id(page, "series-slot-label")["value"] == data["slot_label"]
+    # A NUL byte comes out on the way in (webapp/requests.py): the rest of what was typed is kept.
+    assert by_id(page, "series-slot-label")["value"] == data["slot_label"].replace("\x00", "")
 
 
 # --- changing the series' slots after it was made --------------------------------------------------------

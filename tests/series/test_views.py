@@ -88,7 +88,7 @@ def test_a_post_without_the_csrf_token_is_refused(signed_in_client, world, sessi
     (dict(title="<b>Chat</b>"), "series-title", ""),
     (dict(recurrence="hourly"), "series-recurrence", "Please choose how often"),
     (dict(recurrence="custom", custom_rule="FREQ=WEEKLY;COUNT=9999"), "series-custom-rule", "Leave COUNT out"),
-    (dict(recurrence="custom", custom_rule="DTSTART:2027\x00"), "series-custom-rule", ""),
+    (dict(recurrence="custom", custom_rule="DTSTART:2027\x00"), "series-custom-rule", "an invisible character"),
     (dict(recurrence="custom", custom_rule="nonsense"), "series-custom-rule", "isn’t a rule part"),
     (dict(first_on="2020-01-01"), "series-first-on", "today or later"),
     (dict(first_on="next tuesday"), "series-first-on", "like 2027-01-12"),
@@ -110,10 +110,8 @@ def test_a_bad_value_is_refused_next_to_its_field_with_everything_typed_kept(
     client = signed_in_client(world["organizer"])
     data = series_form(**changes)
     response = post(client, "/groups/metro-chat/series/new", data)
-    assert response.status_code in (400, 422)
+    assert response.status_code == 422
     assert count_series(session) == 0
-    if response.status_code == 400:  # a NUL byte: refused before any form (webapp/requests.py)
-        return
     page = response.get_data(as_text=True)
     field = by_id(page, f"{field_id}-field")
     assert "field-error" in str(field) and message in text(field)

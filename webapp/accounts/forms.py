@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from webapp.accounts.models import DISPLAY_NAME_MAX, INSTITUTION_MAX, PRONOUNS_MAX
 from webapp.accounts.services import INTENT_NOTE_MAX, email_problem, has_control_characters
+from webapp.forms import Form
 from webapp.validators import at_most
 
 
@@ -25,7 +25,7 @@ def _no_control_characters(form, field) -> None:
         raise ValidationError("Please remove line breaks and other special control characters.")
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = EmailField("Email address", filters=[_strip], validators=[_valid_email])
     # Where to go and what to pick up after signing in; both re-checked by the service.
     next = HiddenField()
@@ -41,11 +41,11 @@ class SignInForm(FlaskForm):
     intent_note = HiddenField(validators=[Optional(), at_most(INTENT_NOTE_MAX, "Accessibility needs")])
 
 
-class ConfirmSignInForm(FlaskForm):
+class ConfirmSignInForm(Form):
     remember = BooleanField("Keep me signed in on this device for 30 days", default=True)
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     display_name = StringField(
         "Display name",
         filters=[_strip],

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import StopValidation, ValidationError
 
 from webapp.accounts.models import EMAIL_MAX
 from webapp.accounts.services import email_problem
+from webapp.forms import Form
 from webapp.groups.models import DESCRIPTION_MAX, EXTERNAL_URL_MAX, ORGANIZER_NAME_MAX
 from webapp.validators import at_most, clean_text, no_markup, no_raw_html, normalize_newlines, one_line, strip
 
 
-class GroupPageForm(FlaskForm):
+class GroupPageForm(Form):
     description = TextAreaField("Description", filters=[normalize_newlines], validators=[
         at_most(DESCRIPTION_MAX), clean_text, no_raw_html])
     external_url = StringField("The group’s own website", filters=[strip], validators=[
@@ -36,7 +36,7 @@ class GroupPageForm(FlaskForm):
                                   "like https://www.meetup.com/your-group/.")
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     name = StringField("Their name", filters=[strip], validators=[at_most(ORGANIZER_NAME_MAX, "Their name"), one_line,
                                                                    no_markup])
     email = StringField("Their email address", filters=[strip], validators=[at_most(EMAIL_MAX, "Their email address")])

@@ -3,11 +3,11 @@ values kept on errors."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
+from webapp.forms import Form
 from webapp.organize.models import MESSAGE_BODY_MAX, MESSAGE_SUBJECT_MAX, MessageAudience
 from webapp.validators import at_most, clean_text, normalize_newlines, one_line, required, strip
 
@@ -15,7 +15,7 @@ AUDIENCES = {MessageAudience.CONFIRMED.value: "Confirmed attendees",
              MessageAudience.WAITLISTED.value: "People on the waitlist"}
 
 
-class FollowersMessageForm(FlaskForm):
+class FollowersMessageForm(Form):
     """A message to a group's followers; every message form has these fields."""
 
     # A new one for every blank form: the same form sent twice sends one message.

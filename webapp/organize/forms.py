@@ -7,11 +7,11 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
+from webapp.forms import Form
 from webapp.organize.services import EventFields
 from webapp.validators import at_most, clean_text, no_markup, no_raw_html, normalize_newlines, one_line, required, strip
 from webapp.zoom.services import zoom_available
@@ -49,7 +49,7 @@ def parse_local(value: str, zone: ZoneInfo) -> datetime:
     return aware
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     title = StringField("Title", filters=[strip], validators=[
         required("Please give the event a title."), at_most(TITLE_MAX), one_line, no_markup])
     description = TextAreaField("Description", filters=[normalize_newlines], validators=[

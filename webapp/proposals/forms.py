@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+import wtforms
 from wtforms import (
     FieldList,
-    Form,
     FormField,
     HiddenField,
     RadioField,
@@ -17,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
 
 from webapp.accounts.services import email_problem
+from webapp.forms import Form
 from webapp.groups.services import organizer_name_key
 from webapp.proposals.guidelines import COMMITMENTS, GUIDELINES
 from webapp.proposals.models import (
@@ -51,7 +51,7 @@ def required_to_submit(message: str):
     return check
 
 
-class CoorganizerForm(Form):
+class CoorganizerForm(wtforms.Form):
     """One co-organizer row. A row left wholly blank is dropped, not an error."""
 
     name = StringField("Name", filters=[strip], validators=[
@@ -79,7 +79,7 @@ class CoorganizerForm(Form):
 LONG = dict(filters=[normalize_newlines])
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(Form):
     client_key = HiddenField()
     name = StringField("Group name", filters=[strip], validators=[
         required_to_submit("Please enter a name for the group."), at_most(NAME_MAX), one_line, no_markup])
@@ -154,7 +154,7 @@ class ProposalForm(FlaskForm):
 ACTION_GUIDELINES = [SelectChoice(g.anchor, g.title) for g in GUIDELINES]
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A message and a button: comment, ask for changes, approve, decline, withdraw, resubmit."""
 
     expected_state = HiddenField()

@@ -28,7 +28,7 @@ from webapp.refusals import Refusal
 from webapp.rendering import form_status as _status
 from webapp.rendering import go_to as _go_to
 from webapp.rendering import no_store as _private
-from webapp.rendering import render
+from webapp.rendering import render, wants_fragment
 
 bp = Blueprint("proposals", __name__)
 A, S = ProposalAction, ProposalState
@@ -275,6 +275,8 @@ def similar():
     proposal = services.get_proposal(db.session, int(exclude)) if exclude.isdigit() else None
     if proposal is not None and proposal.proposer_id != current_user.id:
         proposal = None
+    if not wants_fragment():  # only htmx asks; anyone else gets the whole form back as sent, not a 500
+        return _form_page(form, proposal)
     return render("proposals/form.html", "similar", similar=_similar(form, proposal), form=form)
 
 

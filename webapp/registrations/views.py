@@ -24,6 +24,7 @@ from webapp.registrations.odds import waitlist_histories
 from webapp.registrations.panel import cancel_result, panel_context
 from webapp.registrations.tokens import read_manage_token, read_still_coming_token
 from webapp.rendering import form_status, go_to, no_store, render, wants_fragment
+from webapp.requests import cleaned_error
 
 bp = Blueprint("registrations", __name__)
 # When unanswered seats go to the waitlist: the event page, My events and the mails say it alike.
@@ -49,6 +50,10 @@ def register(slug: str):
     accessibility_needs = request.form.get("accessibility_needs", "")
     if not current_user.is_authenticated:
         return _register_by_mail(slug, event_id, accessibility_needs)
+    if needs_error := cleaned_error("accessibility_needs"):
+        # An invisible character came out of the needs: they see what is left before anything is saved.
+        return _panel(get_event_by_slug(db.session, slug), status=form_status(422), needs_error=needs_error,
+                      accessibility_needs=accessibility_needs[:TYPED_MAX])
     try:
         check_limit(REGISTRATION_CHANGES, current_user.id)
     except Refusal as refusal:
@@ -96,9 +101,9 @@ def register_by_mail(intent: str, next_url: str, accessibility_needs: str, *, an
     typed = dict(accessibility_needs=accessibility_needs[:TYPED_MAX], email=email[:TYPED_MAX],
                  display_name=display_name[:TYPED_MAX])
     errors = dict(
-        needs_error=services.accessibility_needs_problem(accessibility_needs),
-        email_error=accounts.email_problem(email),
-        name_error=accounts.display_name_problem(display_name),
+        needs_error=cleaned_error("accessibility_needs") or services.accessibility_needs_problem(accessibility_needs),
+        email_error=cleaned_error("email") or accounts.email_problem(email),
+        name_error=cleaned_error("display_name") or accounts.display_name_problem(display_name),
     )
     if any(errors.values()):
         return answer(status=form_status(422), **errors, **typed)
@@ -226,6 +231,9 @@ def change_needs(registration_id: int):
     back = _back()
     text = request.form.get("accessibility_needs", "")
     try:
+        if message := cleaned_error("accessibility_needs"):
+            # An invisible character came out of the text: it comes back to be looked at, not saved yet.
+            raise services.RegistrationError(message, status=422, field="accessibility_needs")
         services.change_accessibility_needs(db.session, registration, text, now=utcnow())
     except services.RegistrationError as error:
         db.session.rollback()

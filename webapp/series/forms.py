@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
+from webapp.forms import Form
 from webapp.organize.forms import MEETING_SOURCES, EventForm
 from webapp.series.recurrence import COUNT_MAX, KINDS, YEARS_MAX, RecurrenceError, rule_for
 from webapp.series.schedule import ScheduleChange
@@ -175,7 +175,7 @@ def kind_of(rrule: str, first_on: date) -> str:
     return "custom"
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(Form):
     """Change schedule: the New series form's recurrence and end, parsed by its own checks, and the
     day the new schedule starts (the time of day is "this and all following" on a session)."""
 
@@ -229,7 +229,7 @@ class ScheduleForm(FlaskForm):
                               end_on=self.values.get("end_on"))
 
 
-class SlotDefaultForm(FlaskForm):
+class SlotDefaultForm(Form):
     """One of a series' slot defaults, added or edited (checked by the slots' own rule in the service)."""
 
     label = StringField("Slot label", filters=[strip])

@@ -16,6 +16,7 @@ from webapp.guards import REGISTRATION_CHANGES, check_limit, current_member, req
 from webapp.refusals import Refusal, place_on_form
 from webapp.registrations.views import TYPED_MAX, register_by_mail
 from webapp.rendering import form_status, no_store, render
+from webapp.requests import cleaned_error
 from webapp.series import schedule, services
 from webapp.series.forms import ENDS, ScheduleForm, SlotDefaultForm, today_in
 from webapp.series.models import Series
@@ -97,6 +98,10 @@ def register_all(slug: str):
     accessibility_needs = request.form.get("accessibility_needs", "")
     if not current_user.is_authenticated:
         return _register_all_by_mail(_series_or_404(slug), accessibility_needs)
+    if needs_error := cleaned_error("accessibility_needs"):
+        # An invisible character came out of the needs: they see what is left before anything is saved.
+        return _page(_series_or_404(slug), status=form_status(422), needs_error=needs_error,
+                     accessibility_needs=accessibility_needs[:TYPED_MAX])
     outcome = _change(slug, services.register_for_series, accessibility_needs=accessibility_needs)
     if not isinstance(outcome, services.SeriesOutcome):
         return outcome

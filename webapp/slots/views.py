@@ -17,6 +17,7 @@ from webapp.events.views import event_page
 from webapp.guards import REGISTRATION_CHANGES, check_limit, count_towards, current_member, event_organizers_only
 from webapp.refusals import Refusal
 from webapp.rendering import form_status, no_store, render, wants_fragment
+from webapp.requests import CLEANED_MESSAGE, cleaned_fields
 from webapp.slots import services
 from webapp.slots.agenda import event_slots
 
@@ -43,6 +44,14 @@ def _claim_form() -> dict:
                 abstract=request.form.get("abstract", ""))
 
 
+def _check_cleaned(*names: str) -> None:
+    """A SlotError on the first of these typed fields that lost an invisible character on the way in:
+    the form comes back with what is left, to be looked at before anything is saved."""
+    for name in names:
+        if name in cleaned_fields():
+            raise services.SlotError(CLEANED_MESSAGE, status=422, field=name)
+
+
 @bp.post("/events/<slug>/slots/claim")
 def claim(slug: str):
     event = get_event_by_slug(db.session, slug)
@@ -52,6 +61,7 @@ def claim(slug: str):
         return redirect(url_for("accounts.sign_in", next=url_for("events.detail", slug=slug)), code=303)
     form = _claim_form()
     try:
+        _check_cleaned("title", "abstract")
         services.claim_slot(db.session, event.id, form["offer_id"], member=current_member(), title=form["title"],
                             abstract=form["abstract"], now=utcnow())
     except services.SlotError as refusal:
@@ -161,6 +171,7 @@ def offer(event: Event, slug: str):
     form = dict(label=request.form.get("label", ""), minutes=request.form.get("minutes", ""),
                 how_many=request.form.get("how_many", ""))
     try:
+        _check_cleaned("label", "minutes", "how_many")
         services.offer_slots(db.session, event.id, label=form["label"], minutes=form["minutes"],
                              how_many=form["how_many"], now=utcnow())
     except services.SlotError as refusal:
