@@ -336,3 +336,15 @@ def test_invalid_utf8_in_a_form_is_never_a_500(signed_in_client, session):
 def test_a_huge_query_value_is_refused_not_searched(client, world):
     assert_refused(client.get("/events?q=" + "a" * 5000), "The address was too long")
     assert client.get("/events?q=" + "a" * 1500).status_code == 200
+
+
+def test_a_json_body_with_a_nul_is_refused_not_stored(signed_in_client, session):
+    """Flask-WTF reads a JSON body as the form: it gets the refusal, not PostgreSQL's error."""
+    client = signed_in_client(create_user(display_name="Jay Son"))
+    response = client.post("/account", json={"csrf_token": csrf_token_for(client), "display_name": "Jay\u0000Son",
+                                            "institution": "x"})
+    assert response.status_code == 400
+    assert "a character we can’t accept" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(db.table("users")).where(
+        db.literal_column("display_name") == "Jay Son")) == 1
