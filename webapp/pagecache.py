@@ -166,6 +166,92 @@ def _redis(app: Flask | None = None):
     return client
 
 
+class TrackedVersion:
+    """The content version as Redis last said it, kept in this process until Redis says it changed.
+
+    Reading the number is a round trip on every cacheable request, the largest part of a hit. With
+    Redis's client tracking (RESP3), once this connection has read the key Redis pushes an
+    "invalidate" to it as soon as any client changes the key: a bump writes that push to this
+    socket before it writes the bumper's own reply (Redis runs one command at a time), so by the
+    time the bumper's response reaches its browser and a next request reaches any process, the push
+    is here. A read then only checks, without waiting, whether a push arrived; a bump made by this
+    process forgets the number at once too. A new or broken connection keeps nothing, and a Redis
+    that refuses tracking gets a GET every time, as before.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        self._lock = threading.Lock()  # one connection, and threaded workers
+        self._pid = None
+        self._connection = None
+        self._value: int | None = None
+        self._tracking = True
+
+    def read(self) -> int | None:
+        """The number, or None when Redis has no key (the caller starts one)."""
+        with self._lock:
+            connection = self._connection_for_this_process()
+            try:
+                if self._value is not None:
+                    while connection.can_read(timeout=0):  # pushes that arrived since the last read
+                        connection.read_response(push_request=True)
+                    if self._value is not None:
+                        return self._value
+                connection.send_command("GET", REDIS_KEY)
+                value = connection.read_response()  # a push before the reply is about an older change
+            except Exception:
+                self._value = None
+                connection.disconnect()
+                raise
+            if value is not None and self._tracking:
+                self._value = int(value)
+            return None if value is None else int(value)
+
+    def forget(self) -> None:
+        self._value = None
+
+    def _connection_for_this_process(self):
+        if self._connection is None or self._pid != os.getpid():  # a forked worker opens its own
+            import redis
+
+            client = redis.Redis.from_url(self.url, protocol=3, socket_timeout=0.5, socket_connect_timeout=0.5,
+                                          single_connection_client=True)
+            self._connection, self._pid, self._value = client.connection, os.getpid(), None
+            self._client = client  # keeps the connection (and its callbacks) alive
+            self._connection.register_connect_callback(self._start_tracking)  # each reconnection
+            if self._connection._sock is not None:  # the client connected as it was made
+                self._start_tracking(self._connection)
+        return self._connection
+
+    def _start_tracking(self, connection) -> None:
+        self._value = None  # nothing read on an old connection is known to be current
+        if not self._tracking:
+            return
+        connection._parser.set_invalidation_push_handler(self._invalidated)
+        try:
+            connection.send_command("CLIENT", "TRACKING", "ON")
+            connection.read_response()
+        except Exception as error:
+            import redis
+
+            if not isinstance(error, redis.ResponseError):
+                raise
+            log.warning("Redis refuses client tracking (%s): the content version is read on every request", error)
+            self._tracking = False
+
+    def _invalidated(self, push) -> None:
+        self._value = None  # ["invalidate", [key]], or ["invalidate", None] after a flush
+
+
+def _tracked_version(app: Flask) -> TrackedVersion | None:
+    if not app.config.get("REDIS_URL"):
+        return None
+    tracked = app.extensions.get("pagecache_tracked_version")
+    if tracked is None:
+        tracked = app.extensions["pagecache_tracked_version"] = TrackedVersion(app.config["REDIS_URL"])
+    return tracked
+
+
 def _random_start() -> int:
     return secrets.randbits(52)
 
@@ -175,6 +261,12 @@ def _bump_in_redis(client) -> None:
     pipe.set(REDIS_KEY, _random_start(), nx=True)
     pipe.incr(REDIS_KEY)
     pipe.execute()
+    try:
+        tracked = _tracked_version(current_app._get_current_object())
+    except RuntimeError:  # outside the app: no number of this process to forget
+        return
+    if tracked is not None:
+        tracked.forget()  # this process's next request reads the new number, push or no push
 
 
 def read_content_version(app: Flask | None = None) -> int | None:
@@ -184,11 +276,11 @@ def read_content_version(app: Flask | None = None) -> int | None:
     """
     client = _redis(app)
     if client is not None:
-        value = client.get(REDIS_KEY)
+        value = _tracked_version(app or current_app._get_current_object()).read()
         if value is None:
             client.set(REDIS_KEY, _random_start(), nx=True)
             return None  # nothing can have been stored under a number that did not exist
-        return int(value)
+        return value
     if app is not None:
         with app.app_context():
             return read_content_version()

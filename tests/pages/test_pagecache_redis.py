@@ -27,6 +27,19 @@ def event(session):
     return event
 
 
+def wait_for_the_push(app):
+    """Until Redis's "invalidate" for the version reached the app's tracking connection: a test that
+    changes the key itself reads it microseconds later; a browser's next request comes long after."""
+    tracked = app.extensions["pagecache_tracked_version"]
+    for _ in range(200):
+        with tracked._lock:
+            while tracked._connection.can_read(timeout=0.005):
+                tracked._connection.read_response(push_request=True)
+        if tracked._value is None:
+            return
+    raise AssertionError("no invalidation arrived")
+
+
 def hit_count(client) -> int:
     return client.application.extensions["pagecache"].hits
 
@@ -61,8 +74,49 @@ def test_a_lost_version_starts_again_far_from_the_old_numbers(client, session, e
     client.get("/events/hack-night")
     before = int(store.get(REDIS_KEY))
     store.delete(REDIS_KEY)  # Redis restarted without its data
+    wait_for_the_push(client.application)
     hits = hit_count(client)
     client.get("/events/hack-night")
     assert hit_count(client) == hits  # nothing is served under a number that did not exist
     after = int(store.get(REDIS_KEY))
     assert after != before
+
+
+def get_calls(store) -> int:
+    return store.info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+
+
+def test_the_version_is_read_from_redis_only_when_it_changed(app, redis_url):
+    from webapp.pagecache import TrackedVersion
+
+    store = redis.Redis.from_url(redis_url)
+    store.set(REDIS_KEY, 41)
+    tracked = TrackedVersion(redis_url)
+    before = get_calls(store)
+    assert [tracked.read() for _ in range(5)] == [41] * 5
+    assert get_calls(store) == before + 1
+    store.incr(REDIS_KEY)  # another process's bump
+    tracked._connection.can_read(timeout=0.5)
+    assert tracked.read() == 42
+    store.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")  # Redis dropped us
+    with pytest.raises(redis.ConnectionError):
+        tracked.read()  # the caller serves uncached, as when Redis is down
+    store.incr(REDIS_KEY)
+    assert tracked.read() == 43  # a new connection, tracked again
+    store.incr(REDIS_KEY)
+    tracked._connection.can_read(timeout=0.5)
+    assert tracked.read() == 44
+    store.flushdb()
+    tracked._connection.can_read(timeout=0.5)
+    assert tracked.read() is None
+
+
+def test_another_processs_change_shows_once_its_push_arrived(app, session, client, event, redis_url):
+    for _ in range(3):
+        assert "Hack Night" in client.get("/events/hack-night").get_data(as_text=True)
+    with db.engine.begin() as connection:  # another process: its commit and its bump
+        connection.execute(db.text("UPDATE events SET title = 'Hack Night, elsewhere' WHERE slug = 'hack-night'"))
+    redis.Redis.from_url(redis_url).incr(REDIS_KEY)
+    wait_for_the_push(client.application)
+    session.expire_all()  # the test's session is the app's (one app context): forget what it loaded
+    assert "Hack Night, elsewhere" in client.get("/events/hack-night").get_data(as_text=True)
