@@ -80,6 +80,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "PAGECACHE_ENABLED": _bool("PAGECACHE_ENABLED", not debug),
         "PAGECACHE_SECONDS": _int("PAGECACHE_SECONDS", 30),
         "PAGECACHE_ENTRIES": _int("PAGECACHE_ENTRIES", 500),
+        # Members' own pages (My events), one per signed-in browser, kept apart from the shared pages.
+        "PAGECACHE_OWN_ENTRIES": _int("PAGECACHE_OWN_ENTRIES", 1000),
         "OUTBOX_SWEEP_SECONDS": _int("OUTBOX_SWEEP_SECONDS", 60),
         # Delivery (README, "Mail delivery and reminders"). The lease outlives the task time limit.
         "OUTBOX_BATCH_SIZE": _int("OUTBOX_BATCH_SIZE", 50),

@@ -290,7 +290,12 @@ def read_content_version(app: Flask | None = None) -> int | None:
 
 # --- The cache -----------------------------------------------------------------------------------
 
-VISITOR, MEMBER = "visitor", "member"
+VISITOR, MEMBER, OWN = "visitor", "member", "own"
+# A member's own page, all of it theirs: kept whole per session (its own cache, so members' pages
+# never push the shared copies out), under the content version like the rest. Whatever it shows
+# from a private table is noted as a change where it is written (note_change).
+OWN_ENDPOINTS = frozenset({"registrations.my_events"})
+OWN_PENDING = "webapp.pagecache.own"
 # A signed-in member's copy of these pages is stored with its personal parts cut out ("holes"): the
 # rest is the same for every member, so it is rendered once per content version, and each request
 # renders only its member's parts (webapp.pagecache.fill). Feeds are the same for everyone: visitors'.
@@ -375,6 +380,9 @@ def init_app(app: Flask) -> None:
     app.extensions["pagecache"] = PageCache(
         app.config["PAGECACHE_ENTRIES"], app.config["PAGECACHE_SECONDS"]
     )
+    app.extensions["pagecache_own"] = PageCache(
+        app.config["PAGECACHE_OWN_ENTRIES"], app.config["PAGECACHE_SECONDS"]
+    )
     app.before_request(_serve_from_cache)
     # after_request hooks run last-registered first: this one runs after add_security_headers (so a
     # stored page keeps them) and before the others (Cache-Control: no-store for members, which
@@ -417,9 +425,25 @@ def _cache_key() -> tuple | None:
     if _is_anonymous():
         return _environ_key(request.environ, VISITOR) if request.endpoint in CACHEABLE_ENDPOINTS else None
     # A member's page with a query (a filter aside) may carry a notice meant for them alone ("done=").
+    if request.endpoint in OWN_ENDPOINTS and not request.query_string and isinstance(session.get("_user_id"), str):
+        return _own_key(request.environ, session["_user_id"])
     if request.endpoint in MEMBER_ENDPOINTS and (request.endpoint == "events.index" or not request.query_string):
         return _environ_key(request.environ, MEMBER)
     return None
+
+
+def _own_key(environ: dict, user_id: str) -> tuple:
+    return (*_environ_key(environ, OWN), user_id)
+
+
+def _own_cache() -> PageCache:
+    return current_app.extensions["pagecache_own"]
+
+
+def note_change(session: Session) -> None:
+    """This transaction changes what a kept page shows though it writes only private rows (a
+    member's calendar address on My events): its commit bumps the content version all the same."""
+    session.info[CHANGED] = True
 
 
 def _csrf_field() -> str:
@@ -442,6 +466,9 @@ def _serve_from_cache():
         return None
     if key[0] == MEMBER:
         return _serve_member(key, version)
+    if key[0] == OWN:  # rendered by its view; kept once every hook has had its say (_keep_member_headers)
+        request.environ[OWN_PENDING] = (key, version)
+        return None
     if version is None:
         return None
     entry = _cache().get(key, version)
@@ -474,11 +501,16 @@ def _store_in_cache(response):
     return response
 
 
-def _entry_for(response, version: int | None, *, holes: tuple[str, ...] = ()) -> Entry | None:
-    """What to keep of `response` (a 200 of at most MAX_BODY_BYTES that allows it), or None."""
+def _entry_for(response, version: int | None, *, holes: tuple[str, ...] = (), personal: bool = False
+               ) -> Entry | None:
+    """What to keep of `response` (a 200 of at most MAX_BODY_BYTES that allows it), or None.
+
+    `personal`: a member's own page, kept for them alone, so its `no-store` (for browsers and
+    shared caches) does not stop it.
+    """
     if version is None or response.status_code != 200 or response.is_streamed or response.direct_passthrough:
         return None
-    if "no-store" in (response.headers.get("Cache-Control") or ""):
+    if "no-store" in (response.headers.get("Cache-Control") or "") and not personal:
         return None  # a page that says so (an organizer's draft preview) is never kept
     body = response.get_data()
     if len(body) > MAX_BODY_BYTES:
@@ -626,7 +658,14 @@ def assemble(entry: Entry, parts: dict[str, str], token: str) -> bytes:
 
 
 def _keep_member_headers(response):
-    """The first time Flask fills a menu-only page for a member, keep the headers its hooks set."""
+    """The first time Flask fills a members' page, keep the headers its hooks set; keep a member's
+    own page (with those headers) for their next request."""
+    own = request.environ.pop(OWN_PENDING, None)
+    if own is not None and _signed_in():
+        entry = _entry_for(response, own[1], personal=True)
+        if entry is not None:
+            entry.member_headers.extend(entry.headers)
+            _own_cache().put(own[0], entry)
     entry = g.pop("pagecache_member_entry", None)
     if entry is not None and not entry.member_headers and response.status_code == entry.status:
         entry.member_headers.extend(
@@ -685,6 +724,9 @@ class ServeFromCache:
             return None
         audience = MEMBER if "_user_id" in session_data else VISITOR
         key = _environ_key(environ, audience)
+        if audience == MEMBER and not cache.has(key) and isinstance(session_data["_user_id"], str):
+            cache = self.app.extensions["pagecache_own"]  # My events: this session's own copy
+            key = _own_key(environ, session_data["_user_id"])
         if not cache.has(key):
             return None
         if audience == MEMBER and not self._member_session_as_flask_login_leaves_it(environ, session_data):
@@ -702,7 +744,7 @@ class ServeFromCache:
         if audience == MEMBER:
             if not entry.member_headers:
                 return None
-            if set(entry.holes) <= MENU_ONLY:
+            if key[0] == OWN or set(entry.holes) <= MENU_ONLY:
                 facts = self._menu_facts(session_data["_user_id"])
                 if facts is None:
                     return None  # an ended session: Flask signs the browser out

@@ -7,6 +7,8 @@ personal part ever reaches another member or a visitor; a change shows on the ve
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import csrf_token_for, sign_in_as
@@ -269,3 +271,34 @@ def test_kept_parts_still_check_the_session_every_time(app, cast):
         connection.execute(db.text("UPDATE user_sessions SET ended_at = CURRENT_TIMESTAMP"))
     page = member.get("/events/hack-night").get_data(as_text=True)
     assert "You’re registered" not in page and "Sign in" in page
+
+
+def test_my_events_is_kept_for_its_member_alone_and_shows_their_changes_on_the_next_view(app, cast, flask_requests):
+    confirmed, plain = cast["confirmed"], cast["plain"]
+    first = confirmed.get("/my/events")
+    assert "Hack Night" in first.get_data(as_text=True)
+    before = len(flask_requests)
+    again = confirmed.get("/my/events")
+    assert len(flask_requests) == before  # this member's own copy, after the check of their session
+    assert normalized(again) == normalized(first) and again.headers["Cache-Control"] == "no-store"
+    assert "Hack Night" not in plain.get("/my/events").get_data(as_text=True)  # never another member's
+    address = re.search(r"/my/calendar/[\w-]+\.ics", first.get_data(as_text=True)).group(0)
+    assert confirmed.post("/account/calendar/reset", data={"csrf_token": csrf_token_for(confirmed)}).status_code == 303
+    page = confirmed.get("/my/events").get_data(as_text=True)
+    assert address not in page and re.search(r"/my/calendar/[\w-]+\.ics", page)
+    kept = confirmed.get("/my/events")  # kept again, after the reset's new number
+    app.config["PAGECACHE_ENABLED"] = False
+    assert normalized(kept) == normalized(confirmed.get("/my/events"))
+
+
+def test_a_copied_cookie_after_sign_out_never_gets_the_kept_my_events(app, cast):
+    member = cast["confirmed"]
+    member.get("/my/events")
+    assert "Hack Night" in member.get("/my/events").get_data(as_text=True)
+    cookie = member.get_cookie("session").value
+    with db.engine.begin() as connection:  # signed out elsewhere, without a version bump
+        connection.execute(db.text("UPDATE user_sessions SET ended_at = CURRENT_TIMESTAMP"))
+    copy = app.test_client()
+    copy.set_cookie("session", cookie)
+    response = copy.get("/my/events")
+    assert response.status_code in (302, 303) and "Hack Night" not in response.get_data(as_text=True)

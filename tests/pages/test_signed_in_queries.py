@@ -29,12 +29,12 @@ PINNED = {
     "/groups/ai-club": [VERSION, MEMBER, "groups", "group_organizers", "group_follows"],
     "/events/hack-night": [VERSION, MEMBER, "events+groups", "registrations", "users+registrations", "group_organizers",
                            "group_follows", "slot_offers+slot_claims+users"],
-    # Entirely the member's own: never from a shared copy.
-    "/my/events": [MEMBER, "private_calendars", "registrations+events+groups"],
+    # Entirely the member's own: never from a shared copy, but kept for this member's next view.
+    "/my/events": [VERSION, MEMBER, "private_calendars", "registrations+events+groups"],
 }
 # Seen again while nothing changed: the session's check alone (the page cache kept this member's
-# parts with the stored page; webapp.pagecache.ServeFromCache). My events is never stored.
-AGAIN = {path: [VERSION, MEMBER] for path in PINNED} | {"/my/events": PINNED["/my/events"]}
+# parts with the stored page, or their My events whole; webapp.pagecache.ServeFromCache).
+AGAIN = {path: [VERSION, MEMBER] for path in PINNED}
 
 
 def tables(statement: str) -> str:

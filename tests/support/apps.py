@@ -90,6 +90,7 @@ class BuiltApp:
         app.extensions.update({key: dict(value) if type(value) is dict else value
                                for key, value in self.extensions.items()})
         app.extensions["pagecache"] = PageCache(app.config["PAGECACHE_ENTRIES"], app.config["PAGECACHE_SECONDS"])
+        app.extensions["pagecache_own"] = PageCache(app.config["PAGECACHE_OWN_ENTRIES"], app.config["PAGECACHE_SECONDS"])
         vars(limiter).clear()
         vars(limiter).update({key: _shallow(value) for key, value in self.limiter_state.items()})
         storage = vars(limiter).get("_storage")

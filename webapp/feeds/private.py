@@ -25,6 +25,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from webapp import pagecache
 from webapp.db import insert_on_conflict
 from webapp.display import site_zone
 from webapp.events.calendar import calendar_feed_ics, event_vevent, feed_agendas
@@ -72,6 +73,7 @@ def reset_private_calendar(session: Session, member, *, now: datetime) -> str:
     row.secret = secrets.token_urlsafe(SECRET_BYTES)
     row.created_at = now
     session.flush()
+    pagecache.note_change(session)  # My events, kept per member, shows the address: the old one goes now
     return row.secret
 
 
