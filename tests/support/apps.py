@@ -89,8 +89,9 @@ class BuiltApp:
         app.extensions.clear()
         app.extensions.update({key: dict(value) if type(value) is dict else value
                                for key, value in self.extensions.items()})
-        app.extensions["pagecache"] = PageCache(app.config["PAGECACHE_ENTRIES"], app.config["PAGECACHE_SECONDS"])
-        app.extensions["pagecache_own"] = PageCache(app.config["PAGECACHE_OWN_ENTRIES"], app.config["PAGECACHE_SECONDS"])
+        seconds = app.config["PAGECACHE_SECONDS"]
+        app.extensions["pagecache"] = PageCache(app.config["PAGECACHE_ENTRIES"], seconds)
+        app.extensions["pagecache_own"] = PageCache(app.config["PAGECACHE_OWN_ENTRIES"], seconds)
         vars(limiter).clear()
         vars(limiter).update({key: _shallow(value) for key, value in self.limiter_state.items()})
         storage = vars(limiter).get("_storage")
