@@ -67,6 +67,12 @@ COMMITTED = "pagecache_committed"
 ENVIRON_KEY = "webapp.pagecache"
 VERSION_READ = "webapp.pagecache.version"  # what the WSGI fast path read before it missed: not read twice
 REDIS_KEY = "meetups:content-version"
+# Goes up after every commit that can end a session or change what a member's menu shows (their
+# roles, the groups they organize): the members' checks kept in each process are good until it does.
+MEMBERS_KEY = "meetups:members-version"
+MEMBERS_CHANGED = "pagecache_members_changed"
+MEMBER_TABLES = frozenset({"users", "user_sessions", "user_roles", "group_organizers"})
+MEMBER_CHECKS_KEPT = 20_000  # members' session checks one process keeps (a few hundred bytes each)
 
 
 class ContentVersion(db.Model):
@@ -85,28 +91,37 @@ def _is_public(table_name: str | None) -> bool:
     return table_name not in PRIVATE_TABLES
 
 
+def _note_table(info: dict, table_name: str | None) -> None:
+    if _is_public(table_name):
+        info[CHANGED] = True
+    if table_name in MEMBER_TABLES:
+        info[MEMBERS_CHANGED] = True
+
+
+def _noted_everything(info: dict) -> bool:
+    return bool(info.get(CHANGED) and info.get(MEMBERS_CHANGED))
+
+
 @event.listens_for(Session, "before_flush")
 def _note_changes(session: Session, flush_context, instances) -> None:
-    if session.info.get(CHANGED):
-        return
     for obj in (*session.new, *session.dirty, *session.deleted):
-        if _is_public(getattr(obj, "__tablename__", None)):
-            session.info[CHANGED] = True
+        if _noted_everything(session.info):
             return
+        _note_table(session.info, getattr(obj, "__tablename__", None))
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_statements(state: ORMExecuteState) -> None:
     """Bulk UPDATE/DELETE/INSERT and raw SQL through the session bypass the flush: note them too."""
-    if state.is_select or state.session.info.get(CHANGED):
+    info = state.session.info
+    if state.is_select or _noted_everything(info):
         return
     statement = state.statement
     if isinstance(statement, (Insert, Update, Delete)):
-        if _is_public(getattr(statement.table, "name", None)):
-            state.session.info[CHANGED] = True
+        _note_table(info, getattr(statement.table, "name", None))
     elif isinstance(statement, TextClause):
         if not statement.text.lstrip().lower().startswith(("select", "with")):
-            state.session.info[CHANGED] = True
+            info[CHANGED] = info[MEMBERS_CHANGED] = True
 
 
 @event.listens_for(Session, "after_commit")
@@ -126,13 +141,16 @@ def _bump_after_commit(session: Session, transaction) -> None:
     if transaction.parent is not None:
         return
     committed = session.info.pop(COMMITTED, False)
-    if not (session.info.pop(CHANGED, False) and committed):
+    content, members = session.info.pop(CHANGED, False), session.info.pop(MEMBERS_CHANGED, False)
+    if not (committed and (content or members)):
         return
     try:
         redis_client = _redis()
         if redis_client is not None:
-            _bump_in_redis(redis_client)
+            _bump_in_redis(redis_client, [REDIS_KEY] * content + [MEMBERS_KEY] * members)
             return
+        if not content:
+            return  # without Redis no process keeps a member's check: nothing to tell
         bind = session.get_bind()
         with getattr(bind, "engine", bind).begin() as connection:
             bump_content_version(connection)
@@ -167,15 +185,16 @@ def _redis(app: Flask | None = None):
 
 
 class TrackedVersion:
-    """The content version as Redis last said it, kept in this process until Redis says it changed.
+    """Numbers in Redis (the content version, the members' version) as Redis last said them, kept in
+    this process until Redis says they changed.
 
-    Reading the number is a round trip on every cacheable request, the largest part of a hit. With
-    Redis's client tracking (RESP3), once this connection has read the key Redis pushes an
+    Reading a number is a round trip on every cacheable request, the largest part of a hit. With
+    Redis's client tracking (RESP3), once this connection has read a key Redis pushes an
     "invalidate" to it as soon as any client changes the key: a bump writes that push to this
     socket before it writes the bumper's own reply (Redis runs one command at a time), so by the
     time the bumper's response reaches its browser and a next request reaches any process, the push
     is here. A read then only checks, without waiting, whether a push arrived; a bump made by this
-    process forgets the number at once too. A new or broken connection keeps nothing, and a Redis
+    process forgets its numbers at once too. A new or broken connection keeps nothing, and a Redis
     that refuses tracking gets a GET every time, as before.
     """
 
@@ -183,32 +202,38 @@ class TrackedVersion:
         self.url = url
         self._lock = threading.Lock()  # one connection, and threaded workers
         self._pid = None
+        self._client = None
         self._connection = None
-        self._value: int | None = None
+        self._values: dict[str, int] = {}
         self._tracking = True
 
-    def read(self) -> int | None:
-        """The number, or None when Redis has no key (the caller starts one)."""
+    def read(self, key: str = REDIS_KEY) -> int | None:
+        """The number, or None when Redis has no such key (the caller starts one)."""
         with self._lock:
             connection = self._connection_for_this_process()
             try:
-                if self._value is not None:
+                if key in self._values:
                     while connection.can_read(timeout=0):  # pushes that arrived since the last read
                         connection.read_response(push_request=True)
-                    if self._value is not None:
-                        return self._value
-                connection.send_command("GET", REDIS_KEY)
+                    if key in self._values:
+                        return self._values[key]
+                connection.send_command("GET", key)
                 value = connection.read_response()  # a push before the reply is about an older change
             except Exception:
-                self._value = None
+                self._values.clear()
                 connection.disconnect()
                 raise
             if value is not None and self._tracking:
-                self._value = int(value)
+                self._values[key] = int(value)
             return None if value is None else int(value)
 
-    def forget(self) -> None:
-        self._value = None
+    def knows(self, key: str = REDIS_KEY) -> bool:
+        """Whether the next read of `key` can be answered without asking Redis (until a push)."""
+        return key in self._values
+
+    def forget(self, *keys: str) -> None:
+        for key in keys:
+            self._values.pop(key, None)
 
     def _connection_for_this_process(self):
         if self._connection is None or self._pid != os.getpid():  # a forked worker opens its own
@@ -216,7 +241,7 @@ class TrackedVersion:
 
             client = redis.Redis.from_url(self.url, protocol=3, socket_timeout=0.5, socket_connect_timeout=0.5,
                                           single_connection_client=True)
-            self._connection, self._pid, self._value = client.connection, os.getpid(), None
+            self._connection, self._pid, self._values = client.connection, os.getpid(), {}
             self._client = client  # keeps the connection (and its callbacks) alive
             self._connection.register_connect_callback(self._start_tracking)  # each reconnection
             if self._connection._sock is not None:  # the client connected as it was made
@@ -224,7 +249,7 @@ class TrackedVersion:
         return self._connection
 
     def _start_tracking(self, connection) -> None:
-        self._value = None  # nothing read on an old connection is known to be current
+        self._values.clear()  # nothing read on an old connection is known to be current
         if not self._tracking:
             return
         connection._parser.set_invalidation_push_handler(self._invalidated)
@@ -240,7 +265,11 @@ class TrackedVersion:
             self._tracking = False
 
     def _invalidated(self, push) -> None:
-        self._value = None  # ["invalidate", [key]], or ["invalidate", None] after a flush
+        keys = push[1] if len(push) > 1 else None  # ["invalidate", [key, ...]], or None after a flush
+        if keys is None:
+            self._values.clear()
+        else:
+            self.forget(*(key.decode() if isinstance(key, bytes) else key for key in keys))
 
 
 def _tracked_version(app: Flask) -> TrackedVersion | None:
@@ -256,17 +285,18 @@ def _random_start() -> int:
     return secrets.randbits(52)
 
 
-def _bump_in_redis(client) -> None:
+def _bump_in_redis(client, keys=(REDIS_KEY,)) -> None:
     pipe = client.pipeline()
-    pipe.set(REDIS_KEY, _random_start(), nx=True)
-    pipe.incr(REDIS_KEY)
+    for key in keys:
+        pipe.set(key, _random_start(), nx=True)
+        pipe.incr(key)
     pipe.execute()
     try:
         tracked = _tracked_version(current_app._get_current_object())
     except RuntimeError:  # outside the app: no number of this process to forget
         return
     if tracked is not None:
-        tracked.forget()  # this process's next request reads the new number, push or no push
+        tracked.forget(*keys)  # this process's next request reads the new numbers, push or no push
 
 
 def read_content_version(app: Flask | None = None) -> int | None:
@@ -328,8 +358,22 @@ class Entry:
     member_headers: list = field(default_factory=list, compare=False)
 
 
+@dataclass(frozen=True)
+class KeptCheck:
+    """A member's open session as the database said it, under the members' version read before asking
+    (ServeFromCache: a sign-out, a role or an organizer place anywhere bumps that version)."""
+
+    version: int
+    stored_at: float
+    facts: object  # accounts.services.MenuFacts
+    open_until: object  # datetime: SESSION_MAX_DAYS after sign-in, when no change is needed to end it
+
+
 class PageCache:
-    """An LRU of rendered pages in this process; entries carry the content version they were made under."""
+    """An LRU of rendered pages in this process; entries carry the content version they were made under.
+
+    (Also of members' kept session checks, KeptCheck, under the members' version.)
+    """
 
     def __init__(self, max_entries: int, seconds: float, clock=time.monotonic):
         self.max_entries = max_entries
@@ -383,6 +427,9 @@ def init_app(app: Flask) -> None:
     app.extensions["pagecache_own"] = PageCache(
         app.config["PAGECACHE_OWN_ENTRIES"], app.config["PAGECACHE_SECONDS"]
     )
+    # Each member's last session check, good while no sign-out or role change anywhere bumped the
+    # members' version; PAGECACHE_SECONDS bounds it if a bump was lost (Redis down at that moment).
+    app.extensions["pagecache_checks"] = PageCache(MEMBER_CHECKS_KEPT, app.config["PAGECACHE_SECONDS"])
     app.before_request(_serve_from_cache)
     # after_request hooks run last-registered first: this one runs after add_security_headers (so a
     # stored page keeps them) and before the others (Cache-Control: no-store for members, which
@@ -810,17 +857,45 @@ class ServeFromCache:
         return data.get("_id") == flask_login_identifier(environ)
 
     def _menu_facts(self, user_id: str):
+        """The member's menu facts if their session is open, else None: from this process's last check
+        of it while the members' version is unchanged (with Redis), else one statement."""
         from webapp.accounts.services import menu_facts_if_signed_in
 
+        members_version = self._members_version()  # read before the check, as the content version is
+        checks = self.app.extensions["pagecache_checks"]
+        now = utcnow()
+        if members_version is not None:
+            kept = checks.get(user_id, members_version, counted=False)
+            if kept is not None and now < kept.open_until:
+                return kept.facts
         try:
             with self.app.app_context():
                 if self._engine is None or self._engine[0] is not db.engine:
                     # Autocommit: one SELECT, no BEGIN before it or ROLLBACK after it.
                     self._engine = (db.engine, db.engine.execution_options(isolation_level="AUTOCOMMIT"))
                 with self._engine[1].connect() as connection:
-                    return menu_facts_if_signed_in(connection, user_id, now=utcnow())
+                    open_session = menu_facts_if_signed_in(connection, user_id, now=now)
         except Exception:
             log.exception("could not check a member's session; Flask will")
+            return None
+        if open_session is None:
+            return None
+        if members_version is not None:
+            checks.put(user_id, KeptCheck(members_version, checks.clock(), *open_session))
+        return open_session.facts
+
+    def _members_version(self) -> int | None:
+        """The members' version from Redis (kept by client tracking), or None: no check is kept then."""
+        tracked = _tracked_version(self.app)
+        if tracked is None:
+            return None
+        try:
+            version = tracked.read(MEMBERS_KEY)
+            if version is None:  # Redis lost it (or never had it): start again far from old numbers
+                _redis(self.app).set(MEMBERS_KEY, _random_start(), nx=True)
+            return version
+        except Exception:
+            log.exception("could not read the members' version; checking the session in the database")
             return None
 
     def _session_serializer(self):

@@ -20,7 +20,7 @@ from sqlalchemy import event
 
 from webapp.db import db
 from webapp.extensions import limiter
-from webapp.pagecache import PageCache
+from webapp.pagecache import MEMBER_CHECKS_KEPT, PageCache
 
 
 def make_test_app(database_url: str, instance_path: Path, **overrides):
@@ -92,6 +92,7 @@ class BuiltApp:
         seconds = app.config["PAGECACHE_SECONDS"]
         app.extensions["pagecache"] = PageCache(app.config["PAGECACHE_ENTRIES"], seconds)
         app.extensions["pagecache_own"] = PageCache(app.config["PAGECACHE_OWN_ENTRIES"], seconds)
+        app.extensions["pagecache_checks"] = PageCache(MEMBER_CHECKS_KEPT, seconds)
         vars(limiter).clear()
         vars(limiter).update({key: _shallow(value) for key, value in self.limiter_state.items()})
         storage = vars(limiter).get("_storage")

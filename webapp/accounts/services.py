@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -430,7 +431,12 @@ class MenuFacts:
         return cls.from_roles((granted.role for granted in user.roles), organizes)
 
 
-def menu_facts_if_signed_in(connection, user_id: str | None, *, now: datetime) -> MenuFacts | None:
+class OpenSession(NamedTuple):
+    facts: MenuFacts
+    open_until: datetime  # SESSION_MAX_DAYS after sign-in: no later request can find it open
+
+
+def menu_facts_if_signed_in(connection, user_id: str | None, *, now: datetime) -> OpenSession | None:
     """load_user's check without loading the member: their menu's facts if the session is open, else None.
 
     One Core statement on a plain connection (the page cache answers members' stored pages with it,
@@ -443,13 +449,14 @@ def menu_facts_if_signed_in(connection, user_id: str | None, *, now: datetime) -
     rows = connection.execute(_menu_facts_statement(), _open_session_parameters(*parts, now)).all()
     if not rows:
         return None
-    return MenuFacts.from_roles((role for role, _ in rows if role is not None), rows[0][1])
+    facts = MenuFacts.from_roles((role for role, _, _ in rows if role is not None), rows[0][1])
+    return OpenSession(facts, rows[0][2] + session_lifetime())
 
 
 @functools.cache
 def _menu_facts_statement():
     return (
-        select(UserRole.role, _organizes().label("organizes"))
+        select(UserRole.role, _organizes().label("organizes"), UserSession.created_at)
         .select_from(User)
         .join(UserSession, UserSession.user_id == User.id)
         .outerjoin(UserRole, UserRole.user_id == User.id)
