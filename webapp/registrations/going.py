@@ -27,12 +27,23 @@ class Going:
 
 
 def going(session: Session, event: Event) -> Going:
-    """The names shown on `event`'s Going list and how many others are going (one query)."""
-    names = list(session.scalars(
-        select(User.display_name).join(Registration, Registration.user_id == User.id)
+    """The names shown on `event`'s Going list and how many others are going (one query).
+
+    The event's shown registrations are read first, then their members: planned as one join,
+    PostgreSQL could take every member and probe the event's registrations for each, which its
+    statistics favour just after many members signed up or many registered at once (a burst of
+    500 made it 75 ms a page, on every Register answer). MATERIALIZED keeps it to the event's rows.
+    """
+    shown = (
+        select(Registration.user_id, Registration.confirmed_at, Registration.id)
         .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.CONFIRMED,
-               Registration.show_name.is_(True), User.display_name.is_not(None), User.deleted_at.is_(None))
-        .order_by(Registration.confirmed_at, Registration.id).limit(SHOWN_MAX)))
+               Registration.show_name.is_(True))
+        .cte("shown").prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    names = list(session.scalars(
+        select(User.display_name).join(shown, shown.c.user_id == User.id)
+        .where(User.display_name.is_not(None), User.deleted_at.is_(None))
+        .order_by(shown.c.confirmed_at, shown.c.id).limit(SHOWN_MAX)))
     return Going(names=names, others=max(event.confirmed_count - len(names), 0))
 
 
