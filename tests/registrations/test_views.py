@@ -343,8 +343,9 @@ def test_a_registration_is_a_few_statements_and_reads_nothing_back(app, signed_i
         # there is one, as in production; the tests have none).
         ("UPDATE", "content_versions"),
         # The panel's Going list (names of the confirmed who chose to be shown): others' rows,
-        # one indexed query after the lock is released, not the registration read back.
-        ("SELECT", "users"),
+        # one query after the lock is released (the event's shown registrations, then their
+        # members), not the registration read back.
+        ("WITH", "shown"),
     ]
     registration = registration_of(session, second, session.get(Event, event_id))
     assert (registration.status, registration.queue_number) == (RegistrationStatus.WAITLISTED, 1)
