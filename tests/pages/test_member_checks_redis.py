@@ -17,18 +17,12 @@ import redis
 
 from tests.conftest import csrf_token_for, sign_in_as
 from tests.factories import create_event, create_group, create_user
-from tests.pages.test_pagecache_redis import wait_for_the_push
+from tests.pages.test_pagecache_redis import app_overrides, wait_for_the_push  # noqa: F401 (app_overrides: Redis on, emptied)
 from tests.support.queries import count_queries
 from webapp.db import db, utcnow
 from webapp.pagecache import MEMBERS_KEY
 
 pytestmark = pytest.mark.usefixtures("fresh_request_globals")
-
-
-@pytest.fixture
-def app_overrides(redis_url):
-    redis.Redis.from_url(redis_url).flushdb()
-    return {"REDIS_URL": redis_url}
 
 
 @pytest.fixture
