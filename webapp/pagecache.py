@@ -12,9 +12,13 @@ Correctness: "a registration or an edit shows on the very next request".
 - With Redis (REDIS_URL, as in production) the number lives in Redis instead: a GET is cheaper than
   a database round trip. When the key is missing (Redis restarted), it starts again from a random
   number, so it never comes back to a number an old entry was stored under.
-- Only anonymous GETs of the public pages are cached; members always get fresh pages. A response
-  marked `Cache-Control: no-store` (a draft's preview) is never stored, whoever asked.
+- Visitors get the stored page; members get the members' copy with their personal parts filled in
+  (`personal_parts`), My events is kept whole per session. A response marked `Cache-Control:
+  no-store` (a draft's preview) is never stored for others, whoever asked.
 - The visitor's CSRF token is cut out of the stored copy and each visitor's own put back in on a hit.
+- A member's answer from the WSGI layer (ServeFromCache) first checks their session is open, as
+  load_user does; with Redis the check is kept per process under a second number, the members'
+  version, which every commit to users, sessions, roles or organizer places raises.
 """
 
 from __future__ import annotations
@@ -155,7 +159,8 @@ def _bump_after_commit(session: Session, transaction) -> None:
         with getattr(bind, "engine", bind).begin() as connection:
             bump_content_version(connection)
     except Exception:  # the data is committed; failing the request now would only hide that
-        log.exception("could not bump the content version: cached pages may be stale for PAGECACHE_SECONDS")
+        log.exception("could not bump the content or members' version: cached pages and members' session "
+                      "checks may be stale for PAGECACHE_SECONDS")
 
 
 def bump_content_version(connection) -> None:
@@ -261,7 +266,7 @@ class TrackedVersion:
 
             if not isinstance(error, redis.ResponseError):
                 raise
-            log.warning("Redis refuses client tracking (%s): the content version is read on every request", error)
+            log.warning("Redis refuses client tracking (%s): the versions are read on every request", error)
             self._tracking = False
 
     def _invalidated(self, push) -> None:
