@@ -8,7 +8,8 @@ spent in the registration's mail (`queue_registration_mail`, under the event's l
 anonymous page-cache hit of the event page measured the same way for scale (docs/benchmarks.md).
 The rate limits are off (one address, hundreds of members); everything else a registration does is on.
 
-On private services (bench/harness.py's private_services()). Knobs (environment): BATCHES (8), PER_BATCH (60).
+On private services (bench/harness.py's private_services()). Knobs (environment): BATCHES (8), PER_BATCH (60),
+WAITLISTED (0; 1: the event has one seat, so the registrations measured join its waitlist, as in the burst).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench.harness import bench_app, load_average, private_services  # noqa: E40
 
 BATCHES = int(os.environ.get("BATCHES", 8))
 PER_BATCH = int(os.environ.get("PER_BATCH", 60))
+WAITLISTED = os.environ.get("WAITLISTED", "0") == "1"
 
 
 def main() -> int:
@@ -97,7 +99,7 @@ def _members(db, now, count: int) -> list[str]:
 
     db.session.add(Event(slug="cpu", title="CPU Meetup", starts_at=now + timedelta(days=7),
                          ends_at=now + timedelta(days=7, hours=1), is_online=True,
-                         meeting_url="https://zoom.us/j/1", capacity=count + 10))
+                         meeting_url="https://zoom.us/j/1", capacity=1 if WAITLISTED else count + 10))
     members = [User(email=f"member{n:04d}@example.org", display_name=f"Member {n}") for n in range(count + 5)]
     db.session.add_all(members)
     db.session.flush()
