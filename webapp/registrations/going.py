@@ -4,9 +4,10 @@ counted, never named. Organizers see everyone on the attendee list as before."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from webapp.accounts.models import User
@@ -27,7 +28,14 @@ class Going:
 
 
 def going(session: Session, event: Event) -> Going:
-    """The names shown on `event`'s Going list and how many others are going (one query).
+    """The names shown on `event`'s Going list and how many others are going (one query)."""
+    names = list(session.scalars(_shown_names(), {"event_id": event.id}))
+    return Going(names=names, others=max(event.confirmed_count - len(names), 0))
+
+
+@functools.cache
+def _shown_names():
+    """The statement, built once (every Register answer and every member's event page runs it).
 
     The event's shown registrations are read first, then their members: planned as one join,
     PostgreSQL could take every member and probe the event's registrations for each, which its
@@ -36,15 +44,15 @@ def going(session: Session, event: Event) -> Going:
     """
     shown = (
         select(Registration.user_id, Registration.confirmed_at, Registration.id)
-        .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.CONFIRMED,
+        .where(Registration.event_id == bindparam("event_id"), Registration.status == RegistrationStatus.CONFIRMED,
                Registration.show_name.is_(True))
         .cte("shown").prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    names = list(session.scalars(
+    return (
         select(User.display_name).join(shown, shown.c.user_id == User.id)
         .where(User.display_name.is_not(None), User.deleted_at.is_(None))
-        .order_by(shown.c.confirmed_at, shown.c.id).limit(SHOWN_MAX)))
-    return Going(names=names, others=max(event.confirmed_count - len(names), 0))
+        .order_by(shown.c.confirmed_at, shown.c.id).limit(SHOWN_MAX)
+    )
 
 
 def set_show_name(session: Session, registration: Registration, show: bool) -> bool:
