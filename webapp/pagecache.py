@@ -211,9 +211,20 @@ class TrackedVersion:
         self._connection = None
         self._values: dict[str, int] = {}
         self._tracking = True
+        self.epoch = 0  # goes up with every (re)connection (read_stamped)
 
     def read(self, key: str = REDIS_KEY) -> int | None:
         """The number, or None when Redis has no such key (the caller starts one)."""
+        return self._read(key)[0]
+
+    def read_stamped(self, key: str = REDIS_KEY) -> int | None:
+        """The number with its connection's epoch folded in above it: what to keep things under, so
+        that a Redis restarted from an older snapshot, which can hand back a number seen before,
+        matches nothing kept before it went away."""
+        value, epoch = self._read(key)
+        return None if value is None else (epoch << 64) | value
+
+    def _read(self, key: str) -> tuple[int | None, int]:
         with self._lock:
             connection = self._connection_for_this_process()
             try:
@@ -221,7 +232,7 @@ class TrackedVersion:
                     while connection.can_read(timeout=0):  # pushes that arrived since the last read
                         connection.read_response(push_request=True)
                     if key in self._values:
-                        return self._values[key]
+                        return self._values[key], self.epoch
                 connection.send_command("GET", key)
                 value = connection.read_response()  # a push before the reply is about an older change
             except Exception:
@@ -230,7 +241,7 @@ class TrackedVersion:
                 raise
             if value is not None and self._tracking:
                 self._values[key] = int(value)
-            return None if value is None else int(value)
+            return (None if value is None else int(value)), self.epoch
 
     def knows(self, key: str = REDIS_KEY) -> bool:
         """Whether the next read of `key` can be answered without asking Redis (until a push)."""
@@ -255,6 +266,7 @@ class TrackedVersion:
 
     def _start_tracking(self, connection) -> None:
         self._values.clear()  # nothing read on an old connection is known to be current
+        self.epoch += 1
         if not self._tracking:
             return
         connection._parser.set_invalidation_push_handler(self._invalidated)
@@ -311,7 +323,7 @@ def read_content_version(app: Flask | None = None) -> int | None:
     """
     client = _redis(app)
     if client is not None:
-        value = _tracked_version(app or current_app._get_current_object()).read()
+        value = _tracked_version(app or current_app._get_current_object()).read_stamped()
         if value is None:
             client.set(REDIS_KEY, _random_start(), nx=True)
             return None  # nothing can have been stored under a number that did not exist
@@ -368,7 +380,7 @@ class KeptCheck:
     """A member's open session as the database said it, under the members' version read before asking
     (ServeFromCache: a sign-out, a role or an organizer place anywhere bumps that version)."""
 
-    version: int
+    version: int  # the members' version, stamped (TrackedVersion.read_stamped)
     stored_at: float
     facts: object  # accounts.services.MenuFacts
     open_until: object  # datetime: SESSION_MAX_DAYS after sign-in, when no change is needed to end it
@@ -890,12 +902,13 @@ class ServeFromCache:
         return open_session.facts
 
     def _members_version(self) -> int | None:
-        """The members' version from Redis (kept by client tracking), or None: no check is kept then."""
+        """The members' version from Redis (kept by client tracking, stamped with its connection's
+        epoch), or None: no check is kept then."""
         tracked = _tracked_version(self.app)
         if tracked is None:
             return None
         try:
-            version = tracked.read(MEMBERS_KEY)
+            version = tracked.read_stamped(MEMBERS_KEY)
             if version is None:  # Redis lost it (or never had it): start again far from old numbers
                 _redis(self.app).set(MEMBERS_KEY, _random_start(), nx=True)
             return version
