@@ -17,7 +17,11 @@ import redis
 
 from tests.conftest import csrf_token_for, sign_in_as
 from tests.factories import create_event, create_group, create_user
-from tests.pages.test_pagecache_redis import app_overrides, wait_for_the_push  # noqa: F401 (app_overrides: Redis on, emptied)
+from tests.pages.test_pagecache_redis import (  # noqa: F401 (app_overrides: Redis on, emptied)
+    app_overrides,
+    changed_then_restored_from_an_older_snapshot,
+    wait_for_the_push,
+)
 from tests.support.queries import count_queries
 from webapp.db import db, utcnow
 from webapp.pagecache import MEMBERS_KEY
@@ -149,13 +153,8 @@ def test_without_redis_every_fast_answer_checks_the_database(app, group):
 def test_a_redis_restored_from_an_older_snapshot_keeps_nothing(app, group, redis_url):
     browser = signed_in(app, create_user())
     assert kept_and_fast(app, copy_of(app, browser)) == []
-    store = redis.Redis.from_url(redis_url)
-    number = store.get(MEMBERS_KEY)
-    # The browser is signed out elsewhere, and Redis goes down before the bump is saved: it comes
-    # back from a snapshot with the number the check was kept under.
-    with db.engine.begin() as connection:
-        connection.execute(db.text("UPDATE user_sessions SET ended_at = CURRENT_TIMESTAMP"))
-    store.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-    store.set(MEMBERS_KEY, number)
+    # Signed out elsewhere, and the bump lost with a Redis that came back from an older snapshot.
+    changed_then_restored_from_an_older_snapshot(
+        redis_url, MEMBERS_KEY, "UPDATE user_sessions SET ended_at = CURRENT_TIMESTAMP")
     for _ in range(3):  # each time the cookie as it was (a copy), not the one Flask signs out
         assert not is_member_page(copy_of(app, browser).get("/events"))

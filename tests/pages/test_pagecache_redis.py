@@ -122,17 +122,22 @@ def test_another_processs_change_shows_once_its_push_arrived(app, session, clien
     assert "Hack Night, elsewhere" in client.get("/events/hack-night").get_data(as_text=True)
 
 
+def changed_then_restored_from_an_older_snapshot(redis_url, key: str, change: str) -> None:
+    """Another process commits `change` (SQL), and Redis goes down before its bump is saved: it comes
+    back from a snapshot with the number `key` had, which is what was kept under."""
+    store = redis.Redis.from_url(redis_url)
+    number = store.get(key)
+    with db.engine.begin() as connection:
+        connection.execute(db.text(change))
+    store.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    store.set(key, number)
+
+
 def test_a_redis_restored_from_an_older_snapshot_serves_nothing_kept_before(client, session, event, redis_url):
     for _ in range(3):
         assert "Hack Night" in client.get("/events/hack-night").get_data(as_text=True)
-    store = redis.Redis.from_url(redis_url)
-    number = store.get(REDIS_KEY)
-    # Another process's edit, and Redis goes down before its bump is saved: it comes back from a
-    # snapshot with the number the page was stored under.
-    with db.engine.begin() as connection:
-        connection.execute(db.text("UPDATE events SET title = 'Hack Night, elsewhere' WHERE slug = 'hack-night'"))
-    store.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-    store.set(REDIS_KEY, number)
+    changed_then_restored_from_an_older_snapshot(
+        redis_url, REDIS_KEY, "UPDATE events SET title = 'Hack Night, elsewhere' WHERE slug = 'hack-night'")
     session.expire_all()  # the test's session is the app's (one app context): forget what it loaded
     for _ in range(3):
         assert "Hack Night, elsewhere" in client.get("/events/hack-night").get_data(as_text=True)
